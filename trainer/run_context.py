@@ -30,6 +30,8 @@ class RunContext:
         parent_run_id: the sweep's parent MLflow run; the run becomes its child.
         tags: extra MLflow tags (study name, trial number).
         blas_threads: BLAS threads this run may use (``None``: all cores).
+        on_run_started: called with the MLflow run id as soon as the run exists (a sweep records
+            it on the trial, so a crashed trial's run can be marked KILLED later).
     """
 
     callbacks: tuple[Callable[[], Callback], ...] = ()
@@ -38,6 +40,7 @@ class RunContext:
     parent_run_id: str | None = None
     tags: Mapping[str, str] = field(default_factory=dict)
     blas_threads: int | None = None
+    on_run_started: Callable[[str], None] | None = None
 
 
 _current: ContextVar[RunContext] = ContextVar("trainer_run_context", default=RunContext())

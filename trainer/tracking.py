@@ -162,6 +162,21 @@ def _sqlite_store_ready(db: Path) -> bool:
         return False
 
 
+@contextlib.contextmanager
+def _quiet_schema_creation() -> Iterator[None]:
+    """MLflow and alembic log each migration step at INFO when a store is created: that is
+    noise on a user's terminal, so it is raised to WARNING for that moment."""
+    loggers = [logging.getLogger(name) for name in ("mlflow.store.db.utils", "alembic")]
+    levels = [logger.level for logger in loggers]
+    for logger in loggers:
+        logger.setLevel(logging.WARNING)
+    try:
+        yield
+    finally:
+        for logger, level in zip(loggers, levels, strict=True):
+            logger.setLevel(level)
+
+
 def get_client(uri: str) -> MlflowClient:
     """This process's client for ``uri``, opening (and for SQLite, creating) the store once."""
     with _clients_lock:
@@ -173,7 +188,8 @@ def get_client(uri: str) -> MlflowClient:
             with _store_lock(uri):
                 db = _sqlite_path(uri)
                 if db is not None and not _sqlite_store_ready(db):
-                    client = MlflowClient(tracking_uri=uri)
+                    with _quiet_schema_creation():
+                        client = MlflowClient(tracking_uri=uri)
             if client is None:
                 client = MlflowClient(tracking_uri=uri)
             _clients[uri] = client

@@ -1,0 +1,139 @@
+"""A training run end to end in-process: what it returns, what lands in MLflow, bad input."""
+
+from __future__ import annotations
+
+import mlflow
+import numpy as np
+import pytest
+from mlflow.tracking import MlflowClient
+
+from trainer import run_context
+from trainer.app import run
+from trainer.errors import ConfigError, DataError, TrainerError, TrainingDiverged
+
+FAST = ("epochs=4", "model.hidden=[16]", "mlflow.log_model=false")
+
+
+def run_and_capture(cfg) -> tuple[float | None, str, BaseException | None]:
+    """Run ``cfg``; return (objective, MLflow run id, error raised)."""
+    started: list[str] = []
+    with run_context.use(run_context.RunContext(on_run_started=started.append)):
+        try:
+            return run(cfg), started[0], None
+        except (TrainerError, ValueError) as error:
+            return None, started[0], error
+
+
+def test_run_logs_params_metrics_tags_and_artifacts(make_config, store_uri):
+    cfg = make_config("epochs=6", "model.hidden=[16]", "optimizer.lr=0.01")
+    objective, run_id, error = run_and_capture(cfg)
+    assert error is None
+    client = MlflowClient(store_uri)
+    logged = client.get_run(run_id)
+    assert logged.info.status == "FINISHED"
+    params = logged.data.params
+    assert params["optimizer.lr"] == "0.01" and params["model.hidden"] == "[16]"
+    assert params["data.name"] == "digits" and params["early_stopping.patience"] == "10"
+    # the objective is val_loss at the kept (best) epoch
+    history = client.get_metric_history(run_id, "val_loss")
+    assert [m.step for m in history] == list(range(1, 7))
+    best = int(logged.data.metrics["best_epoch"])
+    assert objective == pytest.approx(history[best - 1].value, rel=1e-6)
+    for key in ("train_loss", "val_accuracy", "test_loss", "test_accuracy", "stopped_epoch"):
+        assert key in logged.data.metrics
+    assert logged.data.metrics["test_accuracy"] > 0.8
+    assert logged.data.tags["task"] == "classification"
+    assert logged.data.tags["dataset"] == "digits"
+    assert logged.data.tags["stop_reason"] in ("completed", "early_stopping")
+    artifacts = {a.path for a in client.list_artifacts(run_id)}
+    assert {"config.yaml", "learning_curves.png", "model"} <= artifacts
+
+
+def test_logged_model_predicts_raw_rows_in_original_labels(make_config, store_uri, monkeypatch):
+    # the pyfunc model takes unstandardized rows and answers with the data set's own labels
+    cfg = make_config("epochs=15", "model.hidden=[32]", "optimizer.lr=0.01", "data=iris")
+    _, run_id, error = run_and_capture(cfg)
+    assert error is None
+    from sklearn.datasets import load_iris
+
+    iris = load_iris()
+    monkeypatch.setenv("MLFLOW_TRACKING_URI", store_uri)
+    model = mlflow.pyfunc.load_model(f"runs:/{run_id}/model")
+    predicted = np.asarray(model.predict(iris.data))
+    assert predicted.shape == (150,)
+    assert np.mean(predicted == iris.target_names[iris.target]) > 0.8
+
+
+def test_same_seed_same_metrics_bit_for_bit(make_config, store_uri):
+    cfg = make_config(*FAST, "regularization.dropout=0.2", "seed=3")
+    first, _, _ = run_and_capture(cfg)
+    second, _, _ = run_and_capture(cfg)
+    other, _, _ = run_and_capture(make_config(*FAST, "regularization.dropout=0.2", "seed=4"))
+    assert first == second
+    assert other != first
+
+
+def test_regression_logs_r2(make_config, store_uri):
+    cfg = make_config(*FAST, "data=diabetes", "objective=val_r2")
+    objective, run_id, error = run_and_capture(cfg)
+    assert error is None
+    metrics = MlflowClient(store_uri).get_run(run_id).data.metrics
+    assert "val_r2" in metrics and "test_r2" in metrics and "val_accuracy" not in metrics
+    assert objective == pytest.approx(metrics["val_r2"], abs=1.0)  # a finite R^2 is returned
+
+
+@pytest.mark.parametrize(
+    "override,key",
+    [
+        ("optimizer.lr=-0.1", "optimizer.lr"),
+        ("optimizer.lr=0", "optimizer.lr"),
+        ("batch_size=0", "batch_size"),
+        ("epochs=0", "epochs"),
+        ("epochs=-3", "epochs"),
+        ("regularization.dropout=1.0", "regularization.dropout"),
+        ("regularization.dropout=-0.1", "regularization.dropout"),
+        ("regularization.l2=-1e-4", "regularization.l2"),
+        ("regularization.l1=-1", "regularization.l1"),
+        ("model.hidden=[64,0]", "model.hidden"),
+        ("model.activation=swish", "model.activation"),
+        ("model.init=orthogonal", "model.init"),
+        ("optimizer.name=adamw", "optimizer.name"),
+        ("model.dtype=float16", "model.dtype"),
+        ("objective=val_r2", "objective"),
+        ("loss=mse", "loss"),
+    ],
+)
+def test_bad_config_fails_naming_the_key_and_marks_run_failed(make_config, store_uri, override,
+                                                             key):
+    _, run_id, error = run_and_capture(make_config(*FAST, override))
+    assert isinstance(error, ConfigError), error
+    message = str(error)
+    assert "\n" not in message and message.startswith(key)
+    logged = MlflowClient(store_uri).get_run(run_id)
+    assert logged.info.status == "FAILED"
+    assert logged.data.tags["failure_reason"] == message
+
+
+def test_unknown_optimizer_lists_the_valid_ones(make_config):
+    _, _, error = run_and_capture(make_config(*FAST, "optimizer.name=adamw"))
+    for name in ("sgd", "momentum", "rmsprop", "adam"):
+        assert name in str(error)
+
+
+def test_diverging_run_stops_and_is_marked_failed(make_config, store_uri):
+    # a huge learning rate on unstandardized regression targets blows the loss up
+    cfg = make_config("epochs=50", "data=diabetes", "data.standardize=false", "optimizer=sgd",
+                      "optimizer.lr=10", "mlflow.log_model=false", "objective=val_r2")
+    _, run_id, error = run_and_capture(cfg)
+    assert isinstance(error, TrainingDiverged)
+    assert "diverged" in str(error) and "optimizer.lr" in str(error)
+    logged = MlflowClient(store_uri).get_run(run_id)
+    assert logged.info.status == "FAILED" and "diverged" in logged.data.tags["failure_reason"]
+
+
+def test_missing_csv_file_names_the_file(make_config, tmp_path):
+    missing = tmp_path / "nope.csv"
+    _, _, error = run_and_capture(
+        make_config(*FAST, "data=csv", f"data.path={missing}", "data.target=label")
+    )
+    assert isinstance(error, DataError | ConfigError) and "nope.csv" in str(error)

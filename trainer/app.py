@@ -1,0 +1,287 @@
+"""One training run from a composed config: data -> network -> fit -> test -> MLflow.
+
+``run(cfg)`` is the Hydra task function behind ``python -m trainer`` (plain runs, Hydra grids and
+Optuna sweep trials alike). It returns the value of ``cfg.objective`` at the kept epoch, so a
+sweeper can optimize it.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import os
+import signal
+import sys
+import threading
+from collections.abc import Iterator, Mapping
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+from omegaconf import DictConfig, OmegaConf
+
+from trainer import run_context
+from trainer.callbacks import Callback, EarlyStopping, ProgressReporter, metric_mode
+from trainer.config import validate_metric_names, validate_run_config
+from trainer.data import Dataset, load_dataset
+from trainer.errors import ConfigError, TrainerError
+from trainer.fit import FitLoop, FitResult
+from trainer.losses import LOSSES, task_loss
+from trainer.network import MLP
+from trainer.optimizers import build_optimizer
+from trainer.penalties import WeightPenalty
+from trainer.plots import learning_curves_figure
+from trainer.tracking import (
+    RunTracker,
+    flatten_config,
+    get_or_create_experiment,
+    prepare_store,
+    resolve_tracking_uri,
+)
+
+CONFIG_DIR = Path(__file__).resolve().parent.parent / "conf"
+DTYPES = ("float32", "float64")
+TRIAL_NUMBER_TAG = "optuna.trial_number"
+TRIAL_STATE_TAG = "optuna.trial_state"
+
+
+class EpochLogger(Callback):
+    """Hands every epoch's metrics to the MLflow run (buffered there, written in batches)."""
+
+    def __init__(self, tracker: RunTracker) -> None:
+        self.tracker = tracker
+
+    def on_epoch_end(self, loop: FitLoop, epoch: int, logs: dict[str, float]) -> None:
+        self.tracker.log_epoch(epoch, {k: v for k, v in logs.items() if k != "epoch"})
+
+
+def start_dir() -> Path:
+    """The directory the command was started in (Hydra may have changed the working dir)."""
+    from hydra.core.hydra_config import HydraConfig
+
+    if HydraConfig.initialized():
+        return Path(HydraConfig.get().runtime.cwd)
+    return Path.cwd()
+
+
+def run(cfg: DictConfig | Mapping[str, Any]) -> float:
+    """Train, evaluate and track one run; return the objective at the kept epoch."""
+    context = run_context.current()
+    config = cfg if isinstance(cfg, DictConfig) else OmegaConf.create(dict(cfg))
+    plain: dict[str, Any] = OmegaConf.to_container(config, resolve=True)  # type: ignore[assignment]
+    base = start_dir()
+
+    uri = context.tracking_uri or resolve_tracking_uri(plain["mlflow"]["tracking_uri"], base)
+    experiment_id = context.experiment_id
+    if experiment_id is None:
+        prepare_store(uri)
+        experiment_id = get_or_create_experiment(uri, plain["mlflow"]["experiment"])
+    tracker = RunTracker.start(
+        uri,
+        experiment_id,
+        run_name=plain["mlflow"].get("run_name"),
+        tags={"dataset": str(plain["data"]["name"]), **context.tags},
+        parent_run_id=context.parent_run_id,
+    )
+    if context.on_run_started is not None:
+        context.on_run_started(tracker.run_id)
+    in_trial = TRIAL_NUMBER_TAG in context.tags
+
+    with tracker, _sigterm_as_interrupt(), _blas_threads(context.blas_threads):
+        try:
+            tracker.log_params(flatten_config(plain))
+            tracker.log_text(OmegaConf.to_yaml(config, resolve=True), "config.yaml")
+            objective, result = _train(plain, tracker, base, context, uri)
+        except Exception:
+            if in_trial:
+                tracker.set_tags({TRIAL_STATE_TAG: "FAIL"})
+            raise
+        if in_trial:
+            state = "PRUNED" if result.stop_reason == "pruned" else "COMPLETE"
+            tracker.set_tags({TRIAL_STATE_TAG: state})
+    return objective
+
+
+def run_cli(cfg: DictConfig) -> float:
+    """``run`` for the command line: a user error in a single run prints one line, exit code 1.
+
+    In a multirun the error is raised, so the sweeper or launcher records it for that job.
+    """
+    from hydra.core.hydra_config import HydraConfig
+    from hydra.types import RunMode
+
+    try:
+        return run(cfg)
+    except TrainerError as error:
+        if HydraConfig.initialized() and HydraConfig.get().mode == RunMode.MULTIRUN:
+            raise
+        print(f"error: {error}", file=sys.stderr)
+        raise SystemExit(1) from None
+
+
+def _train(
+    plain: dict[str, Any],
+    tracker: RunTracker,
+    base: Path,
+    context: run_context.RunContext,
+    uri: str,
+) -> tuple[float, FitResult]:
+    validate_run_config(plain)
+    model_cfg, reg = plain["model"], plain["regularization"]
+    if model_cfg["dtype"] not in DTYPES:
+        raise ConfigError("model.dtype", f"one of {', '.join(DTYPES)}", model_cfg["dtype"])
+    dtype = np.dtype(model_cfg["dtype"])
+    seed = plain["seed"]
+    # Independent streams for the split, the initialization/dropout and the shuffling, so
+    # changing one (e.g. dropout draws) never shifts another.
+    split_seed, net_seq, shuffle_seq = np.random.SeedSequence(seed).spawn(3)
+
+    data = load_dataset(plain["data"], seed=int(split_seed.generate_state(1)[0]), dtype=dtype,
+                        base_dir=base)
+    validate_metric_names(plain, data.task)
+    loss_name = _choose_loss(plain["loss"], data)
+    tracker.set_tags({"task": data.task, "loss": loss_name})
+
+    network = MLP(
+        data.n_features,
+        list(model_cfg["hidden"]),
+        data.n_outputs,
+        activation=model_cfg["activation"],
+        init=model_cfg["init"],
+        dropout=reg["dropout"],
+        dtype=dtype,
+        rng=np.random.default_rng(net_seq),
+    )
+    optimizer = build_optimizer(plain["optimizer"])
+    penalty = WeightPenalty(reg["l1"], reg["l2"])
+
+    es_cfg = plain["early_stopping"]
+    early_stopping = EarlyStopping(
+        es_cfg["monitor"],
+        mode=es_cfg["mode"],
+        patience=es_cfg["patience"],
+        min_delta=es_cfg["min_delta"],
+        restore_best_weights=es_cfg["restore_best_weights"],
+        start_from_epoch=es_cfg["start_from_epoch"],
+    )
+    progress_style = plain["progress"]
+    if progress_style == "auto" and context.parent_run_id is not None:
+        progress_style = "none"  # sweep workers share one terminal: the sweep reports instead
+    callbacks: list[Callback] = [EpochLogger(tracker)]
+    if es_cfg["enabled"]:
+        callbacks.append(early_stopping)
+    callbacks += [factory() for factory in context.callbacks]
+    callbacks.append(ProgressReporter(plain["epochs"], style=progress_style))
+
+    loss = LOSSES[loss_name]
+    classification = data.task == "classification"
+    loop = FitLoop(
+        network,
+        loss,
+        optimizer,
+        penalty,
+        epochs=plain["epochs"],
+        batch_size=plain["batch_size"],
+        rng=np.random.default_rng(shuffle_seq),
+        callbacks=callbacks,
+    )
+    result = loop.run(
+        data.X_train,
+        data.encode_targets(data.y_train),
+        data.X_val,
+        data.encode_targets(data.y_val),
+        y_train_labels=data.y_train if classification else None,
+        y_val_labels=data.y_val if classification else None,
+    )
+
+    monitor = es_cfg["monitor"]
+    if result.best_epoch is None:  # early stopping disabled: still report the best epoch
+        pick = min if metric_mode(monitor) == "min" else max
+        result.best_epoch = int(pick(result.history, key=lambda logs: logs[monitor])["epoch"])
+    restored = es_cfg["enabled"] and es_cfg["restore_best_weights"]
+    kept_epoch = result.best_epoch if restored else result.stopped_epoch
+    objective = float(result.history[kept_epoch - 1][plain["objective"]])
+
+    test_metrics = loop.evaluate(
+        data.X_test,
+        data.encode_targets(data.y_test),
+        data.y_test if classification else None,
+        prefix="test_",
+    )
+    tracker.log_metrics(
+        {**test_metrics, "best_epoch": result.best_epoch, "stopped_epoch": result.stopped_epoch}
+    )
+    tracker.set_tags({"stop_reason": result.stop_reason})
+    tracker.log_figure(
+        learning_curves_figure(result.history, title=f"{data.name} ({loss_name})",
+                               best_epoch=result.best_epoch),
+        "learning_curves.png",
+    )
+    # A pruned trial is a weak configuration cut short: its model is not worth storing.
+    if plain["mlflow"]["log_model"] and result.stop_reason != "pruned":
+        tracker.log_pyfunc_model(
+            network_state=network.state_dict(),
+            network_config=network.config(),
+            loss=loss_name,
+            task=data.task,
+            preprocessor_arrays=data.preprocessor.to_arrays(),
+            classes=data.classes,
+            feature_names=data.feature_names,
+            input_example=None,
+        )
+    tracker.flush()
+    if context.parent_run_id is None:  # a sweep prints its own summary, not one per trial
+        _print_summary(result, test_metrics, objective, plain, tracker.run_id, uri)
+    return objective, result
+
+
+def _choose_loss(requested: str | None, data: Dataset) -> str:
+    n_classes = None if data.classes is None else len(data.classes)
+    expected = task_loss(data.task, n_classes)
+    if requested is not None and requested != expected:
+        kind = f"{n_classes}-class classification" if n_classes else "regression"
+        raise ConfigError("loss", f"{expected!r} for this {kind} task (or null)", requested)
+    return expected
+
+
+def _print_summary(
+    result: FitResult,
+    test_metrics: Mapping[str, float],
+    objective: float,
+    plain: Mapping[str, Any],
+    run_id: str,
+    uri: str,
+) -> None:
+    metrics = "  ".join(f"{k}={v:.4f}" for k, v in test_metrics.items())
+    print(
+        f"stopped at epoch {result.stopped_epoch} ({result.stop_reason}), best epoch "
+        f"{result.best_epoch}: {plain['objective']}={objective:.4f}\n"
+        f"test: {metrics}\n"
+        f"MLflow run {run_id} in experiment {plain['mlflow']['experiment']!r} ({uri})",
+        flush=True,
+    )
+
+
+@contextlib.contextmanager
+def _sigterm_as_interrupt() -> Iterator[None]:
+    """SIGTERM ends the run like Ctrl-C, so its MLflow run is marked KILLED, not left RUNNING."""
+    if threading.current_thread() is not threading.main_thread():
+        yield
+        return
+
+    def interrupt(signum: int, frame: Any) -> None:
+        raise KeyboardInterrupt(f"signal {signum}")
+
+    previous = signal.signal(signal.SIGTERM, interrupt)
+    try:
+        yield
+    finally:
+        signal.signal(signal.SIGTERM, previous)
+
+
+@contextlib.contextmanager
+def _blas_threads(limit: int | None) -> Iterator[None]:
+    """One BLAS thread per parallel worker when a sweep says so, every core for a single run."""
+    from threadpoolctl import threadpool_limits
+
+    with threadpool_limits(limits=limit or len(os.sched_getaffinity(0)), user_api="blas"):
+        yield
