@@ -96,3 +96,28 @@ def test_sigterm_marks_the_run_killed(tmp_path):
     assert process.returncode != 0
     [logged] = runs_in(tmp_path)
     assert logged.info.status == "KILLED"
+
+
+@pytest.mark.parametrize(
+    "override,expected",
+    [
+        ("epoch=5", "Could not override 'epoch'"),
+        ("optimizer=adamw", "Available options in 'optimizer': adam, momentum, rmsprop, sgd"),
+    ],
+)
+def test_hydra_errors_are_one_line(tmp_path, override, expected):
+    # a typo in a key or a group option is told in one line, without a stack trace
+    done = trainer(tmp_path, override)
+    assert done.returncode == 1
+    [line] = done.stderr.strip().splitlines()
+    assert line.startswith("error: ") and expected in line
+
+
+def test_one_line_joins_hydra_messages():
+    from trainer.__main__ import one_line
+
+    message = ("In 'config': Could not find 'data/foo'\n\nAvailable options in 'data':\n"
+               "\tdigits\n\twine\nConfig search path:\n\tprovider=hydra, path=pkg://hydra.conf")
+    assert one_line(message) == (
+        "In 'config': Could not find 'data/foo'; Available options in 'data': digits, wine"
+    )

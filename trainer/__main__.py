@@ -1,9 +1,15 @@
 """``python -m trainer [key=value ...]``: train one model; a grid or sweep with ``--multirun``."""
 
+import os
+import sys
+
 import hydra
+from hydra.errors import HydraException
 from omegaconf import DictConfig
+from omegaconf.errors import OmegaConfBaseException
 
 from trainer.app import CONFIG_DIR, run_cli
+from trainer.errors import TrainerError
 
 
 @hydra.main(version_base="1.3", config_path=str(CONFIG_DIR), config_name="config")
@@ -11,5 +17,41 @@ def main(cfg: DictConfig) -> float:
     return run_cli(cfg)
 
 
+def one_line(message: str) -> str:
+    """Hydra's multi-line messages (a wrong override, an unknown group option) as one line."""
+    parts: list[str] = []
+    options: list[str] = []
+    for raw in message.splitlines():
+        line = raw.strip()
+        if line.startswith("Config search path"):
+            break  # the rest lists where configs are searched: not what the user got wrong
+        if not line or line.startswith(("full_key:", "object_type=", "reference_type=")):
+            continue
+        if raw.startswith("\t"):
+            options.append(line)  # the items of "Available options in 'group':"
+            continue
+        parts.append(line.rstrip(".:"))
+    if options:
+        parts[-1] += ": " + ", ".join(options)
+    return "; ".join(parts)
+
+
+def cli() -> None:
+    """Run the Hydra app; an input error ends with one line on stderr and exit code 1."""
+    # Hydra prints exceptions with a stack trace; raising them here lets us print one line.
+    os.environ.setdefault("HYDRA_FULL_ERROR", "1")
+    try:
+        main()
+    except TrainerError as error:  # raised from a job of a --multirun grid
+        print(f"error: {error}", file=sys.stderr)
+        raise SystemExit(1) from None
+    except (HydraException, OmegaConfBaseException) as error:
+        message = str(error)
+        if isinstance(error.__cause__, OmegaConfBaseException):  # e.g. "Key 'x' is not in struct"
+            message = f"{message}\n{str(error.__cause__).splitlines()[0]}"
+        print(f"error: {one_line(message)}", file=sys.stderr)
+        raise SystemExit(1) from None
+
+
 if __name__ == "__main__":
-    main()
+    cli()
