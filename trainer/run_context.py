@@ -43,12 +43,12 @@ class RunContext:
     on_run_started: Callable[[str], None] | None = None
 
 
-_current: ContextVar[RunContext] = ContextVar("trainer_run_context", default=RunContext())
+_current: ContextVar[RunContext | None] = ContextVar("trainer_run_context", default=None)
 
 
 def current() -> RunContext:
     """The context of the run being started (an empty one for a plain command line run)."""
-    return _current.get()
+    return _current.get() or RunContext()
 
 
 @contextlib.contextmanager
