@@ -1,0 +1,29 @@
+"""Hydra discovers sweepers only under ``hydra_plugins``: this shim forwards to ``sweeps``.
+
+Hydra imports every ``hydra_plugins`` module at start-up, even for a single run, so the sweep
+engine (Optuna, MLflow) is imported only when the sweeper is actually built.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from hydra.plugins.sweeper import Sweeper
+
+
+class OptunaSweeper(Sweeper):
+    """``hydra/sweeper=optuna``: see ``sweeps.OptunaSweep`` for the keys."""
+
+    def __init__(self, **keys: Any) -> None:
+        from sweeps import OptunaSweep
+
+        self._sweep = OptunaSweep(**keys)
+
+    def setup(self, *, hydra_context: Any, task_function: Any, config: Any) -> None:
+        self.hydra_context = hydra_context
+        self.config = config
+        self._sweep.setup(hydra_context=hydra_context, task_function=task_function,
+                          config=config)
+
+    def sweep(self, arguments: list[str]) -> Any:
+        return self._sweep.sweep(arguments)

@@ -1,0 +1,144 @@
+"""The worker processes of a sweep with ``n_jobs > 1``: start, signals, stop.
+
+Each slot is one long-lived process running ``sweeps._worker.run_worker`` until the study's
+budget is spent, so it imports the app and opens the stores once. Stopping is graceful: Ctrl-C
+or SIGTERM reaches each worker as one KeyboardInterrupt, which ends its running trial FAIL (its
+parameters queued again, its MLflow run KILLED) before the process exits. A worker whose sweep
+process died (SIGKILL) interrupts itself the same way.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import multiprocessing
+import os
+import signal
+import sys
+import tempfile
+import threading
+import time
+import traceback
+from collections.abc import Sequence
+from typing import Any
+
+from sweeps._worker import HydraJob, WorkerPlan, run_worker
+
+__all__ = ["EXIT_INTERRUPTED", "run_processes", "stop_workers", "worker_process_main"]
+
+EXIT_INTERRUPTED = 130
+_JOIN_GRACE = 60.0  # seconds interrupted workers get to record their trial before being killed
+
+
+def _interrupt_once() -> None:
+    """First SIGINT/SIGTERM raises KeyboardInterrupt; later ones are ignored so that the
+    interrupted trial can be recorded (Ctrl-C reaches every worker, and the sweep process
+    forwards it too)."""
+    fired = threading.Event()
+
+    def handler(signum: int, frame: Any) -> None:
+        if not fired.is_set():
+            fired.set()
+            raise KeyboardInterrupt(f"signal {signum}")
+
+    signal.signal(signal.SIGINT, handler)
+    signal.signal(signal.SIGTERM, handler)
+
+
+def _watch_parent(parent_pid: int) -> None:
+    """Interrupt this worker when the sweep process dies (killed with SIGKILL): the trial
+    ends KILLED and queued again instead of running on unattended."""
+
+    def watch() -> None:
+        while True:
+            time.sleep(1.0)
+            if os.getppid() != parent_pid:
+                os.kill(os.getpid(), signal.SIGINT)
+                return
+
+    threading.Thread(target=watch, name="sweep-parent-watch", daemon=True).start()
+
+
+def worker_process_main(payload: str, index: int, parent_pid: int) -> None:
+    """Entry point of a worker process: unpickle the plan and the Hydra job from the file
+    ``payload``, run the loop.
+
+    Exits 0 when the budget is spent, 130 when interrupted, 1 on an unexpected error.
+    """
+    import cloudpickle
+    from hydra.core.singleton import Singleton
+    from hydra.core.utils import configure_log, setup_globals
+
+    _interrupt_once()
+    _watch_parent(parent_pid)
+    try:
+        with open(payload, "rb") as file:
+            plan, job, singleton_state = cloudpickle.loads(file.read())
+        os.unlink(payload)  # read once: nothing is left behind even if the sweep is killed
+        setup_globals()
+        Singleton.set_state(singleton_state)
+        configure_log(job.config.hydra.hydra_logging, job.config.hydra.verbose)
+        run_worker(plan, job, index)
+    except KeyboardInterrupt:
+        sys.exit(EXIT_INTERRUPTED)
+    except BaseException:
+        traceback.print_exc()
+        sys.exit(1)
+
+
+def run_processes(plan: WorkerPlan, job: HydraJob, n_workers: int) -> bool:
+    """Run ``n_workers`` worker processes to the end; returns whether one crashed.
+
+    Workers are spawned (a fresh interpreter: no inherited locks, threads or open database
+    connections); the plan, the task function and Hydra's state travel by cloudpickle, as in
+    Hydra's joblib launcher. They go through a file: as an argument, a payload larger than a
+    pipe's buffer would block ``start()`` until each child has imported the whole app.
+
+    Raises:
+        KeyboardInterrupt: after the workers recorded their interrupted trials.
+    """
+    import cloudpickle
+    from hydra.core.singleton import Singleton
+
+    data = cloudpickle.dumps((plan, job, Singleton.get_state()))
+    context = multiprocessing.get_context("spawn")
+    workers: list[multiprocessing.process.BaseProcess] = []
+    payloads: list[str] = []
+    try:
+        for index in range(n_workers):
+            handle, payload = tempfile.mkstemp(prefix="sweep-worker-", suffix=".pkl")
+            payloads.append(payload)
+            with os.fdopen(handle, "wb") as file:  # one file per worker, which deletes it
+                file.write(data)
+            worker = context.Process(target=worker_process_main,
+                                     args=(payload, index, os.getpid()),
+                                     name=f"sweep-worker-{index}")
+            worker.start()
+            workers.append(worker)
+        for worker in workers:
+            worker.join()
+    except KeyboardInterrupt:
+        stop_workers(workers)
+        raise
+    finally:
+        for payload in payloads:  # a worker that died before reading its file
+            with contextlib.suppress(OSError):
+                os.unlink(payload)
+    return any(w.exitcode not in (0, EXIT_INTERRUPTED) for w in workers)
+
+
+def stop_workers(workers: Sequence[multiprocessing.process.BaseProcess]) -> None:
+    """Interrupt the workers (their trials end KILLED and are queued again), wait for them,
+    and kill whichever does not stop in time or when interrupted again."""
+    for worker in workers:
+        if worker.is_alive() and worker.pid is not None:
+            with contextlib.suppress(ProcessLookupError):
+                os.kill(worker.pid, signal.SIGINT)
+    try:
+        for worker in workers:
+            worker.join(_JOIN_GRACE)
+    except KeyboardInterrupt:
+        pass
+    for worker in workers:
+        if worker.is_alive():
+            worker.kill()
+            worker.join()

@@ -1,0 +1,410 @@
+"""The sweep: validate the keys, open the study, create the MLflow parent, run the workers, report.
+
+``hydra_plugins.trainer_sweeper.OptunaSweeper`` (the shim Hydra discovers) hands everything to
+:class:`OptunaSweep`. The sweep process itself trains nothing when ``n_jobs > 1``: it starts the
+worker processes, keeps the parent MLflow run current and, at the end, logs the pictures and the
+command that reproduces the best trial. The parent run ends FINISHED, FAILED (most trials failed,
+or a worker crashed) or KILLED (Ctrl-C, SIGTERM), never RUNNING.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import logging
+import os
+import signal
+import sys
+import threading
+from collections.abc import Iterator, Mapping, Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import optuna
+
+from sweeps._budget import Budget, count_trials
+from sweeps._factories import build_pruner, build_sampler, spec_name
+from sweeps._processes import EXIT_INTERRUPTED, run_processes
+from sweeps._search_space import SearchSpace, parse_search_space
+from sweeps._storage import (
+    StorageSpec,
+    load_or_create_study,
+    open_storage,
+    recover_lost_trials,
+    resolve_storage_url,
+)
+from sweeps._tracking import (
+    ROLE_TAG,
+    STUDY_TAG,
+    BestTrial,
+    SweepMonitor,
+    best_trial,
+    fail_reasons,
+    kill_orphan_trial_runs,
+    kill_stale_parents,
+    log_study_artifacts,
+    mlflow_key,
+)
+from sweeps._worker import HydraJob, TrackingTarget, WorkerPlan, run_worker
+from trainer.errors import ConfigError, TrainerError
+
+__all__ = ["DIRECTIONS", "OptunaSweep", "SweepResult"]
+
+log = logging.getLogger("sweeps")
+
+KEY = "hydra.sweeper"
+DIRECTIONS = ("minimize", "maximize")
+MONITOR_INTERVAL = 2.0  # seconds between the parent run's updates
+
+
+@dataclass
+class SweepResult:
+    """What ``python -m trainer --multirun`` with the Optuna sweeper returns."""
+
+    study_name: str
+    storage: str
+    budget: Budget
+    best: BestTrial | None
+    parent_run_id: str | None = None
+    status: str = "FINISHED"
+    artifacts: list[str] = field(default_factory=list)
+
+
+def _positive_int(value: Any, key: str, *, allow: Sequence[int] = ()) -> int:
+    if isinstance(value, bool) or not isinstance(value, int) or (value < 1 and value not in allow):
+        expected = "a positive integer" + (f" or {', '.join(map(str, allow))}" if allow else "")
+        raise ConfigError(f"{KEY}.{key}", expected, value)
+    return value
+
+
+def _optional_positive_int(value: Any, key: str) -> int | None:
+    return None if value is None else _positive_int(value, key)
+
+
+def _cores() -> int:
+    try:
+        return len(os.sched_getaffinity(0))
+    except AttributeError:  # not Linux
+        return os.cpu_count() or 1
+
+
+def _redact(url: str) -> str:
+    """The URL without its password (it ends up in MLflow and the logs)."""
+    try:
+        from sqlalchemy.engine import make_url
+
+        return make_url(url).render_as_string(hide_password=True)
+    except Exception:
+        return url
+
+
+class OptunaSweep:
+    """The Optuna sweep behind ``hydra/sweeper=optuna``; the keys are ``hydra.sweeper.*``.
+
+    Args:
+        n_trials: the study's total number of trials (re-running resumes up to it).
+        n_jobs: trials at once, each slot a worker process (-1: one per core).
+        storage: a SQLAlchemy URL; None: ``sqlite:///<start dir>/mlruns/optuna.db``.
+        study_name: None: the sweep's name plus a hash of its search space and fixed overrides.
+        direction: ``minimize``, ``maximize`` or ``auto`` (follows ``objective``).
+        seed: sampler seed; None: the app's ``seed``.
+        sampler, pruner: see ``sweeps._factories``.
+        params: the search space (Hydra sweep grammar, see ``sweeps._search_space``).
+        conditions: ``{child: "parent=value[,value...]"}`` for conditional parameters.
+        heartbeat_interval, grace_period: crash detection (seconds); ``heartbeat_interval:
+            null`` disables it.
+        max_retry: how often a crashed trial's parameters are run again.
+        max_failure_rate: stop when more than this share of (at least 4) finished trials failed.
+    """
+
+    def __init__(
+        self,
+        *,
+        n_trials: int = 20,
+        n_jobs: int = 1,
+        storage: str | None = None,
+        study_name: str | None = None,
+        direction: str = "auto",
+        seed: int | None = None,
+        sampler: Any = "tpe",
+        pruner: Any = "median",
+        params: Mapping[str, Any] | None = None,
+        conditions: Mapping[str, Any] | None = None,
+        heartbeat_interval: int | None = 5,
+        grace_period: int | None = 20,
+        max_retry: int | None = 3,
+        max_failure_rate: float = 0.5,
+    ) -> None:
+        # Checked in sweep(): an error raised here would reach the user wrapped by Hydra's
+        # instantiate instead of as one line.
+        self.keys = dict(n_trials=n_trials, n_jobs=n_jobs, storage=storage,
+                         study_name=study_name, direction=direction, seed=seed,
+                         heartbeat_interval=heartbeat_interval, grace_period=grace_period,
+                         max_retry=max_retry, max_failure_rate=max_failure_rate)
+        self.sampler = sampler
+        self.pruner = pruner
+        self.params = params
+        self.conditions = conditions
+        self.config: Any = None
+        self.hydra_context: Any = None
+        self.task_function: Any = None
+
+    def setup(self, *, hydra_context: Any, task_function: Any, config: Any) -> None:
+        self.hydra_context = hydra_context
+        self.task_function = task_function
+        self.config = config
+
+    # ------------------------------------------------------------------ sweep
+
+    def sweep(self, arguments: list[str]) -> SweepResult:
+        """Run the study to ``n_trials``. A user error prints one line and exits 1."""
+        try:
+            with _sigterm_as_interrupt():
+                return self._sweep(arguments)
+        except TrainerError as error:
+            print(f"error: {error}", file=sys.stderr, flush=True)
+            raise SystemExit(1) from None
+        except KeyboardInterrupt:  # outside the trials (set-up, final plots)
+            print("interrupted", file=sys.stderr, flush=True)
+            raise SystemExit(EXIT_INTERRUPTED) from None
+
+    def _sweep(self, arguments: list[str]) -> SweepResult:
+        from omegaconf import OmegaConf
+
+        config = self.config
+        start_dir = Path(str(config.hydra.runtime.cwd))
+        space = parse_search_space(self.params, arguments, self.conditions,
+                                   config_loader=self.hydra_context.config_loader)
+        if not space.params:
+            raise ConfigError(f"{KEY}.params", "at least one searched parameter (e.g. "
+                              "'optimizer.lr=tag(log, interval(1e-4, 1e-1))')", "none")
+        objective = config.get("objective")
+        direction = self._direction(objective)
+        n_trials = _positive_int(self.keys["n_trials"], "n_trials")
+        n_jobs = _positive_int(self.keys["n_jobs"], "n_jobs", allow=(-1,))
+        n_jobs = _cores() if n_jobs == -1 else n_jobs
+        seed = self.keys["seed"] if self.keys["seed"] is not None else config.get("seed")
+        if seed is not None and (isinstance(seed, bool) or not isinstance(seed, int)):
+            raise ConfigError(f"{KEY}.seed", "an integer or null", seed)
+        rate = self.keys["max_failure_rate"]
+        if isinstance(rate, bool) or not isinstance(rate, int | float) or not 0 <= rate <= 1:
+            raise ConfigError(f"{KEY}.max_failure_rate", "a number in [0, 1]", rate)
+
+        # Fail on a bad sampler/pruner now, not in every worker.
+        build_sampler(self.sampler, seed=seed, grid=space.grid)
+        build_pruner(self.pruner)
+        if spec_name(self.sampler, "tpe") == "grid":
+            size = space.grid_size()
+            if size < n_trials:
+                log.info("grid of %d points: n_trials lowered from %d", size, n_trials)
+                n_trials = size
+
+        tracking_uri = self._tracking_uri(start_dir)
+        storage_spec = StorageSpec(
+            url=resolve_storage_url(self.keys["storage"], start_dir),
+            heartbeat_interval=_optional_positive_int(self.keys["heartbeat_interval"],
+                                                      "heartbeat_interval"),
+            grace_period=_optional_positive_int(self.keys["grace_period"], "grace_period"),
+            max_retry=(None if self.keys["max_retry"] is None
+                       else _positive_int(self.keys["max_retry"], "max_retry", allow=(0,))),
+            tracking_uri=tracking_uri,
+        )
+        study_name = self.keys["study_name"] or self._default_study_name(space, direction,
+                                                                         objective)
+        storage = open_storage(storage_spec)
+        study = load_or_create_study(storage, study_name, direction=direction)
+        recover_lost_trials(study, storage_spec)  # a killed earlier run's trials: queue again
+
+        sweep_dir = Path(str(config.hydra.sweep.dir))
+        sweep_dir.mkdir(parents=True, exist_ok=True)
+        OmegaConf.save(config, sweep_dir / "multirun.yaml")
+
+        budget = count_trials(study.get_trials(deepcopy=False), n_trials)
+        log.info("study %r in %s: %d of %d trials finished, %d to run (%d at a time)",
+                 study_name, _redact(storage_spec.url), budget.finished, n_trials,
+                 n_trials - budget.finished, n_jobs)
+        if budget.done:
+            best = best_trial(study, space.overrides)
+            self._print_best(best, study_name)
+            log.info("the study has its %d trials; raise hydra.sweeper.n_trials to run more",
+                     n_trials)
+            return SweepResult(study_name, storage_spec.url, budget, best)
+
+        n_workers = max(1, min(n_jobs, n_trials - budget.finished))
+        plan = WorkerPlan(
+            study_name=study_name, storage=storage_spec, sampler=self.sampler,
+            pruner=self.pruner, seed=seed, space=space, n_trials=n_trials, objective=objective,
+            max_failure_rate=float(rate), tracking=None,
+            blas_threads=max(1, _cores() // n_workers),  # workers never oversubscribe the cores
+            poll_interval=min(2.0, float(storage_spec.heartbeat_interval or 2)),
+        )
+        if tracking_uri is None:
+            return self._run(plan, study, n_workers, tracker=None)
+        return self._run_tracked(plan, study, n_workers, tracking_uri, space, direction,
+                                 storage_spec)
+
+    def _run_tracked(self, plan: WorkerPlan, study: optuna.Study, n_workers: int, uri: str,
+                     space: SearchSpace, direction: str, storage: StorageSpec) -> SweepResult:
+        from trainer.tracking import RunTracker, get_or_create_experiment, prepare_store
+
+        prepare_store(uri)  # the store and experiment exist before any worker starts
+        experiment_id = get_or_create_experiment(uri, str(self.config.mlflow.experiment))
+        # A parent's heartbeat is refreshed every MONITOR_INTERVAL seconds while its sweep lives.
+        stale_after = max(3 * MONITOR_INTERVAL, storage.grace_period or 0)
+        kill_stale_parents(uri, experiment_id, plan.study_name, stale_after)
+        kill_orphan_trial_runs(uri, experiment_id, study)
+        tracker = RunTracker.start(
+            uri, experiment_id, run_name=plan.study_name,
+            tags={STUDY_TAG: plan.study_name, ROLE_TAG: "parent",
+                  "optuna.storage": _redact(storage.url), "optuna.direction": direction},
+        )
+        with tracker:
+            tracker.log_params({
+                **{mlflow_key(f"space.{k}"): v for k, v in space.describe().items()},
+                **{mlflow_key(f"fixed.{k}"): v for k, v in space.fixed_values().items()},
+                "n_trials": plan.n_trials, "n_jobs": n_workers, "direction": direction,
+                "objective": plan.objective, "sampler": spec_name(self.sampler, "tpe"),
+                "pruner": spec_name(self.pruner, "median"), "seed": plan.seed,
+                "study_name": plan.study_name,
+            })
+            target = TrackingTarget(uri, experiment_id, tracker.run_id)
+            plan = WorkerPlan(**{**plan.__dict__, "tracking": target})
+            result = self._run(plan, study, n_workers, tracker=tracker)
+            kill_orphan_trial_runs(uri, experiment_id, study)
+            kill_stale_parents(uri, experiment_id, plan.study_name, stale_after)
+            result.parent_run_id = tracker.run_id
+            if result.status != "FINISHED":
+                tracker.end(result.status, failure_reason=self._status_reason(result))
+        if result.status == "FAILED":
+            raise SystemExit(1)
+        return result
+
+    def _run(self, plan: WorkerPlan, study: optuna.Study, n_workers: int, *,
+             tracker: Any) -> SweepResult:
+        job = HydraJob(self.task_function, self.hydra_context, self.config)
+        monitor = (SweepMonitor(tracker, study, plan.n_trials, fallback=plan.space.overrides,
+                                interval=MONITOR_INTERVAL)
+                   if tracker is not None else contextlib.nullcontext())
+        status, crashed = "FINISHED", False
+        with monitor:
+            try:
+                if n_workers == 1:
+                    run_worker(plan, job, 0)
+                else:
+                    crashed = run_processes(plan, job, n_workers)
+            except KeyboardInterrupt:
+                status = "KILLED"
+        trials = study.get_trials(deepcopy=False)
+        budget = count_trials(trials, plan.n_trials)
+        best = best_trial(study, plan.space.overrides)
+        result = SweepResult(plan.study_name, plan.storage.url, budget, best, status=status)
+        summary = self._summary(plan, budget)
+        if tracker is not None:
+            result.artifacts = log_study_artifacts(tracker, study, best, summary=summary)
+        result.status, message = _verdict(status, budget, plan, crashed, best is not None,
+                                          fail_reasons(trials))
+        if message:
+            print(message, file=sys.stderr, flush=True)
+        self._print_best(best, plan.study_name)
+        if result.status == "KILLED":
+            if tracker is not None:
+                tracker.end("KILLED", failure_reason="interrupted (Ctrl-C or SIGTERM)")
+            raise SystemExit(EXIT_INTERRUPTED)
+        if result.status == "FAILED" and tracker is None:
+            raise SystemExit(1)
+        return result
+
+    # ------------------------------------------------------------------ helpers
+
+    def _direction(self, objective: str | None) -> str:
+        direction = self.keys["direction"]
+        if direction in (None, "auto"):
+            if objective is None:
+                raise ConfigError(f"{KEY}.direction", "minimize or maximize (the app has no "
+                                  "`objective` to follow)", direction)
+            from trainer.callbacks import metric_mode
+
+            return "minimize" if metric_mode(str(objective)) == "min" else "maximize"
+        if direction not in DIRECTIONS:
+            raise ConfigError(f"{KEY}.direction", "auto, minimize or maximize", direction)
+        return str(direction)
+
+    def _tracking_uri(self, start_dir: Path) -> str | None:
+        mlflow_cfg = self.config.get("mlflow")
+        if mlflow_cfg is None or mlflow_cfg.get("tracking_uri") is None:
+            return None
+        from trainer.tracking import resolve_tracking_uri
+
+        return resolve_tracking_uri(str(mlflow_cfg.tracking_uri), start_dir)
+
+    def _default_study_name(self, space: SearchSpace, direction: str,
+                            objective: str | None) -> str:
+        """``<sweep or app name>-<hash>``: the same command resumes its study; a changed search
+        space, fixed override or objective starts a new one."""
+        from omegaconf import OmegaConf
+
+        choices = OmegaConf.select(self.config, "hydra.runtime.choices", default={}) or {}
+        base = (choices.get("sweep") or OmegaConf.select(self.config, "mlflow.experiment")
+                or str(self.config.hydra.job.name))
+        extra = SearchSpace(space.params, (*space.fixed, f"objective={objective}",
+                                           f"direction={direction}"))
+        return f"{base}-{extra.signature()}"
+
+    @staticmethod
+    def _summary(plan: WorkerPlan, budget: Budget) -> list[str]:
+        return [
+            f"study: {plan.study_name}  ({_redact(plan.storage.url)})",
+            f"objective: {plan.objective}  trials: {budget.complete} complete, "
+            f"{budget.pruned} pruned, {budget.failed} failed of n_trials={plan.n_trials}",
+        ]
+
+    @staticmethod
+    def _status_reason(result: SweepResult) -> str:
+        if result.status == "KILLED":
+            return "interrupted (Ctrl-C or SIGTERM)"
+        return (f"{result.budget.failed} of {result.budget.finished} finished trials failed, or "
+                "a worker stopped unexpectedly")
+
+    @staticmethod
+    def _print_best(best: BestTrial | None, study_name: str) -> None:
+        if best is None:
+            return
+        log.info("best of study %r: trial %d, value %.6g\n  reproduce it: %s",
+                 study_name, best.number, best.value, best.command)
+
+
+def _verdict(status: str, budget: Budget, plan: WorkerPlan, crashed: bool, has_best: bool,
+             reasons: Sequence[str]) -> tuple[str, str | None]:
+    """The sweep's final status and the one line that explains it (None when all is well)."""
+    last = reasons[0] if reasons else "see the log above"
+    if status == "KILLED":
+        return status, (f"interrupted: {budget.finished} of {plan.n_trials} trials finished; "
+                        "run the same command again to resume the study")
+    if budget.too_many_failures(plan.max_failure_rate):
+        return "FAILED", (f"error: sweep stopped: {budget.failed} of {budget.finished} finished "
+                          f"trials failed (more than max_failure_rate={plan.max_failure_rate}); "
+                          f"last: {last}")
+    if crashed:
+        return "FAILED", ("error: a sweep worker stopped unexpectedly (see its output above); "
+                          "run the same command again to resume")
+    if not has_best and budget.finished:
+        return "FAILED", (f"error: no trial completed ({budget.pruned} pruned, {budget.failed} "
+                          f"failed); last: {last}")
+    return status, None
+
+
+@contextlib.contextmanager
+def _sigterm_as_interrupt() -> Iterator[None]:
+    """SIGTERM stops the sweep like Ctrl-C (its runs end KILLED, not left RUNNING)."""
+    if threading.current_thread() is not threading.main_thread():
+        yield
+        return
+
+    def interrupt(signum: int, frame: Any) -> None:
+        raise KeyboardInterrupt(f"signal {signum}")
+
+    previous = signal.signal(signal.SIGTERM, interrupt)
+    try:
+        yield
+    finally:
+        signal.signal(signal.SIGTERM, previous)

@@ -1,0 +1,104 @@
+"""Stand-ins for the trainer, so the worker loop can be tested fast and without MLflow.
+
+``FakeJob`` plays ``sweeps.HydraJob``: it reads the trial's overrides, drives the callbacks of the
+current ``RunContext`` through a few "epochs" the way the trainer's fit loop does, and returns a
+Hydra ``JobReturn``. The loss curve of a trial is ``x / epoch`` (``x`` is the searched value), so a
+large ``x`` is a bad trial a pruner should cut.
+"""
+
+from __future__ import annotations
+
+import os
+import time
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import optuna
+from hydra.core.utils import JobReturn, JobStatus
+
+from sweeps import StorageSpec, WorkerPlan, load_or_create_study, open_storage, parse_search_space
+from trainer import run_context
+
+
+class FakeLoop:
+    """What callbacks may touch on the trainer's fit loop."""
+
+    def __init__(self) -> None:
+        self.reason: str | None = None
+
+    def request_stop(self, reason: str) -> None:
+        if self.reason is None:
+            self.reason = reason
+
+    @property
+    def stop_requested(self) -> bool:
+        return self.reason is not None
+
+
+@dataclass
+class FakeJob:
+    """Runs a "training" of ``epochs`` epochs whose val_loss is ``x / epoch``.
+
+    Args:
+        epochs: epochs per trial.
+        fail_above: a trial with ``x`` above it fails (its job raises ValueError).
+        interrupt_trial: the trial number whose job is interrupted (KeyboardInterrupt).
+        epoch_seconds: sleep per epoch (to overlap processes).
+    """
+
+    epochs: int = 5
+    fail_above: float | None = None
+    interrupt_trial: int | None = None
+    epoch_seconds: float = 0.0
+    runs: list[int] = field(default_factory=list)
+
+    def run(self, overrides: Sequence[str], number: int) -> JobReturn:
+        values = dict(o.split("=", 1) for o in overrides)
+        x = float(values["x"])
+        context = run_context.current()
+        if context.on_run_started is not None:
+            context.on_run_started(f"run-{number}")
+        self.runs.append(number)
+        if self.interrupt_trial == number:
+            raise KeyboardInterrupt("test interrupt")
+        if self.fail_above is not None and x > self.fail_above:
+            return JobReturn(status=JobStatus.FAILED, _return_value=ValueError(f"x={x} too big"))
+        loop = FakeLoop()
+        callbacks = [factory() for factory in context.callbacks]
+        for callback in callbacks:
+            callback.on_train_begin(loop)
+        loss = x
+        for epoch in range(1, self.epochs + 1):
+            time.sleep(self.epoch_seconds)
+            loss = x / epoch
+            for callback in callbacks:
+                callback.on_epoch_end(loop, epoch, {"epoch": epoch, "val_loss": loss})
+            if loop.stop_requested:
+                break
+        for callback in callbacks:
+            callback.on_train_end(loop, {})
+        return JobReturn(status=JobStatus.COMPLETED, _return_value=loss)
+
+
+def make_plan(db: Path, *, n_trials: int, study_name: str = "test", sampler: object = "random",
+              pruner: object = "none", params: dict | None = None,
+              heartbeat_interval: int | None = 1, grace_period: int | None = 1,
+              max_failure_rate: float = 0.5) -> WorkerPlan:
+    """A plan over ``x`` in [0, 1] on a SQLite file, with its study created."""
+    storage = StorageSpec(f"sqlite:///{db}", heartbeat_interval=heartbeat_interval,
+                          grace_period=grace_period, max_retry=3)
+    load_or_create_study(open_storage(storage), study_name, direction="minimize")
+    return WorkerPlan(
+        study_name=study_name, storage=storage, sampler=sampler, pruner=pruner, seed=0,
+        space=parse_search_space(params or {"x": "interval(0.0, 1.0)"}), n_trials=n_trials,
+        objective="val_loss", max_failure_rate=max_failure_rate, poll_interval=0.2,
+    )
+
+
+def load(plan: WorkerPlan) -> optuna.Study:
+    return optuna.load_study(study_name=plan.study_name, storage=open_storage(plan.storage))
+
+
+def worker_pid() -> int:
+    return os.getpid()

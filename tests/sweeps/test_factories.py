@@ -1,0 +1,100 @@
+"""Sampler and pruner registries: names, names with arguments, _target_ configs, ready objects."""
+
+from __future__ import annotations
+
+import functools
+import importlib.util
+
+import optuna
+import pytest
+from omegaconf import OmegaConf
+
+from sweeps import PRUNERS, SAMPLERS, build_pruner, build_sampler
+from trainer.errors import ConfigError
+
+GRID = {"x": [1, 2], "y": ["a", "b"]}
+
+
+@pytest.mark.parametrize("name,cls", [
+    ("tpe", optuna.samplers.TPESampler),
+    ("random", optuna.samplers.RandomSampler),
+    ("grid", optuna.samplers.GridSampler),
+    ("gp", optuna.samplers.GPSampler),
+    ("qmc", optuna.samplers.QMCSampler),
+])
+def test_every_sampler_name_builds_its_class(name, cls):
+    # each documented name gives the Optuna sampler it stands for
+    assert isinstance(build_sampler(name, seed=0, grid=lambda: GRID), cls)
+
+
+def test_cmaes_needs_its_package():
+    # Optuna imports `cmaes` only when sampling starts: fail at set-up with the fix instead
+    if importlib.util.find_spec("cmaes") is None:
+        with pytest.raises(ConfigError, match="pip install cmaes"):
+            build_sampler("cmaes", seed=0)
+    else:
+        assert isinstance(build_sampler("cmaes", seed=0), optuna.samplers.CmaEsSampler)
+
+
+def test_default_sampler_is_seeded_tpe():
+    # None means TPE, and the seed makes its draws repeatable
+    def draws(seed):
+        study = optuna.create_study(sampler=build_sampler(None, seed=seed))
+        return [study.ask().suggest_float("x", 0, 1) for _ in range(3)]
+
+    assert isinstance(build_sampler(None), optuna.samplers.TPESampler)
+    assert draws(3) == draws(3) != draws(4)
+
+
+def test_name_with_arguments_reaches_the_class():
+    # {name: tpe, n_startup_trials: 3} passes its arguments (OmegaConf nodes included)
+    spec = OmegaConf.create({"name": "tpe", "n_startup_trials": 3, "multivariate": True})
+    sampler = build_sampler(spec, seed=0)
+    assert isinstance(sampler, optuna.samplers.TPESampler)
+    assert sampler._n_startup_trials == 3
+    pruner = build_pruner({"name": "percentile", "percentile": 25.0, "n_warmup_steps": 2})
+    assert isinstance(pruner, optuna.pruners.PercentilePruner)
+
+
+def test_target_config_and_ready_object():
+    # a `_target_` config is instantiated; a ready object (what Hydra hands over) is kept as is
+    made = build_sampler({"_target_": "optuna.samplers.RandomSampler", "seed": 1})
+    assert isinstance(made, optuna.samplers.RandomSampler)
+    ready = optuna.pruners.NopPruner()
+    assert build_pruner(ready) is ready
+    partial = functools.partial(optuna.pruners.MedianPruner, n_startup_trials=1)
+    assert isinstance(build_pruner(partial), optuna.pruners.MedianPruner)
+
+
+@pytest.mark.parametrize("name", sorted(PRUNERS))
+def test_every_pruner_name_builds(name):
+    # every registry entry builds with its defaults
+    kwargs = {"percentile": {"percentile": 25.0}, "threshold": {"upper": 1.0}}.get(name, {})
+    assert isinstance(build_pruner({"name": name, **kwargs}), optuna.pruners.BasePruner)
+
+
+def test_none_disables_and_patient_wraps():
+    # "none" never prunes; "patient" wraps another pruner given by name
+    assert isinstance(build_pruner("none"), optuna.pruners.NopPruner)
+    patient = build_pruner({"name": "patient", "wrapped": "median", "patience": 2})
+    assert isinstance(patient, optuna.pruners.PatientPruner)
+    assert isinstance(build_pruner(None), optuna.pruners.MedianPruner)
+
+
+def test_unknown_names_list_the_valid_ones():
+    # a typo names the key and the choices
+    with pytest.raises(ConfigError, match=r"hydra.sweeper.sampler: expected one of tpe, random"):
+        build_sampler("tpee")
+    with pytest.raises(ConfigError, match=r"hydra.sweeper.pruner: expected one of median"):
+        build_pruner("medain")
+    assert set(SAMPLERS) == {"tpe", "random", "grid", "cmaes", "gp", "qmc"}
+
+
+def test_bad_arguments_are_one_line_config_errors():
+    # an argument the class does not take, or a value it rejects, names the key
+    with pytest.raises(ConfigError, match="hydra.sweeper.pruner: expected arguments"):
+        build_pruner({"name": "median", "n_warmup": 3})
+    with pytest.raises(ConfigError, match="hydra.sweeper.pruner"):
+        build_pruner({"name": "percentile", "percentile": 150.0})
+    with pytest.raises(ConfigError, match="_target_ that builds an optuna BaseSampler"):
+        build_sampler({"_target_": "optuna.pruners.NopPruner"})

@@ -1,0 +1,131 @@
+"""The study's storage: URLs, resuming, several processes on one SQLite file, crash clean-up."""
+
+from __future__ import annotations
+
+import sqlite3
+import subprocess
+import sys
+import textwrap
+import time
+from pathlib import Path
+
+import optuna
+import pytest
+from optuna.trial import TrialState
+
+from sweeps import (
+    StorageSpec,
+    count_trials,
+    default_storage_url,
+    load_or_create_study,
+    open_storage,
+    resolve_storage_url,
+)
+from sweeps._budget import RUN_ID_ATTR, WORKER_ATTR
+from sweeps._storage import RetryCrashedTrial
+from trainer.errors import ConfigError
+
+REPO = Path(__file__).resolve().parents[2]
+optuna.logging.set_verbosity(optuna.logging.WARNING)
+
+
+def test_default_url_lives_under_mlruns_of_the_start_dir(tmp_path):
+    # the local default sits beside the MLflow store, whatever the working dir of a worker
+    assert default_storage_url(tmp_path) == f"sqlite:///{tmp_path}/mlruns/optuna.db"
+    assert resolve_storage_url(None, tmp_path) == default_storage_url(tmp_path)
+
+
+def test_relative_sqlite_resolves_against_start_dir_and_others_pass_through(tmp_path):
+    # sqlite:///rel.db is relative to where the command started; server URLs are untouched
+    assert resolve_storage_url("sqlite:///db/o.db", tmp_path) == f"sqlite:///{tmp_path}/db/o.db"
+    assert resolve_storage_url("sqlite:////abs/o.db", tmp_path) == "sqlite:////abs/o.db"
+    url = "postgresql://user:pw@host:5432/optuna"
+    assert resolve_storage_url(url, tmp_path) == url
+    with pytest.raises(ConfigError, match="hydra.sweeper.storage: expected a SQLAlchemy URL"):
+        resolve_storage_url("mlruns/optuna.db", tmp_path)
+
+
+def test_unusable_url_is_a_one_line_config_error():
+    # a driver that is not installed names the key and the URL
+    with pytest.raises(ConfigError, match="hydra.sweeper.storage: .*nosuchdriver"):
+        open_storage(StorageSpec("mysql+nosuchdriver://u@localhost/db"))
+
+
+def test_same_name_resumes_and_direction_must_match(tmp_path):
+    # load_if_exists: a second open sees the first's trials; a flipped direction is refused
+    spec = StorageSpec(f"sqlite:///{tmp_path}/o.db")
+    study = load_or_create_study(open_storage(spec), "s", direction="minimize")
+    study.optimize(lambda t: t.suggest_float("x", 0, 1), n_trials=2)
+    again = load_or_create_study(open_storage(spec), "s", direction="minimize")
+    assert len(again.trials) == 2
+    with pytest.raises(ConfigError, match="hydra.sweeper.direction: expected minimize"):
+        load_or_create_study(open_storage(spec), "s", direction="maximize")
+
+
+def test_sqlite_file_uses_wal(tmp_path):
+    # WAL lets the monitor and optuna-dashboard read while workers write
+    spec = StorageSpec(f"sqlite:///{tmp_path}/o.db")
+    load_or_create_study(open_storage(spec), "s", direction="minimize")
+    with sqlite3.connect(tmp_path / "o.db") as con:
+        assert con.execute("PRAGMA journal_mode").fetchone()[0] == "wal"
+
+
+@pytest.mark.slow  # opens an MLflow store
+def test_crashed_trial_run_is_killed_and_params_requeued(tmp_path, store_uri):
+    # the heartbeat-stale callback ends the trial's MLflow run KILLED and queues its params
+    from trainer.tracking import RunTracker, get_client, get_or_create_experiment
+
+    experiment = get_or_create_experiment(store_uri, "sweep-storage-test")
+    run = RunTracker.start(store_uri, experiment, run_name="lost trial",
+                           tags={"optuna.trial_number": "0"})
+    study = optuna.create_study(storage=f"sqlite:///{tmp_path}/o.db")
+    trial = study.ask()
+    trial.suggest_float("x", 0, 1)
+    trial.set_user_attr(RUN_ID_ATTR, run.run_id)
+    study.tell(trial, state=TrialState.FAIL)  # what fail_stale_trials does first
+
+    RetryCrashedTrial(store_uri, max_retry=3)(study, study.trials[0])
+
+    info = get_client(store_uri).get_run(run.run_id)
+    assert info.info.status == "KILLED"
+    assert info.data.tags["optuna.trial_state"] == "FAIL"
+    assert "heartbeats" in info.data.tags["failure_reason"]
+    waiting = study.trials[1]
+    assert waiting.state == TrialState.WAITING and waiting.params == study.trials[0].params
+    run._ended = True  # already terminated above; keep the atexit hook from touching it
+
+
+WORKER_SCRIPT = textwrap.dedent("""
+    import sys, time
+    sys.path[:0] = [{repo!r}, {tests!r}]
+    from sweep_fakes import FakeJob
+    from sweeps import (StorageSpec, WorkerPlan, load_or_create_study, open_storage,
+                        parse_search_space, run_worker)
+    while time.time() < {start_at}:  # every process opens the fresh file at the same moment
+        time.sleep(0.001)
+    spec = StorageSpec({url!r}, heartbeat_interval=1, grace_period=10)
+    load_or_create_study(open_storage(spec), "shared", direction="minimize")
+    plan = WorkerPlan("shared", spec, "random", "none", int(sys.argv[1]),
+                      parse_search_space({{"x": "interval(0, 1)"}}), {n_trials}, "val_loss",
+                      poll_interval=0.2)
+    run_worker(plan, FakeJob(epochs=3, epoch_seconds=0.02), int(sys.argv[1]))
+""")
+
+
+@pytest.mark.slow
+def test_processes_sharing_a_fresh_sqlite_file_run_exactly_n_trials(tmp_path):
+    # three processes create the same new file and study at once and share its budget:
+    # nobody fails on a locked or half-created database, and exactly n_trials finish
+    url, n_trials = f"sqlite:///{tmp_path}/o.db", 12
+    script = WORKER_SCRIPT.format(repo=str(REPO), tests=str(Path(__file__).parent), url=url,
+                                  n_trials=n_trials, start_at=time.time() + 4)
+    procs = [subprocess.Popen([sys.executable, "-c", script, str(i)], stderr=subprocess.PIPE,
+                              text=True) for i in range(3)]
+    errors = [p.communicate(timeout=120)[1] for p in procs]
+    assert [p.returncode for p in procs] == [0, 0, 0], errors
+    trials = optuna.load_study(study_name="shared", storage=url).get_trials()
+    budget = count_trials(trials, n_trials)
+    assert budget.finished == n_trials == budget.complete
+    assert budget.running == budget.waiting == 0
+    workers = {t.user_attrs.get(WORKER_ATTR) for t in trials if t.state == TrialState.COMPLETE}
+    assert len(workers) >= 2  # the processes really shared the study

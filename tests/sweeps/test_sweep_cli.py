@@ -1,0 +1,334 @@
+"""`python -m trainer --multirun` with the Optuna sweeper, end to end, as a user runs it.
+
+Each test starts the real command in its own directory (the study and the MLflow store land
+under ``<dir>/mlruns``) on a tiny model and a few epochs.
+"""
+
+from __future__ import annotations
+
+import os
+import signal
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import optuna
+import pytest
+from optuna.trial import TrialState
+
+from sweeps import count_trials
+from sweeps._budget import FAIL_REASON_ATTR, RUN_ID_ATTR, WORKER_ATTR
+
+REPO = Path(__file__).resolve().parents[2]
+CONFIG = REPO / "conf" / "config.yaml"
+pytestmark = pytest.mark.slow
+optuna.logging.set_verbosity(optuna.logging.WARNING)
+
+QUICK = ["model.hidden=[16]", "mlflow.log_model=false", "hydra.sweeper.heartbeat_interval=1",
+         "hydra.sweeper.grace_period=2"]
+AD_HOC = ["hydra/sweeper=optuna", *QUICK, "optimizer.lr=tag(log, interval(1e-3, 1e-1))",
+          "hydra.sweeper.pruner=none"]
+
+
+def sweep_choice(name: str) -> str:
+    """``sweep=NAME`` once conf/config.yaml lists the ``sweep`` group, ``+sweep=NAME`` before."""
+    listed = any(line.strip().startswith(("- sweep:", "- optional sweep:"))
+                 for line in CONFIG.read_text().splitlines())
+    return f"sweep={name}" if listed else f"+sweep={name}"
+
+
+def env() -> dict[str, str]:
+    return {**os.environ, "PYTHONPATH": os.pathsep.join(
+        filter(None, [str(REPO), os.environ.get("PYTHONPATH")]))}
+
+
+def command(*args: str) -> list[str]:
+    return [sys.executable, "-m", "trainer", "--multirun", *args]
+
+
+def run(cwd: Path, *args: str, timeout: float = 240) -> subprocess.CompletedProcess[str]:
+    return subprocess.run(command(*args), cwd=cwd, env=env(), capture_output=True, text=True,
+                          timeout=timeout)
+
+
+def start(cwd: Path, *args: str, **kwargs) -> subprocess.Popen[str]:
+    return subprocess.Popen(command(*args), cwd=cwd, env=env(), stdout=subprocess.PIPE,
+                            stderr=subprocess.PIPE, text=True, **kwargs)
+
+
+def storage(cwd: Path) -> str:
+    return f"sqlite:///{cwd}/mlruns/optuna.db"
+
+
+def study_in(cwd: Path) -> optuna.Study:
+    [name] = optuna.get_all_study_names(storage(cwd))
+    return optuna.load_study(study_name=name, storage=storage(cwd))
+
+
+def runs_in(cwd: Path) -> list:
+    from mlflow import MlflowClient
+
+    client = MlflowClient(f"sqlite:///{cwd}/mlruns/mlflow.db")
+    experiment = client.get_experiment_by_name("trainer")
+    return list(client.search_runs([experiment.experiment_id], max_results=1000))
+
+
+def parents(runs: list) -> list:
+    return [r for r in runs if r.data.tags.get("sweep.role") == "parent"]
+
+
+def children(runs: list) -> list:
+    return [r for r in runs if "mlflow.parentRunId" in r.data.tags]
+
+
+def wait_for(predicate, timeout: float = 120, every: float = 0.3) -> None:
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        try:
+            if predicate():
+                return
+        except Exception:  # the database may not exist yet
+            pass
+        time.sleep(every)
+    raise AssertionError("timed out waiting for the sweep")
+
+
+def running_trial_with_run(cwd: Path) -> bool:
+    trials = study_in(cwd).get_trials()
+    return any(t.state == TrialState.RUNNING and RUN_ID_ATTR in t.user_attrs for t in trials)
+
+
+# --------------------------------------------------------------------------- digits sweep
+
+
+@pytest.fixture(scope="module")
+def digits(tmp_path_factory) -> tuple[Path, subprocess.CompletedProcess[str]]:
+    """The shipped digits sweep, shrunk: 8 trials, 5 epochs, one good and one hopeless lr."""
+    cwd = tmp_path_factory.mktemp("digits")
+    done = run(cwd, sweep_choice("digits"), *QUICK, "hydra.sweeper.n_trials=8",
+               "hydra.sweeper.n_jobs=1", "hydra.sweeper.sampler=random", "epochs=5",
+               "batch_size=64", "optimizer=choice(sgd, momentum)",
+               "optimizer.lr=choice(0.05, 1e-5)", "hydra.sweeper.pruner.n_startup_trials=2",
+               "hydra.sweeper.pruner.n_warmup_steps=2")
+    return cwd, done
+
+
+def test_pruning_really_prunes(digits):
+    # weak trials stop early and are recorded PRUNED, strong ones run all epochs
+    cwd, done = digits
+    assert done.returncode == 0, done.stderr
+    trials = study_in(cwd).get_trials()
+    budget = count_trials(trials, 8)
+    assert budget.finished == 8 and budget.pruned >= 1 and budget.complete >= 1
+    assert all(t.intermediate_values for t in trials)
+    assert all(len(t.intermediate_values) < 5 for t in trials if t.state == TrialState.PRUNED)
+    assert any(len(t.intermediate_values) == 5 for t in trials
+               if t.state == TrialState.COMPLETE)
+
+
+def test_conditional_param_only_with_its_parent(digits):
+    # optimizer.momentum is searched (and reaches the run's config) only for optimizer=momentum
+    cwd, _ = digits
+    trials = study_in(cwd).get_trials()
+    assert {t.params["optimizer"] for t in trials} == {"sgd", "momentum"}
+    for t in trials:
+        assert ("optimizer.momentum" in t.params) == (t.params["optimizer"] == "momentum")
+    for r in children(runs_in(cwd)):
+        assert ("optimizer.momentum" in r.data.params) == (
+            r.data.params["optimizer.name"] == "momentum")
+
+
+def test_parent_and_child_runs(digits):
+    # one parent run named after the study, every trial a child tagged with its trial and state
+    cwd, _ = digits
+    study = study_in(cwd)
+    runs = runs_in(cwd)
+    [parent] = parents(runs)
+    assert parent.info.status == "FINISHED"
+    assert parent.info.run_name == study.study_name
+    assert parent.data.params["space.optimizer.lr"] == "choice(0.05, 1e-05)"
+    assert parent.data.params["n_trials"] == "8"
+    assert parent.data.metrics["best_value"] == pytest.approx(study.best_value)
+    assert parent.data.tags["best.trial_number"] == str(study.best_trial.number)
+    kids = children(runs)
+    assert len(kids) == 8 and {r.data.tags["mlflow.parentRunId"] for r in kids} == {
+        parent.info.run_id}
+    by_number = {int(r.data.tags["optuna.trial_number"]): r for r in kids}
+    for t in study.trials:
+        kid = by_number[t.number]
+        assert kid.info.status == "FINISHED"
+        assert kid.data.tags["optuna.study_name"] == study.study_name
+        assert kid.data.tags["optuna.trial_state"] == t.state.name
+        assert t.user_attrs[RUN_ID_ATTR] == kid.info.run_id
+        assert kid.data.tags["stop_reason"] == (
+            "pruned" if t.state == TrialState.PRUNED else kid.data.tags["stop_reason"])
+    assert {r.data.tags["stop_reason"] for r in kids
+            if r.data.tags["optuna.trial_state"] == "PRUNED"} == {"pruned"}
+
+
+def test_parent_artifacts_and_best_command_reproduces_the_best_trial(digits):
+    # pictures, the trials table and a command that reruns the best trial to the same value
+    cwd, _ = digits
+    from mlflow import MlflowClient
+
+    [parent] = parents(runs_in(cwd))
+    client = MlflowClient(f"sqlite:///{cwd}/mlruns/mlflow.db")
+    names = {a.path for a in client.list_artifacts(parent.info.run_id)}
+    assert {"optimization_history.png", "param_importances.png", "intermediate_values.png",
+            "timeline.png", "trials.csv", "best_trial.txt"} <= names
+    text = Path(client.download_artifacts(parent.info.run_id, "best_trial.txt",
+                                          str(cwd))).read_text()
+    [line] = [ln.strip() for ln in text.splitlines() if ln.strip().startswith("python -m")]
+    assert line == parent.data.tags["best.command"]
+    import shlex
+
+    args = shlex.split(line)[3:]  # drop "python -m trainer"
+    again = subprocess.run([sys.executable, "-m", "trainer", *args], cwd=cwd, env=env(),
+                           capture_output=True, text=True, timeout=240)
+    assert again.returncode == 0, again.stderr
+    best = study_in(cwd).best_value
+    assert f"val_loss={best:.4f}" in again.stdout
+
+
+# --------------------------------------------------------------------------- parallel workers
+
+
+def test_two_jobs_run_in_two_worker_processes_without_batch_barrier(tmp_path):
+    # n_jobs=2: trials run in two processes other than the sweep's, each refilled at once
+    proc = start(tmp_path, *AD_HOC, "hydra.sweeper.n_trials=6", "hydra.sweeper.n_jobs=2",
+                 "epochs=choice(3, 12)")
+    out, err = proc.communicate(timeout=240)
+    assert proc.returncode == 0, err
+    trials = study_in(tmp_path).get_trials()
+    assert count_trials(trials, 6).complete == 6
+    workers = {t.user_attrs[WORKER_ATTR] for t in trials}
+    pids = {int(w.rsplit(":", 1)[1]) for w in workers}
+    assert len(pids) == 2 and proc.pid not in pids
+    for worker in workers:  # a slot's next trial starts as soon as its previous one ended
+        mine = sorted((t for t in trials if t.user_attrs[WORKER_ATTR] == worker),
+                      key=lambda t: t.number)
+        gaps = [(b.datetime_start - a.datetime_complete).total_seconds()
+                for a, b in zip(mine, mine[1:], strict=False)]
+        assert all(gap < 1.5 for gap in gaps), gaps
+    [parent] = parents(runs_in(tmp_path))
+    assert parent.data.params["n_jobs"] == "2"
+    assert len(children(runs_in(tmp_path))) == 6
+
+
+def test_two_sweep_commands_share_one_study_within_n_trials(tmp_path):
+    # the same command started twice at once cooperates on one study: exactly n_trials finish
+    args = [*AD_HOC, "hydra.sweeper.n_trials=5", "hydra.sweeper.n_jobs=1", "epochs=8"]
+    procs = [start(tmp_path, *args) for _ in range(2)]
+    results = [p.communicate(timeout=240) for p in procs]
+    assert [p.returncode for p in procs] == [0, 0], [err for _, err in results]
+    trials = study_in(tmp_path).get_trials()
+    budget = count_trials(trials, 5)
+    assert budget.finished == 5 and budget.running == budget.waiting == 0
+    assert len({t.user_attrs[WORKER_ATTR] for t in trials if WORKER_ATTR in t.user_attrs}) == 2
+    runs = runs_in(tmp_path)
+    assert [r.info.status for r in parents(runs)] == ["FINISHED", "FINISHED"]
+    assert len(children(runs)) == 5 and all(r.info.status == "FINISHED" for r in runs)
+
+
+# --------------------------------------------------------------------------- crashes and stops
+
+
+def test_resume_after_sigkill_finishes_exactly_n_trials(tmp_path):
+    # power loss: every sweep process dies at once mid-trial; the same command, run again,
+    # re-runs the lost trials and finishes the study, leaving nothing RUNNING anywhere
+    args = [*AD_HOC, "hydra.sweeper.n_trials=6", "hydra.sweeper.n_jobs=2", "epochs=12",
+            "hydra.sweeper.study_name=resume"]
+    proc = start(tmp_path, *args, start_new_session=True)
+    wait_for(lambda: any(t.state == TrialState.COMPLETE for t in study_in(tmp_path).trials)
+             and running_trial_with_run(tmp_path))
+    os.killpg(proc.pid, signal.SIGKILL)
+    proc.communicate(timeout=60)
+    stale = [t for t in study_in(tmp_path).get_trials() if t.state == TrialState.RUNNING]
+    lost = [t.number for t in stale]
+    lost_runs = [t.number for t in stale if RUN_ID_ATTR in t.user_attrs]  # had begun training
+    assert lost_runs
+
+    done = run(tmp_path, *args)
+    assert done.returncode == 0, done.stderr
+    trials = study_in(tmp_path).get_trials()
+    budget = count_trials(trials, 6)
+    assert budget.finished == 6 and budget.running == budget.waiting == 0
+    assert not [t for t in trials if t.state in (TrialState.RUNNING, TrialState.WAITING)]
+    retried = {t.system_attrs.get("failed_trial") for t in trials}
+    assert set(lost) <= retried  # each lost trial's parameters ran again
+    runs = runs_in(tmp_path)
+    assert all(r.info.status != "RUNNING" for r in runs)
+    killed = {r.data.tags.get("optuna.trial_number") for r in runs if r.info.status == "KILLED"}
+    assert {str(n) for n in lost_runs} <= killed
+    assert sorted(r.info.status for r in parents(runs)) == ["FINISHED", "KILLED"]
+
+
+def test_sigterm_ends_everything_killed_and_queues_the_trials(tmp_path):
+    # SIGTERM (like Ctrl-C) stops the sweep: runs end KILLED, trials are queued for a resume
+    args = [*AD_HOC, "hydra.sweeper.n_trials=6", "hydra.sweeper.n_jobs=2", "epochs=12",
+            "hydra.sweeper.study_name=term"]
+    proc = start(tmp_path, *args)
+    wait_for(lambda: running_trial_with_run(tmp_path))
+    proc.send_signal(signal.SIGTERM)
+    _, err = proc.communicate(timeout=120)
+    assert proc.returncode == 130, err
+    assert "interrupted:" in err and "resume" in err
+    trials = study_in(tmp_path).get_trials()
+    assert not [t for t in trials if t.state == TrialState.RUNNING]
+    interrupted = [t for t in trials if t.state == TrialState.FAIL]
+    assert interrupted and all(
+        t.user_attrs[FAIL_REASON_ATTR].startswith("interrupted") for t in interrupted)
+    waiting = [t for t in trials if t.state == TrialState.WAITING]
+    assert sorted(t.system_attrs["failed_trial"] for t in waiting) == sorted(
+        t.number for t in interrupted)
+    runs = runs_in(tmp_path)
+    assert all(r.info.status != "RUNNING" for r in runs)
+    assert [r.info.status for r in parents(runs)] == ["KILLED"]
+
+
+def test_failing_trial_is_recorded_and_the_sweep_goes_on(tmp_path):
+    # a bad sampled value fails its trial (reason kept) while the others complete
+    done = run(tmp_path, *AD_HOC, "hydra.sweeper.sampler=grid", "hydra.sweeper.n_trials=2",
+               "optimizer.lr=0.01", "regularization.dropout=choice(0.1, 1.5)", "epochs=2")
+    assert done.returncode == 0, done.stderr
+    trials = study_in(tmp_path).get_trials()
+    [failed] = [t for t in trials if t.state == TrialState.FAIL]
+    [complete] = [t for t in trials if t.state == TrialState.COMPLETE]
+    assert failed.params["regularization.dropout"] == 1.5
+    assert failed.user_attrs[FAIL_REASON_ATTR].startswith("regularization.dropout: expected")
+    run_of = {r.info.run_id: r for r in runs_in(tmp_path)}
+    assert run_of[failed.user_attrs[RUN_ID_ATTR]].info.status == "FAILED"
+    assert run_of[failed.user_attrs[RUN_ID_ATTR]].data.tags["optuna.trial_state"] == "FAIL"
+    assert run_of[complete.user_attrs[RUN_ID_ATTR]].info.status == "FINISHED"
+
+
+def test_sweep_stops_with_one_line_when_most_trials_fail(tmp_path):
+    # every trial failing is not worth n_trials: stop after a few with one clear line, exit 1
+    done = run(tmp_path, *AD_HOC, "hydra.sweeper.n_trials=10", "epochs=2",
+               "regularization.dropout=choice(1.5, 2.5)")
+    assert done.returncode == 1
+    [line] = [ln for ln in done.stderr.splitlines() if ln.startswith("error:")]
+    assert line.startswith("error: sweep stopped: 4 of 4 finished trials failed")
+    assert "regularization.dropout" in line
+    assert len(study_in(tmp_path).get_trials()) == 4
+    assert [r.info.status for r in parents(runs_in(tmp_path))] == ["FAILED"]
+
+
+def test_bad_search_space_is_one_line(tmp_path):
+    # a grammar mistake stops before anything runs, naming the key
+    done = run(tmp_path, "hydra/sweeper=optuna", "optimizer.lr=tag(log, interval(0, 1))")
+    assert done.returncode == 1
+    assert done.stderr.strip().splitlines()[-1] == (
+        "error: optimizer.lr: expected a log interval with low > 0, got '[0.0, 1.0]'")
+
+
+def test_plain_hydra_grid_still_works(tmp_path):
+    # without the Optuna sweeper, --multirun a,b is Hydra's grid: one logged run per value
+    done = run(tmp_path, "optimizer=sgd,adam", "epochs=1", "model.hidden=[16]",
+               "mlflow.log_model=false")
+    assert done.returncode == 0, done.stderr
+    runs = runs_in(tmp_path)
+    assert sorted(r.data.params["optimizer.name"] for r in runs) == ["adam", "sgd"]
+    assert all(r.info.status == "FINISHED" for r in runs)
+    assert not (tmp_path / "mlruns" / "optuna.db").exists()

@@ -1,0 +1,156 @@
+"""One worker's ask -> run -> tell loop, with a fake job instead of the trainer (no MLflow)."""
+
+from __future__ import annotations
+
+import threading
+import time
+
+import optuna
+import pytest
+from optuna.trial import TrialState
+from sweep_fakes import FakeJob, load, make_plan
+
+from sweeps import count_trials, open_storage, run_worker
+from sweeps._budget import (
+    FAIL_REASON_ATTR,
+    OVERRIDES_ATTR,
+    RUN_ID_ATTR,
+    SURPLUS_ATTR,
+    WORKER_ATTR,
+)
+
+optuna.logging.set_verbosity(optuna.logging.WARNING)
+
+
+def states(study: optuna.Study) -> list[str]:
+    return [t.state.name for t in study.get_trials()]
+
+
+def test_runs_exactly_n_trials_and_records_each(tmp_path):
+    # the worker stops at the study's total and leaves what a user needs on every trial
+    plan = make_plan(tmp_path / "o.db", n_trials=4)
+    report = run_worker(plan, FakeJob())
+    study = load(plan)
+    assert states(study) == ["COMPLETE"] * 4
+    assert report.trials == [0, 1, 2, 3]
+    trial = study.trials[0]
+    assert trial.user_attrs[RUN_ID_ATTR] == "run-0"
+    assert trial.user_attrs[OVERRIDES_ATTR] == [f"x={trial.params['x']!r}"]
+    assert trial.user_attrs[WORKER_ATTR].endswith(f":{report.pid}")
+    assert list(trial.intermediate_values) == [1, 2, 3, 4, 5]  # one report per epoch
+    assert trial.value == pytest.approx(trial.params["x"] / 5)
+
+
+def test_rerun_resumes_up_to_n_trials(tmp_path):
+    # n_trials is the study's total: a second run with a larger total adds only the rest
+    run_worker(make_plan(tmp_path / "o.db", n_trials=2), FakeJob())
+    report = run_worker(make_plan(tmp_path / "o.db", n_trials=5), FakeJob())
+    assert report.trials == [2, 3, 4]
+    assert count_trials(load(make_plan(tmp_path / "o.db", n_trials=5)).get_trials(), 5).done
+
+
+def test_failing_trial_is_recorded_with_its_reason_and_the_loop_goes_on(tmp_path):
+    # a job that raises becomes a FAIL trial carrying the one-line reason; others still run
+    plan = make_plan(tmp_path / "o.db", n_trials=6, params={"x": "choice(0.2, 0.9)"},
+                     max_failure_rate=1.0)
+    run_worker(plan, FakeJob(fail_above=0.5))
+    study = load(plan)
+    failed = [t for t in study.trials if t.state == TrialState.FAIL]
+    assert failed and len(study.trials) == 6
+    assert all(t.params["x"] == 0.9 for t in failed)
+    assert failed[0].user_attrs[FAIL_REASON_ATTR] == "ValueError: x=0.9 too big"
+    assert {t.state for t in study.trials if t.params["x"] == 0.2} == {TrialState.COMPLETE}
+
+
+def test_most_trials_failing_stops_the_worker(tmp_path):
+    # when more than max_failure_rate of at least 4 finished trials failed, stop asking
+    plan = make_plan(tmp_path / "o.db", n_trials=20, params={"x": "interval(0.6, 0.9)"})
+    report = run_worker(plan, FakeJob(fail_above=0.5))
+    assert report.stopped_for_failures
+    assert states(load(plan)) == ["FAIL"] * 4
+
+
+def test_pruner_cuts_bad_trials_through_the_bridge(tmp_path):
+    # each epoch reaches the trial; the median pruner stops the curves worse than the median
+    plan = make_plan(tmp_path / "o.db", n_trials=4,
+                     pruner={"name": "median", "n_startup_trials": 2, "n_warmup_steps": 2})
+    for x in (0.1, 0.2, 0.9, 0.8):  # two good trials first, then two bad ones
+        load(plan).enqueue_trial({"x": x})
+    run_worker(plan, FakeJob(epochs=6))
+    trials = load(plan).trials
+    assert states(load(plan)) == ["COMPLETE", "COMPLETE", "PRUNED", "PRUNED"]
+    assert [len(t.intermediate_values) for t in trials] == [6, 6, 2, 2]  # first chance: epoch 2
+    assert trials[2].value == pytest.approx(0.9 / 2)  # a pruned trial keeps its last value
+
+
+@pytest.mark.slow  # waits out the heartbeat grace period
+@pytest.mark.filterwarnings("ignore:Heartbeat of storage")  # the test asks outside optimize
+def test_crashed_trial_is_retried_with_its_params(tmp_path):
+    # a RUNNING trial whose heartbeat stopped (its process was killed) is failed and its params
+    # run again; the worker waits for it instead of leaving while it is RUNNING
+    plan = make_plan(tmp_path / "o.db", n_trials=3)
+    storage = open_storage(plan.storage)
+    study = optuna.load_study(study_name=plan.study_name, storage=storage)
+    study.enqueue_trial({"x": 0.25})
+    lost = study.ask()
+    lost.suggest_float("x", 0.0, 1.0)
+    storage.record_heartbeat(lost._trial_id)  # as Optuna's heartbeat thread would, then dies
+    study.tell(study.ask({"x": optuna.distributions.FloatDistribution(0, 1)}), 0.5)
+    time.sleep(2.2)  # grace_period is 1 s
+    run_worker(plan, FakeJob())
+    trials = load(plan).get_trials()
+    budget = count_trials(trials, 3)
+    assert budget.finished == 3 and budget.running == budget.waiting == 0
+    assert trials[lost.number].state == TrialState.FAIL
+    retried = [t for t in trials if t.system_attrs.get("failed_trial") == lost.number]
+    assert len(retried) == 1 and retried[0].params == {"x": 0.25}
+    assert retried[0].state == TrialState.COMPLETE
+
+
+def test_interrupted_trial_is_queued_again(tmp_path):
+    # Ctrl-C inside a trial: it ends FAIL with a reason and its params wait for the next run
+    plan = make_plan(tmp_path / "o.db", n_trials=4)
+    with pytest.raises(KeyboardInterrupt):
+        run_worker(plan, FakeJob(interrupt_trial=1))
+    trials = load(plan).get_trials()
+    assert [t.state for t in trials] == [TrialState.COMPLETE, TrialState.FAIL, TrialState.WAITING]
+    assert trials[1].user_attrs[FAIL_REASON_ATTR].startswith("interrupted")
+    assert trials[2].params == trials[1].params
+    assert FAIL_REASON_ATTR not in trials[2].user_attrs  # the copy starts clean
+    assert count_trials(trials, 4).counted == 2  # the interrupted FAIL no longer counts
+    run_worker(plan, FakeJob())  # resume
+    final = load(plan).get_trials()
+    assert count_trials(final, 4).finished == 4 and final[2].state == TrialState.COMPLETE
+
+
+def test_trial_beyond_the_budget_is_marked_surplus_and_not_run(tmp_path):
+    # trials asked together past n_trials (another process) are ended before running
+    plan = make_plan(tmp_path / "o.db", n_trials=3)
+    run_worker(make_plan(tmp_path / "o.db", n_trials=2), FakeJob())
+    study = load(plan)
+    study.enqueue_trial({"x": 0.1})
+    study.enqueue_trial({"x": 0.2})  # one more than the budget allows
+    job = FakeJob()
+    run_worker(plan, job)
+    trials = load(plan).get_trials()
+    assert job.runs == [2]
+    assert trials[3].state == TrialState.FAIL and trials[3].user_attrs[SURPLUS_ATTR]
+    assert count_trials(trials, 3).finished == 3
+
+
+@pytest.mark.slow  # waits out twice the grace period
+@pytest.mark.filterwarnings("ignore:Heartbeat of storage")  # the test asks outside optimize
+def test_trial_that_never_started_is_recovered_instead_of_awaited_forever(tmp_path):
+    # a worker killed between Optuna creating its trial and the first heartbeat leaves a
+    # RUNNING trial that can never go stale: it is failed and re-queued, the sweep finishes
+    plan = make_plan(tmp_path / "o.db", n_trials=2)
+    orphan = load(plan).ask()  # RUNNING, no heartbeat, never reached the objective
+    time.sleep(2.5)  # 2 x grace_period
+    done = threading.Thread(target=run_worker, args=(plan, FakeJob()), daemon=True)
+    done.start()
+    done.join(timeout=60)
+    assert not done.is_alive(), "the worker waited for a trial nobody runs"
+    trials = load(plan).get_trials()
+    assert trials[orphan.number].state == TrialState.FAIL
+    budget = count_trials(trials, 2)
+    assert budget.finished == 2 and budget.running == budget.waiting == 0
