@@ -300,7 +300,8 @@ class OptunaSweep:
         result = SweepResult(plan.study_name, plan.storage.url, budget, best, status=status)
         summary = self._summary(plan, budget)
         if tracker is not None:
-            result.artifacts = log_study_artifacts(tracker, study, best, summary=summary)
+            result.artifacts = log_study_artifacts(tracker, study, best, summary=summary,
+                                                   metric=plan.objective or "objective")
         result.status, message = _verdict(status, budget, plan, crashed, best is not None,
                                           fail_reasons(trials))
         if message:

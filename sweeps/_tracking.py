@@ -22,6 +22,7 @@ from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
 import optuna
+from matplotlib.figure import Figure
 from optuna.trial import FrozenTrial, TrialState
 
 from sweeps._budget import FAIL_REASON_ATTR, OVERRIDES_ATTR, RUN_ID_ATTR, Budget, count_trials
@@ -232,19 +233,21 @@ def _optuna_verbosity(level: int) -> Iterator[None]:
         optuna.logging.set_verbosity(previous)
 
 
-def _figures(study: optuna.Study) -> dict[str, Callable[[], Any]]:
+def _figures(study: optuna.Study, metric: str) -> dict[str, Callable[[], Any]]:
     from optuna.visualization import matplotlib as plots
+
+    from sweeps._plots import learning_curves_of_trials
 
     return {
         "optimization_history.png": lambda: plots.plot_optimization_history(study),
         "param_importances.png": lambda: plots.plot_param_importances(study),
-        "intermediate_values.png": lambda: plots.plot_intermediate_values(study),
+        "intermediate_values.png": lambda: learning_curves_of_trials(study, metric=metric),
         "timeline.png": lambda: plots.plot_timeline(study),
     }
 
 
 def log_study_artifacts(tracker: RunTracker, study: optuna.Study, best: BestTrial | None,
-                        *, summary: Sequence[str] = ()) -> list[str]:
+                        *, summary: Sequence[str] = (), metric: str = "objective") -> list[str]:
     """Log the study's pictures (PNG), its trials as CSV and ``best_trial.txt``.
 
     A picture Optuna cannot draw yet (importances need two finished trials with varied
@@ -257,7 +260,7 @@ def log_study_artifacts(tracker: RunTracker, study: optuna.Study, best: BestTria
 
     written: list[str] = []
     finished = [t for t in study.get_trials(deepcopy=False) if t.state not in _ACTIVE]
-    figures = _figures(study) if finished else {}
+    figures = _figures(study, metric) if finished else {}
     for name, draw in figures.items():
         try:
             with warnings.catch_warnings(), _optuna_verbosity(optuna.logging.ERROR):
@@ -266,7 +269,8 @@ def log_study_artifacts(tracker: RunTracker, study: optuna.Study, best: BestTria
         except Exception as error:  # e.g. importances need two completed trials
             log.info("sweep: no %s (%s)", name, error)
             continue
-        figure = axes.figure if hasattr(axes, "figure") else axes.flat[0].figure
+        figure = axes if isinstance(axes, Figure) else (
+            axes.figure if hasattr(axes, "figure") else axes.flat[0].figure)
         figure.set_size_inches(9, 5.5)
         figure.tight_layout()
         tracker.log_figure(figure, name)
