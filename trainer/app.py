@@ -18,6 +18,7 @@ from typing import Any
 
 import numpy as np
 from omegaconf import DictConfig, OmegaConf
+from threadpoolctl import threadpool_limits
 
 from trainer import run_context
 from trainer.callbacks import Callback, EarlyStopping, ProgressReporter, metric_mode
@@ -54,6 +55,20 @@ class EpochLogger(Callback):
         self.tracker.log_epoch(epoch, {k: v for k, v in logs.items() if k != "epoch"})
 
 
+# OpenBLAS splits a matrix product over threads from m*n*k >= 262,144; below a few million
+# multiply-adds per product the threads' synchronization costs more than the second core saves
+# (digits 64-256-128-64-10 at batch 16: 19-25 ms per epoch on 1 thread, 32-548 ms on 2;
+# benchmarks/RESULTS.md). Such models train on one thread.
+SMALL_MODEL_MULTIPLY_ADDS = 4_000_000
+
+
+def blas_threads_for(widths: list[int], batch_size: int, *, available: int) -> int:
+    """BLAS threads for training a network of layer ``widths``: one for a small model,
+    ``available`` (all cores, or a sweep worker's share) otherwise."""
+    largest = max(a * b for a, b in zip(widths, widths[1:], strict=False)) * batch_size
+    return 1 if largest < SMALL_MODEL_MULTIPLY_ADDS else available
+
+
 def start_dir() -> Path:
     """The directory the command was started in (Hydra may have changed the working dir)."""
     from hydra.core.hydra_config import HydraConfig
@@ -86,7 +101,7 @@ def run(cfg: DictConfig | Mapping[str, Any]) -> float:
         context.on_run_started(tracker.run_id)
     in_trial = TRIAL_NUMBER_TAG in context.tags
 
-    with tracker, _sigterm_as_interrupt(), _blas_threads(context.blas_threads):
+    with tracker, _sigterm_as_interrupt():
         try:
             tracker.log_params(flatten_config(plain))
             tracker.log_text(OmegaConf.to_yaml(config, resolve=True), "config.yaml")
@@ -184,14 +199,20 @@ def _train(
         rng=np.random.default_rng(shuffle_seq),
         callbacks=callbacks,
     )
-    result = loop.run(
-        data.X_train,
-        data.encode_targets(data.y_train),
-        data.X_val,
-        data.encode_targets(data.y_val),
-        y_train_labels=data.y_train if classification else None,
-        y_val_labels=data.y_val if classification else None,
+    threads = blas_threads_for(
+        [data.n_features, *network.hidden, data.n_outputs],
+        min(plain["batch_size"], len(data.X_train)),
+        available=context.blas_threads or len(os.sched_getaffinity(0)),
     )
+    with threadpool_limits(limits=threads, user_api="blas"):
+        result = loop.run(
+            data.X_train,
+            data.encode_targets(data.y_train),
+            data.X_val,
+            data.encode_targets(data.y_val),
+            y_train_labels=data.y_train if classification else None,
+            y_val_labels=data.y_val if classification else None,
+        )
 
     monitor = es_cfg["monitor"]
     if result.best_epoch is None:  # early stopping disabled: still report the best epoch
@@ -278,10 +299,3 @@ def _sigterm_as_interrupt() -> Iterator[None]:
         signal.signal(signal.SIGTERM, previous)
 
 
-@contextlib.contextmanager
-def _blas_threads(limit: int | None) -> Iterator[None]:
-    """One BLAS thread per parallel worker when a sweep says so, every core for a single run."""
-    from threadpoolctl import threadpool_limits
-
-    with threadpool_limits(limits=limit or len(os.sched_getaffinity(0)), user_api="blas"):
-        yield
