@@ -38,6 +38,7 @@ from mlflow import MlflowClient
 from mlflow.entities import Metric, Param, RunTag
 from mlflow.exceptions import MlflowException
 from mlflow.utils.validation import (
+    MAX_ENTITIES_PER_BATCH,
     MAX_METRICS_PER_BATCH,
     MAX_PARAM_VAL_LENGTH,
     MAX_PARAMS_TAGS_PER_BATCH,
@@ -357,6 +358,11 @@ class RunTracker:
         self.flush_interval = flush_interval
         self.max_buffered = max_buffered
         self._buffer: list[Metric] = []
+        # Params and tags wait for the next metrics write: each store call costs ~5 ms on
+        # SQLite whatever it carries, so a run's few params and tags ride along with its
+        # metrics (benchmarks/RESULTS.md, tracking overhead).
+        self._params: dict[str, Param] = {}
+        self._tags: dict[str, RunTag] = {}
         self._last_flush = time.monotonic()
         self._ended = False
         _open_trackers.add(self)
@@ -386,25 +392,19 @@ class RunTracker:
     def ended(self) -> bool:
         return self._ended
 
-    # -- params and tags: written at once (a few per run)
+    # -- params and tags: buffered with the metrics
 
     def log_params(self, params: Mapping[str, Any]) -> None:
-        """Log params (nested mappings are flattened with dots), 100 per batch, each value
-        truncated to MLflow's limit."""
-        items = [
-            Param(key, value[:MAX_PARAM_VAL_LENGTH])
-            for key, value in flatten_config(params).items()
-        ]
-        for start in range(0, len(items), MAX_PARAMS_TAGS_PER_BATCH):
-            chunk = items[start : start + MAX_PARAMS_TAGS_PER_BATCH]
-            self.client.log_batch(self.run_id, params=chunk, synchronous=True)
+        """Log params (nested mappings are flattened with dots), each value truncated to
+        MLflow's limit; written with the next :meth:`flush`."""
+        for key, value in flatten_config(params).items():
+            self._params[key] = Param(key, value[:MAX_PARAM_VAL_LENGTH])
 
     def set_tags(self, tags: Mapping[str, str]) -> None:
-        """Set tags, 100 per batch, each value truncated to MLflow's limit."""
-        items = [RunTag(key, str(value)[:MAX_TAG_VAL_LENGTH]) for key, value in tags.items()]
-        for start in range(0, len(items), MAX_PARAMS_TAGS_PER_BATCH):
-            chunk = items[start : start + MAX_PARAMS_TAGS_PER_BATCH]
-            self.client.log_batch(self.run_id, tags=chunk, synchronous=True)
+        """Set tags, each value truncated to MLflow's limit; written with the next
+        :meth:`flush` (a tag set twice keeps its last value)."""
+        for key, value in tags.items():
+            self._tags[key] = RunTag(key, str(value)[:MAX_TAG_VAL_LENGTH])
 
     # -- metrics: buffered
 
@@ -427,12 +427,22 @@ class RunTracker:
             self.flush()
 
     def flush(self) -> None:
-        """Write the buffered metrics (in batches of MLflow's maximum size)."""
+        """Write the buffered params, tags and metrics, as few ``log_batch`` calls as MLflow's
+        limits allow."""
         self._last_flush = time.monotonic()
-        while self._buffer:
-            chunk = self._buffer[:MAX_METRICS_PER_BATCH]
-            self.client.log_batch(self.run_id, metrics=chunk, synchronous=True)
-            del self._buffer[: len(chunk)]  # only once written: a failed write can be retried
+        while self._buffer or self._params or self._tags:
+            params = list(self._params.values())[:MAX_PARAMS_TAGS_PER_BATCH]
+            tags = list(self._tags.values())[:MAX_PARAMS_TAGS_PER_BATCH]
+            room = min(MAX_METRICS_PER_BATCH, MAX_ENTITIES_PER_BATCH - len(params) - len(tags))
+            metrics = self._buffer[:room]
+            self.client.log_batch(self.run_id, metrics=metrics, params=params, tags=tags,
+                                  synchronous=True)
+            # removed only once written: a failed write can be retried
+            del self._buffer[: len(metrics)]
+            for param in params:
+                del self._params[param.key]
+            for tag in tags:
+                del self._tags[tag.key]
 
     # -- artifacts
 
@@ -480,13 +490,17 @@ class RunTracker:
             return
         self._ended = True
         _open_trackers.discard(self)
+        if failure_reason is not None:
+            self.set_tags({FAILURE_REASON_TAG: _one_line(failure_reason, MAX_TAG_VAL_LENGTH)})
         try:
             self.flush()
         except Exception as exc:  # keep going: the status matters more than the last metrics
             logger.warning("MLflow run %s: could not write metrics: %s", self.run_id, exc)
+            if failure_reason is not None:  # the reason alone, without what was rejected
+                with contextlib.suppress(Exception):
+                    reason = self._tags[FAILURE_REASON_TAG]
+                    self.client.set_tag(self.run_id, reason.key, reason.value)
         try:
-            if failure_reason is not None:
-                self.set_tags({FAILURE_REASON_TAG: _one_line(failure_reason, MAX_TAG_VAL_LENGTH)})
             self.client.set_terminated(self.run_id, status)
         except Exception as exc:
             logger.warning("MLflow run %s: could not mark it %s: %s", self.run_id, status, exc)
