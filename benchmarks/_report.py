@@ -1,0 +1,334 @@
+"""RESULTS.md: the environment, every target with its measured ratio, and one table per benchmark.
+
+Ratios are the claim (median over median, measured side by side in the same run); absolute
+medians are shown beside them only to give a sense of scale.
+"""
+
+from __future__ import annotations
+
+import math
+import statistics
+from collections.abc import Iterable
+from dataclasses import dataclass
+
+from benchmarks import _mlp, _sweep, _tracking
+from benchmarks._env import Environment, blas_kernel, threads
+
+# Everything from this line on is written by hand and kept when the script rewrites the file.
+HAND_WRITTEN_MARKER = (
+    "<!-- hand-written below: kept when `python -m benchmarks` rewrites this file -->"
+)
+
+
+@dataclass(frozen=True)
+class Target:
+    """One target of issue 4: ``measured`` must be <= ``limit`` (or >= for ``at_least``)."""
+
+    name: str
+    limit: float
+    measured: float | None  # None: not measured in this run
+    unit: str = "x"  # "x" for ratios, "%" for fractions, "s" for seconds
+    at_least: bool = False
+    how: str = ""
+
+    @property
+    def met(self) -> bool | None:
+        if self.measured is None or math.isnan(self.measured):
+            return None
+        return self.measured >= self.limit if self.at_least else self.measured <= self.limit
+
+    def format(self, value: float) -> str:
+        if self.unit == "%":
+            return f"{value * 100:+.1f}%" if value < 0 else f"{value * 100:.1f}%"
+        if self.unit == "s":
+            return f"{value:.2f} s"
+        return f"{value:.2f}x"
+
+
+def _table(header: Iterable[str], rows: Iterable[Iterable[str]]) -> list[str]:
+    header = list(header)
+    lines = ["| " + " | ".join(header) + " |", "|" + "---|" * len(header)]
+    lines += ["| " + " | ".join(row) + " |" for row in rows]
+    return lines
+
+
+# --------------------------------------------------------------------------- targets
+
+
+def mlp_targets(medium: _mlp.EpochResult | None, small: _mlp.EpochResult | None) -> list[Target]:
+    def ratio(result: _mlp.EpochResult | None, reference: str) -> float | None:
+        if result is None or reference not in result.timings:
+            return None
+        return result.ratio(_mlp.TRAINER, reference)
+
+    return [
+        Target("Medium MLP epoch: trainer / scikit-learn (float32)", 0.70,
+               ratio(medium, _mlp.SKLEARN32), how="1"),
+        Target("Medium MLP epoch: trainer / PyTorch", 0.75, ratio(medium, _mlp.TORCH), how="1"),
+        Target("Medium MLP epoch: trainer / GEMM bound", 1.40, ratio(medium, _mlp.GEMM), how="1"),
+        Target("Small MLP epoch: trainer / scikit-learn (float32)", 0.40,
+               ratio(small, _mlp.SKLEARN32), how="2"),
+    ]
+
+
+def tracking_targets(result: _tracking.TrackingResult | None) -> list[Target]:
+    def overhead(peer: str) -> float | None:
+        return None if result is None else result.overhead(peer)
+
+    return [
+        Target("MLflow per-epoch logging adds to the small MLP's training", 0.10,
+               overhead(_tracking.EPOCH_LOGGING), unit="%", how="3"),
+        Target("MLflow whole tracked run (create, params, epochs, end) adds", 0.10,
+               overhead(_tracking.WHOLE), unit="%", how="3"),
+    ]
+
+
+def sweep_targets(result: _sweep.SweepResult | None) -> list[Target]:
+    runs = {} if result is None or result.skipped else result.runs
+    pruned, unpruned, parallel = (runs.get(k) for k in (_sweep.PRUNED_1, _sweep.UNPRUNED_1,
+                                                         _sweep.UNPRUNED_2))
+    epochs = best = speedup = overhead = None
+    if pruned and unpruned:
+        epochs = pruned.epochs / unpruned.epochs if unpruned.epochs else None
+        if pruned.best_value is not None and unpruned.best_value is not None:
+            best = (pruned.best_value - unpruned.best_value) / abs(unpruned.best_value)
+    if unpruned and parallel:
+        speedup = unpruned.wall_seconds / parallel.wall_seconds
+    if pruned and pruned.overheads():
+        overhead = statistics.median(pruned.overheads())
+    return [
+        Target("Pruning: epochs trained, pruned / unpruned", 0.50, epochs, how="4"),
+        Target("Pruning: best val_loss, pruned vs unpruned (relative)", 0.01, best, unit="%",
+               how="4"),
+        Target("Sweep wall time: n_jobs=1 / n_jobs=2 (no pruner)", 1.60, speedup, at_least=True,
+               how="4"),
+        Target("Per-trial overhead in a running sweep (median)", 0.50, overhead, unit="s",
+               how="4"),
+    ]
+
+
+def targets_table(targets: list[Target]) -> list[str]:
+    rows = []
+    for t in targets:
+        limit = ("at least " if t.at_least else "at most ") + t.format(t.limit)
+        if t.measured is None:
+            measured, verdict = "not measured", "-"
+        else:
+            measured = t.format(t.measured)
+            verdict = "**met**" if t.met else "**missed**"
+        rows.append([t.name, limit, measured, verdict, f"[{t.how}](#{_anchor(t.how)})"])
+    return _table(["target", "limit", "measured", "", "section"], rows)
+
+
+_SECTIONS = {
+    "1": "1. Medium MLP epoch",
+    "2": "2. Small MLP epoch",
+    "3": "3. Tracking overhead",
+    "4": "4. Sweep efficiency",
+}
+
+
+def _anchor(how: str) -> str:
+    title = _SECTIONS.get(how, how).lower()
+    return "".join(c for c in title if c.isalnum() or c in " -").replace(" ", "-")
+
+
+# --------------------------------------------------------------------------- sections
+
+
+def environment_section(env: Environment, command: str, mode: str, when: str,
+                        seconds: float) -> list[str]:
+    lines = [
+        f"Generated by `{command}` on {when} ({mode} run, {seconds / 60:.1f} min), commit "
+        f"`{env.git_commit or 'unknown'}`.",
+        "",
+        f"- Machine: {env.cpu}, {env.cores} cores; {env.platform}; Python {env.python}",
+        f"- BLAS (threadpoolctl): {blas_kernel(env)}",
+        f"- Threads for every peer: {env.threads} (BLAS through threadpoolctl, PyTorch through "
+        "`torch.set_num_threads`)",
+        "- OPENBLAS_CORETYPE / OPENBLAS_L2_SIZE: "
+        + (", ".join(f"{k}={v}" for k, v in env.openblas_env.items()) or "not set"),
+        "- Versions: " + ", ".join(f"{k} {v}" for k, v in env.versions.items()),
+    ]
+    if env.load_start is not None and env.load_end is not None:
+        lines.append(
+            f"- Load average (1 min) at the start / end of the in-process benchmarks: "
+            f"{env.load_start:.2f} / {env.load_end:.2f} (the benchmark itself accounts for about "
+            f"{env.threads}; more means other work shared the {env.cores} cores)")
+    others = [p for p in env.threadpools if p.get("user_api") != "blas"]
+    if others:
+        lines.append("- Other thread pools: " + "; ".join(
+            f"{p.get('internal_api')} ({p.get('prefix')}, {threads(p.get('num_threads'))})"
+            for p in others))
+    lines += [f"- Note: {note}" for note in env.notes]
+    return lines
+
+
+def mlp_section(result: _mlp.EpochResult, title: str, intro: str) -> list[str]:
+    p = result.problem
+    per_call = "one epoch" if result.epochs == 1 else f"{result.epochs} epochs"
+    lines = [
+        f"## {title}", "",
+        intro, "",
+        f"{p.architecture}, ReLU, softmax cross-entropy, Adam (lr {p.lr}), batch {p.batch_size}, "
+        f"{p.n_train:,} training rows ({p.steps_per_epoch} steps per epoch). Each timed call is "
+        f"{per_call}; median of {len(next(iter(result.timings.values())).seconds)} repeats, "
+        f"peers alternating within each repeat, after one untimed warm-up call each.", "",
+    ]
+    has_gemm = _mlp.GEMM in result.timings
+    rows = []
+    for name, timing in result.timings.items():
+        rows.append([
+            name,
+            f"{result.ratio(_mlp.TRAINER, name):.2f}",
+            f"{result.ratio(name, _mlp.GEMM):.2f}" if has_gemm else "-",
+            f"{result.epoch_seconds(name) * 1e3:,.1f} ms",
+            f"{result.step_us(name):,.0f} us",
+            f"{timing.spread * 100:.0f}%",
+        ])
+    lines += _table(["peer", "trainer / peer", "peer / GEMM bound", "median per epoch",
+                     "per step", "spread (max-min)/median"], rows)
+    for name, why in result.skipped.items():
+        lines += ["", f"{name}: not measured: {why}."]
+    return lines
+
+
+def tracking_section(result: _tracking.TrackingResult) -> list[str]:
+    off = result.timings[_tracking.OFF].median
+    lines = [
+        f"## {_SECTIONS['3']}", "",
+        f"The small MLP ({result.problem.architecture}, batch {result.problem.batch_size}) trained "
+        f"for {result.epochs} epochs per call ({result.metrics_per_epoch} metric values per "
+        "epoch), on a fresh MLflow SQLite store; median of "
+        f"{len(result.timings[_tracking.OFF].seconds)} alternating repeats.", "",
+        "- off: the FitLoop with no callback;",
+        "- epoch logging: the FitLoop with `trainer.app.EpochLogger` (buffered in "
+        "`RunTracker`), the buffer written to the store before the timer stops;",
+        "- whole tracking: `RunTracker.start` + `log_params` (the resolved config) + the same "
+        "FitLoop + `end`.", "",
+    ]
+    rows = [[name, f"{timing.median / off:.2f}", f"{(timing.median / off - 1) * 100:+.1f}%",
+             f"{timing.median * 1e3:,.1f} ms"]
+            for name, timing in result.timings.items()]
+    lines += _table(["variant", "time / off", "added", "median per run"], rows)
+    if result.app_run_median is not None:
+        lines += [
+            "",
+            f"A whole `trainer.app.run(cfg)` of the same run (data loading, the test evaluation, "
+            f"the learning-curve figure and the pyfunc model artifact; early stopping off) took "
+            f"{result.app_run_median / off:.1f}x the untracked training "
+            f"({result.app_run_median * 1e3:,.0f} ms median of {len(result.app_run_seconds)}).",
+        ]
+    return lines
+
+
+def _seconds(value: float | None) -> str:
+    return "-" if value is None else f"{value:.1f} s"
+
+
+def sweep_section(result: _sweep.SweepResult) -> list[str]:
+    lines = [f"## {_SECTIONS['4']}", ""]
+    if result.skipped and not result.runs:
+        return lines + [f"Not measured: {result.skipped}."]
+    lines += [
+        f"`sweep={result.sweep}` with {result.n_trials} trials and sampler seed 0, each variant "
+        "run as `python -m trainer --multirun ...` in a fresh start directory and timed from "
+        "outside; trials and values read back from the study (`mlruns/optuna.db`), epochs and "
+        "their time from each trial's MLflow run (the per-epoch metric timestamps). The sweep "
+        "engine sets its own BLAS threads (`--threads` does not apply here).", "",
+    ]
+    lines += [f"- {run.label}: `python {' '.join(run.command)}`" for run in result.runs.values()]
+    lines += [""]
+    rows = []
+    for run in result.runs.values():
+        if run.error is not None:
+            rows.append([run.label, f"{run.wall_seconds:.1f} s", "failed", *[""] * 7])
+            continue
+        over = run.overheads()
+        inside = run.inside_overheads()
+        rows.append([
+            run.label, f"{run.wall_seconds:.1f} s",
+            f"{run.count('COMPLETE')} / {run.count('PRUNED')} / {run.count('FAIL')}",
+            str(run.epochs),
+            f"{run.epoch_seconds:.1f} s",
+            "-" if run.best_value is None else f"{run.best_value:.4f}",
+            f"{statistics.median(over):.2f} s" if over and run.n_jobs == 1 else "-",
+            f"{statistics.median(inside):.2f} s" if inside else "-",
+            _seconds(run.startup_seconds), _seconds(run.teardown_seconds),
+        ])
+    lines += _table(["variant", "wall", "complete / pruned / failed", "epochs trained",
+                     "time in epochs", "best val_loss", "overhead per trial (median)",
+                     "inside a trial (median)", "start-up", "wind-up"], rows)
+    lines += [
+        "",
+        "Overhead per trial: the time from the previous trial's completion to this one's, "
+        "minus its epochs (n_jobs=1 only: everything a trial costs besides training). Inside a "
+        "trial: Optuna's start-to-complete time minus its epochs. Start-up: from the command's "
+        "start to the first trial's; wind-up: from the last trial's completion to the exit.",
+    ]
+    pairs = [(_sweep.UNPRUNED_1, _sweep.UNPRUNED_2), (_sweep.PRUNED_1, _sweep.PRUNED_2)]
+    ratios = [f"{one} / {two}: {result.runs[one].wall_seconds / result.runs[two].wall_seconds:.2f}x"
+              for one, two in pairs if one in result.runs and two in result.runs
+              and result.runs[two].wall_seconds > 0]
+    if ratios:
+        lines += ["", "Wall-time ratios: " + "; ".join(ratios) + ". The target uses the unpruned "
+                  "pair: with a pruner the two runs train different epochs (its decisions depend "
+                  "on which trials finished first)."]
+    for run in result.runs.values():
+        for trial in run.trials:
+            if trial.state == "FAIL":
+                lines += ["", f"Failed trial {trial.number} of {run.label}: "
+                              f"{trial.fail_reason or 'no reason recorded'}."]
+    if result.skipped:
+        lines += ["", f"Stopped early: {result.skipped}."]
+    return lines
+
+
+def render(
+    env: Environment,
+    *,
+    command: str = "python -m benchmarks",
+    mode: str,
+    when: str,
+    seconds: float,
+    medium: _mlp.EpochResult | None,
+    small: _mlp.EpochResult | None,
+    tracking: _tracking.TrackingResult | None,
+    sweep: _sweep.SweepResult | None,
+    hand_written: str = "",
+) -> str:
+    """The whole RESULTS.md text."""
+    targets = mlp_targets(medium, small) + tracking_targets(tracking) + sweep_targets(sweep)
+    lines = ["# Benchmarks", ""]
+    lines += environment_section(env, command, mode, when, seconds)
+    lines += ["", "## Targets", "",
+              "Each figure is a ratio of medians measured side by side in this run "
+              "(trainer = `trainer.fit.FitLoop`, what `python -m trainer` runs).", ""]
+    lines += targets_table(targets)
+    if medium is not None:
+        lines += ["", *mlp_section(
+            medium, _SECTIONS["1"],
+            "Synthetic MNIST-sized data (Gaussian class clusters, float32), one epoch. The "
+            "trainer's FitLoop also computes the training accuracy per step and evaluates "
+            f"{len(medium.problem.X_val)} validation rows once per epoch, which no peer does.")]
+    if small is not None:
+        lines += ["", *mlp_section(
+            small, _SECTIONS["2"],
+            "scikit-learn's digits, split and standardized by `trainer.data.load_dataset` "
+            "(the defaults of `python -m trainer`); the per-step overhead case. The FitLoop "
+            f"also evaluates {len(small.problem.X_val)} validation rows once per epoch.")]
+    if tracking is not None:
+        lines += ["", *tracking_section(tracking)]
+    if sweep is not None:
+        lines += ["", *sweep_section(sweep)]
+    lines += ["", HAND_WRITTEN_MARKER]
+    text = "\n".join(lines) + "\n"
+    if hand_written.strip():
+        text += hand_written.lstrip("\n")
+    return text
+
+
+def hand_written_part(previous: str) -> str:
+    """What follows the marker in an existing RESULTS.md (kept across runs)."""
+    _, marker, rest = previous.partition(HAND_WRITTEN_MARKER)
+    return rest if marker else ""

@@ -1,0 +1,121 @@
+"""Smoke runs of the benchmark code paths at tiny sizes: the report has every expected row.
+
+No timing is asserted anywhere: on these shared machines only the structure of the report is
+stable, never the figures.
+"""
+
+from __future__ import annotations
+
+import re
+import sys
+from dataclasses import replace
+from pathlib import Path
+
+import pytest
+
+REPO = Path(__file__).resolve().parents[2]
+if str(REPO) not in sys.path:  # benchmarks/ is not an installed package
+    sys.path.insert(0, str(REPO))
+
+from benchmarks import _mlp, _report, _sweep, _tracking  # noqa: E402
+from benchmarks.run import FULL, Settings, run_benchmarks, write_report  # noqa: E402
+
+TINY = replace(FULL, mode="tiny", repeats=1, medium_rows=256, medium_val_rows=32, small_rows=96,
+               small_epochs=1, tracking_epochs=2, tracking_repeats=1, app_repeats=0,
+               sweep_trials=2)
+
+TARGET_NAMES = [
+    "Medium MLP epoch: trainer / scikit-learn (float32)",
+    "Medium MLP epoch: trainer / PyTorch",
+    "Medium MLP epoch: trainer / GEMM bound",
+    "Small MLP epoch: trainer / scikit-learn (float32)",
+    "MLflow per-epoch logging adds to the small MLP's training",
+    "MLflow whole tracked run (create, params, epochs, end) adds",
+    "Pruning: epochs trained, pruned / unpruned",
+    "Pruning: best val_loss, pruned vs unpruned (relative)",
+    "Sweep wall time: n_jobs=1 / n_jobs=2 (no pruner)",
+    "Per-trial overhead in a running sweep (median)",
+]
+
+
+def _row(text: str, first_cell: str) -> list[str]:
+    """The cells of the table row whose first cell is ``first_cell``."""
+    for line in text.splitlines():
+        cells = [c.strip() for c in line.strip().strip("|").split("|")]
+        if line.startswith("|") and cells[0] == first_cell:
+            return cells
+    raise AssertionError(f"no table row {first_cell!r} in the report")
+
+
+def _run(tmp_path: Path, settings: Settings, only: tuple[str, ...]) -> str:
+    results, env = run_benchmarks(settings, only=only, threads=1, with_torch=False,
+                                  workdir=tmp_path)
+    return write_report(results, env, settings, tmp_path / "RESULTS.md", seconds=1.0)
+
+
+def test_epoch_benchmarks_report_every_peer_and_target(tmp_path: Path) -> None:
+    # The medium and small sections list every peer with its ratios, and every MLP target row
+    # shows a measured ratio with a met/missed verdict; unmeasured targets say so.
+    text = _run(tmp_path, TINY, ("medium", "small"))
+
+    assert "- BLAS (threadpoolctl): " in text
+    assert "## 1. Medium MLP epoch" in text and "## 2. Small MLP epoch" in text
+    for peer in (_mlp.TRAINER, _mlp.STEP_LOOP, _mlp.SKLEARN32, _mlp.SKLEARN64, _mlp.GEMM):
+        cells = _row(text, peer)
+        assert re.fullmatch(r"\d+\.\d\d", cells[1]), cells  # trainer / peer
+        assert re.fullmatch(r"\d+\.\d\d", cells[2]), cells  # peer / GEMM bound
+    assert "PyTorch: not measured: disabled with --no-torch." in text
+    for name in TARGET_NAMES:
+        cells = _row(text, name)
+        if name.startswith(("Medium", "Small")) and "PyTorch" not in name:
+            assert re.fullmatch(r"\d+\.\d\dx", cells[2]) and cells[3] in ("**met**",
+                                                                          "**missed**"), cells
+        else:
+            assert cells[2] == "not measured", cells
+
+
+@pytest.mark.slow  # opening a fresh MLflow store takes seconds
+def test_tracking_benchmark_reports_overheads(tmp_path: Path) -> None:
+    # The tracking section has the off / epoch logging / whole tracking rows, and both tracking
+    # targets carry a measured percentage.
+    text = _run(tmp_path, TINY, ("tracking",))
+
+    assert "## 3. Tracking overhead" in text
+    for variant in (_tracking.OFF, _tracking.EPOCH_LOGGING, _tracking.WHOLE):
+        assert re.fullmatch(r"[+-]\d+\.\d%", _row(text, variant)[2])
+    for name in TARGET_NAMES[4:6]:
+        assert re.fullmatch(r"-?\d+\.\d%", _row(text, name)[2].lstrip("+"))
+
+
+def test_rewriting_keeps_the_hand_written_part(tmp_path: Path) -> None:
+    # Regenerating RESULTS.md replaces the measured part but keeps what follows the marker.
+    out = tmp_path / "RESULTS.md"
+    out.write_text(f"old figures\n{_report.HAND_WRITTEN_MARKER}\n## What is missed\nbecause\n")
+    results, env = run_benchmarks(TINY, only=(), threads=1, with_torch=False, workdir=tmp_path)
+    text = write_report(results, env, TINY, out, seconds=1.0)
+
+    assert "old figures" not in text
+    assert text.endswith(f"{_report.HAND_WRITTEN_MARKER}\n## What is missed\nbecause\n")
+
+
+def test_epoch_seconds_counts_the_first_epoch_as_a_median_one() -> None:
+    # Time in epochs from per-epoch log timestamps: last - first, plus one median gap.
+    assert _sweep._epoch_seconds([1000, 1100, 1300, 1400]) == pytest.approx(0.5)
+    assert _sweep._epoch_seconds([]) == 0.0
+
+
+@pytest.mark.slow
+def test_sweep_benchmark_reads_back_every_variant(tmp_path: Path) -> None:
+    # A 2-trial sweep per variant (4) runs through `python -m trainer --multirun`, and the report
+    # has one row per variant with its epochs, plus the pruning, n_jobs and overhead targets.
+    missing = _sweep.sweep_engine_missing()
+    if missing is not None:
+        pytest.skip(missing)
+    text = _run(tmp_path, TINY, ("sweep",))
+
+    assert "## 4. Sweep efficiency" in text
+    for label, _, _ in _sweep.VARIANTS:
+        cells = _row(text, label)
+        assert int(cells[3]) > 0, cells  # epochs trained
+    for name in TARGET_NAMES[6:]:
+        assert _row(text, name)[3] in ("**met**", "**missed**")
