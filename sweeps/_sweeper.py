@@ -12,10 +12,8 @@ from __future__ import annotations
 import contextlib
 import logging
 import os
-import signal
 import sys
-import threading
-from collections.abc import Iterator, Mapping, Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -47,6 +45,7 @@ from sweeps._tracking import (
 )
 from sweeps._worker import HydraJob, TrackingTarget, WorkerPlan, run_worker
 from trainer.errors import ConfigError, TrainerError
+from trainer.interrupts import sigterm_as_interrupt
 
 __all__ = ["DIRECTIONS", "OptunaSweep", "SweepResult"]
 
@@ -159,7 +158,7 @@ class OptunaSweep:
     def sweep(self, arguments: list[str]) -> SweepResult:
         """Run the study to ``n_trials``. A user error prints one line and exits 1."""
         try:
-            with _sigterm_as_interrupt():
+            with sigterm_as_interrupt():
                 return self._sweep(arguments)
         except TrainerError as error:
             print(f"error: {error}", file=sys.stderr, flush=True)
@@ -394,20 +393,3 @@ def _verdict(status: str, budget: Budget, plan: WorkerPlan, crashed: bool, has_b
         return "FAILED", (f"error: no trial completed ({budget.pruned} pruned, {budget.failed} "
                           f"failed); last: {last}")
     return status, None
-
-
-@contextlib.contextmanager
-def _sigterm_as_interrupt() -> Iterator[None]:
-    """SIGTERM stops the sweep like Ctrl-C (its runs end KILLED, not left RUNNING)."""
-    if threading.current_thread() is not threading.main_thread():
-        yield
-        return
-
-    def interrupt(signum: int, frame: Any) -> None:
-        raise KeyboardInterrupt(f"signal {signum}")
-
-    previous = signal.signal(signal.SIGTERM, interrupt)
-    try:
-        yield
-    finally:
-        signal.signal(signal.SIGTERM, previous)

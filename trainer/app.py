@@ -7,12 +7,9 @@ sweeper can optimize it.
 
 from __future__ import annotations
 
-import contextlib
 import os
-import signal
 import sys
-import threading
-from collections.abc import Iterator, Mapping
+from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
 
@@ -22,10 +19,11 @@ from threadpoolctl import threadpool_limits
 
 from trainer import run_context
 from trainer.callbacks import Callback, EarlyStopping, ProgressReporter, metric_mode
-from trainer.config import validate_metric_names, validate_run_config
+from trainer.config import check_dtype, validate_metric_names, validate_run_config
 from trainer.data import Dataset, load_dataset
 from trainer.errors import ConfigError, TrainerError
 from trainer.fit import FitLoop, FitResult
+from trainer.interrupts import sigterm_as_interrupt
 from trainer.losses import LOSSES, task_loss
 from trainer.network import MLP
 from trainer.optimizers import build_optimizer
@@ -40,7 +38,6 @@ from trainer.tracking import (
 )
 
 CONFIG_DIR = Path(__file__).resolve().parent.parent / "conf"
-DTYPES = ("float32", "float64")
 TRIAL_NUMBER_TAG = "optuna.trial_number"
 TRIAL_STATE_TAG = "optuna.trial_state"
 
@@ -101,7 +98,7 @@ def run(cfg: DictConfig | Mapping[str, Any]) -> float:
         context.on_run_started(tracker.run_id)
     in_trial = TRIAL_NUMBER_TAG in context.tags
 
-    with tracker, _sigterm_as_interrupt():
+    with tracker, sigterm_as_interrupt():
         try:
             tracker.log_params(flatten_config(plain))
             tracker.log_text(OmegaConf.to_yaml(config, resolve=True), "config.yaml")
@@ -142,9 +139,7 @@ def _train(
 ) -> tuple[float, FitResult]:
     validate_run_config(plain)
     model_cfg, reg = plain["model"], plain["regularization"]
-    if model_cfg["dtype"] not in DTYPES:
-        raise ConfigError("model.dtype", f"one of {', '.join(DTYPES)}", model_cfg["dtype"])
-    dtype = np.dtype(model_cfg["dtype"])
+    dtype = check_dtype(model_cfg["dtype"])
     seed = plain["seed"]
     # Independent streams for the split, the initialization/dropout and the shuffling, so
     # changing one (e.g. dropout draws) never shifts another.
@@ -284,22 +279,5 @@ def _print_summary(
         f"MLflow run {run_id} in experiment {plain['mlflow']['experiment']!r} ({uri})",
         flush=True,
     )
-
-
-@contextlib.contextmanager
-def _sigterm_as_interrupt() -> Iterator[None]:
-    """SIGTERM ends the run like Ctrl-C, so its MLflow run is marked KILLED, not left RUNNING."""
-    if threading.current_thread() is not threading.main_thread():
-        yield
-        return
-
-    def interrupt(signum: int, frame: Any) -> None:
-        raise KeyboardInterrupt(f"signal {signum}")
-
-    previous = signal.signal(signal.SIGTERM, interrupt)
-    try:
-        yield
-    finally:
-        signal.signal(signal.SIGTERM, previous)
 
 

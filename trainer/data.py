@@ -23,6 +23,7 @@ from typing import Any
 
 import numpy as np
 
+from trainer.config import check_dtype
 from trainer.errors import ConfigError, DataError
 
 # sklearn, pandas and omegaconf are imported inside the functions that need them: loading a
@@ -57,7 +58,6 @@ DEFAULTS: dict[str, Any] = {
     "dropna": False,
 }
 
-_DTYPES = ("float32", "float64")
 
 
 # --------------------------------------------------------------------------------------------
@@ -307,16 +307,6 @@ def _check_seed(seed: Any) -> int:
     if isinstance(seed, bool) or not isinstance(seed, Integral) or seed < 0:
         raise ConfigError("seed", "a non-negative integer", seed)
     return int(seed)
-
-
-def _check_dtype(dtype: np.dtype | str) -> np.dtype:
-    try:
-        resolved = np.dtype(dtype)
-    except TypeError:
-        resolved = None
-    if resolved is None or resolved.name not in _DTYPES:
-        raise ConfigError("model.dtype", f"one of {', '.join(_DTYPES)}", str(dtype))
-    return resolved
 
 
 # --------------------------------------------------------------------------------------------
@@ -716,7 +706,7 @@ def load_dataset(
     """
     settings = _settings(cfg)
     seed = _check_seed(seed)
-    float_dtype = _check_dtype(dtype)
+    float_dtype = check_dtype(dtype)
     base = Path.cwd() if base_dir is None else Path(base_dir)
 
     raw = DATASETS[settings.name](settings, base)

@@ -21,10 +21,10 @@ from typing import Any
 import numpy as np
 
 from trainer.activations import ACTIVATIONS
+from trainer.config import check_dtype
 from trainer.errors import ConfigError, DataError
 from trainer.initializers import INITIALIZERS
 
-DTYPES = ("float32", "float64")
 _MAX_WORKSPACES = 6  # row counts kept: full batch, last partial batch, inference chunks ...
 
 
@@ -72,16 +72,6 @@ def _check_hidden(hidden: Any) -> list[int]:
     return [int(w) for w in widths]
 
 
-def _check_dtype(dtype: Any) -> np.dtype:
-    try:
-        dt = np.dtype(dtype)
-    except TypeError:
-        dt = None
-    if dt is None or dt.name not in DTYPES:
-        raise ConfigError("model.dtype", f"one of {', '.join(DTYPES)}", str(dtype))
-    return dt
-
-
 class MLP:
     """Dense layers n_inputs -> hidden... -> n_outputs on flat ``params`` / ``grads`` vectors.
 
@@ -105,7 +95,7 @@ class MLP:
         if (isinstance(dropout, bool) or not isinstance(dropout, (int, float, np.floating))
                 or not 0.0 <= dropout < 1.0):
             raise ConfigError("regularization.dropout", "a rate in [0, 1)", dropout)
-        self.dtype = _check_dtype(dtype)
+        self.dtype = check_dtype(dtype)
         self.n_inputs = int(n_inputs)
         self.hidden = hidden
         self.n_outputs = int(n_outputs)
