@@ -21,7 +21,7 @@ import traceback
 from collections.abc import Sequence
 from typing import Any
 
-from sweeps._worker import HydraJob, WorkerPlan, run_worker
+from sweeps._worker import INTERRUPT_REQUESTED, HydraJob, WorkerPlan, run_worker
 
 __all__ = ["EXIT_INTERRUPTED", "run_processes", "start_fork_server", "stop_workers",
            "worker_process_main"]
@@ -50,7 +50,7 @@ def _interrupt_once() -> None:
     """First SIGINT/SIGTERM raises KeyboardInterrupt; later ones are ignored so that the
     interrupted trial can be recorded (Ctrl-C reaches every worker, and the sweep process
     forwards it too)."""
-    fired = threading.Event()
+    fired = INTERRUPT_REQUESTED
 
     def handler(signum: int, frame: Any) -> None:
         if not fired.is_set():
@@ -105,6 +105,12 @@ def worker_process_main(payload: str, index: int) -> None:
     except BaseException:
         traceback.print_exc()
         sys.exit(1)
+    finally:
+        # A forked worker leaves with os._exit, which skips atexit: a run interrupted before
+        # its own handler could end it is ended KILLED here.
+        from trainer.tracking import end_open_runs
+
+        end_open_runs()
 
 
 def run_processes(plan: WorkerPlan, job: HydraJob, n_workers: int) -> bool:

@@ -18,6 +18,7 @@ import logging
 import math
 import os
 import socket
+import threading
 import time
 from collections.abc import Iterator, Sequence
 from dataclasses import dataclass, field
@@ -53,6 +54,18 @@ __all__ = [
 
 log = logging.getLogger("sweeps")
 _REASON_LIMIT = 500
+
+
+# Set by a worker process's signal handler. Its KeyboardInterrupt can reach a library that
+# turns it into an ordinary exception (sqlite3 reports "interrupted" as an OperationalError),
+# which study.optimize's catch would record as a plain failure while the worker went on;
+# the flag makes the worker stop all the same.
+INTERRUPT_REQUESTED = threading.Event()
+
+
+def _stop_if_interrupted() -> None:
+    if INTERRUPT_REQUESTED.is_set():
+        raise KeyboardInterrupt("interrupted (Ctrl-C or SIGTERM)")
 
 
 class TrialFailedError(Exception):
@@ -175,7 +188,11 @@ class _TrialRunner:
     def __call__(self, trial: optuna.Trial) -> float:
         self.current, self.ran = trial.number, False
         try:
-            return self._run(trial)
+            try:
+                return self._run(trial)
+            except Exception:
+                _stop_if_interrupted()  # an interrupt a library turned into an exception
+                raise
         except KeyboardInterrupt:
             with contextlib.suppress(Exception):  # the reason is a courtesy; the state is not
                 trial.set_user_attr(FAIL_REASON_ATTR, "interrupted (Ctrl-C or SIGTERM)")
@@ -314,6 +331,7 @@ def run_worker(plan: WorkerPlan, job: HydraJob, index: int = 0) -> WorkerReport:
                 try:
                     study.optimize(runner, n_trials=1, catch=(Exception,),
                                    callbacks=[_log_finished])
+                    _stop_if_interrupted()  # swallowed outside the trial (Optuna's own writes)
                 except KeyboardInterrupt:
                     report.interrupted = True
                     _requeue_interrupted(study, runner.current, plan.storage.max_retry)

@@ -94,11 +94,11 @@ def run(cfg: DictConfig | Mapping[str, Any]) -> float:
         tags={"dataset": str(plain["data"]["name"]), **context.tags},
         parent_run_id=context.parent_run_id,
     )
-    if context.on_run_started is not None:
-        context.on_run_started(tracker.run_id)
     in_trial = TRIAL_NUMBER_TAG in context.tags
 
     with tracker, sigterm_as_interrupt():
+        if context.on_run_started is not None:
+            context.on_run_started(tracker.run_id)
         try:
             tracker.log_params(flatten_config(plain))
             tracker.log_text(OmegaConf.to_yaml(config, resolve=True), "config.yaml")

@@ -331,8 +331,10 @@ def _source_tags() -> dict[str, str]:
 
 
 @atexit.register
-def _end_open_trackers() -> None:
-    # Last resort so that no run stays RUNNING when a caller forgot to end it.
+def end_open_runs() -> None:
+    """End every run of this process still open as KILLED: the last resort, at exit, so that no
+    run stays RUNNING. Processes that leave with ``os._exit`` (multiprocessing children) skip
+    atexit and call it themselves."""
     for tracker in list(_open_trackers):
         tracker.end("KILLED", failure_reason="the process exited before the run was ended")
 

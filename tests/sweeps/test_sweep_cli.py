@@ -281,9 +281,9 @@ def test_sigterm_ends_everything_killed_and_queues_the_trials(tmp_path):
         t.user_attrs[FAIL_REASON_ATTR].startswith("interrupted") for t in interrupted)
     waiting = [t for t in trials if t.state == TrialState.WAITING]
     assert sorted(t.system_attrs["failed_trial"] for t in waiting) == sorted(
-        t.number for t in interrupted)
+        t.number for t in interrupted), (err, [(t.number, t.state, t.user_attrs) for t in trials])
     runs = runs_in(tmp_path)
-    assert all(r.info.status != "RUNNING" for r in runs)
+    assert [(r.info.run_name, r.data.tags) for r in runs if r.info.status == "RUNNING"] == [], err
     assert [r.info.status for r in parents(runs)] == ["KILLED"]
 
 
