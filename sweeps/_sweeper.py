@@ -11,7 +11,6 @@ from __future__ import annotations
 
 import contextlib
 import logging
-import os
 import sys
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
@@ -44,6 +43,7 @@ from sweeps._tracking import (
     mlflow_key,
 )
 from sweeps._worker import HydraJob, TrackingTarget, WorkerPlan, run_worker
+from trainer import run_context
 from trainer.errors import ConfigError, TrainerError
 from trainer.interrupts import sigterm_as_interrupt
 
@@ -78,13 +78,6 @@ def _positive_int(value: Any, key: str, *, allow: Sequence[int] = ()) -> int:
 
 def _optional_positive_int(value: Any, key: str) -> int | None:
     return None if value is None else _positive_int(value, key)
-
-
-def _cores() -> int:
-    try:
-        return len(os.sched_getaffinity(0))
-    except AttributeError:  # not Linux
-        return os.cpu_count() or 1
 
 
 def _redact(url: str) -> str:
@@ -181,7 +174,7 @@ class OptunaSweep:
         direction = self._direction(objective)
         n_trials = _positive_int(self.keys["n_trials"], "n_trials")
         n_jobs = _positive_int(self.keys["n_jobs"], "n_jobs", allow=(-1,))
-        n_jobs = _cores() if n_jobs == -1 else n_jobs
+        n_jobs = run_context.available_cores() if n_jobs == -1 else n_jobs
         if n_jobs > 1:
             start_fork_server()  # imports the app for the workers while the study is set up
         seed = self.keys["seed"] if self.keys["seed"] is not None else config.get("seed")
@@ -236,7 +229,8 @@ class OptunaSweep:
             study_name=study_name, storage=storage_spec, sampler=self.sampler,
             pruner=self.pruner, seed=seed, space=space, n_trials=n_trials, objective=objective,
             max_failure_rate=float(rate), tracking=None,
-            blas_threads=max(1, _cores() // n_workers),  # workers never oversubscribe the cores
+            # workers never oversubscribe the cores
+            blas_threads=max(1, run_context.available_cores() // n_workers),
             poll_interval=min(2.0, float(storage_spec.heartbeat_interval or 2)),
         )
         if tracking_uri is None:

@@ -167,11 +167,9 @@ def worker_seed(seed: int | None, index: int, n_existing: int) -> int | None:
 
 
 def _one_line(error: BaseException) -> str:
-    from trainer.errors import TrainerError
+    from trainer.tracking import failure_reason
 
-    text = str(error) if isinstance(error, TrainerError) else f"{type(error).__name__}: {error}"
-    text = " ".join(text.split())
-    return text if len(text) <= _REASON_LIMIT else text[: _REASON_LIMIT - 3] + "..."
+    return failure_reason(error, _REASON_LIMIT)
 
 
 class _TrialRunner:

@@ -7,7 +7,6 @@ sweeper can optimize it.
 
 from __future__ import annotations
 
-import os
 import sys
 from collections.abc import Mapping
 from pathlib import Path
@@ -197,7 +196,7 @@ def _train(
     threads = blas_threads_for(
         [data.n_features, *network.hidden, data.n_outputs],
         min(plain["batch_size"], len(data.X_train)),
-        available=context.blas_threads or len(os.sched_getaffinity(0)),
+        available=context.blas_threads or run_context.available_cores(),
     )
     with threadpool_limits(limits=threads, user_api="blas"):
         result = loop.run(

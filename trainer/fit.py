@@ -37,13 +37,15 @@ class FitResult:
     best_epoch: int | None = None  # set by early stopping (the epoch whose weights are kept)
 
 
-def accuracy_from_logits(Z: np.ndarray, y: np.ndarray) -> float:
-    """Fraction of rows whose predicted class equals ``y`` (int class indices, shape (n,)).
+def predicted_classes(Z: np.ndarray) -> np.ndarray:
+    """(n,) class indices from (n, k) logits; one column means a sigmoid output, where class 1
+    is ``Z > 0``."""
+    return (Z[:, 0] > 0) if Z.shape[1] == 1 else Z.argmax(axis=1)
 
-    ``Z`` is (n, k) logits; one column means a sigmoid output, where class 1 is ``Z > 0``.
-    """
-    predicted = (Z[:, 0] > 0) if Z.shape[1] == 1 else Z.argmax(axis=1)
-    return float(np.count_nonzero(predicted == y)) / len(y)
+
+def accuracy_from_logits(Z: np.ndarray, y: np.ndarray) -> float:
+    """Fraction of rows whose predicted class equals ``y`` (int class indices, shape (n,))."""
+    return float(np.count_nonzero(predicted_classes(Z) == y)) / len(y)
 
 
 def r2_score(Y_pred: np.ndarray, Y: np.ndarray) -> float:
@@ -153,8 +155,7 @@ class FitLoop:
                 batch_loss = self.loss.value_and_grad(Z, Yb, out=dZ)
                 if classification:
                     # Accuracy from the training-mode logits already computed, as Keras does.
-                    predicted = (Z[:, 0] > 0) if Z.shape[1] == 1 else Z.argmax(axis=1)
-                    correct += int(np.count_nonzero(predicted == y_train_labels[rows]))
+                    correct += int(np.count_nonzero(predicted_classes(Z) == y_train_labels[rows]))
                 self.network.backward(dZ)
                 if self.penalty.active:
                     n_w = self.network.n_weights

@@ -8,6 +8,7 @@ trainer importing the sweep engine (data flows sweep -> trainer, never back).
 from __future__ import annotations
 
 import contextlib
+import os
 from collections.abc import Callable, Iterator, Mapping
 from contextvars import ContextVar
 from dataclasses import dataclass, field
@@ -44,6 +45,14 @@ class RunContext:
 
 
 _current: ContextVar[RunContext | None] = ContextVar("trainer_run_context", default=None)
+
+
+def available_cores() -> int:
+    """Cores this process may run on (its CPU affinity where the OS tells it)."""
+    try:
+        return len(os.sched_getaffinity(0))
+    except AttributeError:  # not Linux
+        return os.cpu_count() or 1
 
 
 def current() -> RunContext:

@@ -285,12 +285,13 @@ def _one_line(text: str, limit: int) -> str:
     return line if len(line) <= limit else line[: limit - 3] + "..."
 
 
-def _failure_reason(exc: BaseException) -> str:
-    """One line: a user error's own message, else ``TypeName: message``."""
+def failure_reason(exc: BaseException, limit: int = MAX_TAG_VAL_LENGTH) -> str:
+    """One line of at most ``limit`` characters: a user error's own message, else
+    ``TypeName: message``."""
     message = str(exc)
     if isinstance(exc, TrainerError) and message:
-        return _one_line(message, MAX_TAG_VAL_LENGTH)
-    return _one_line(f"{type(exc).__name__}: {message}".rstrip(": "), MAX_TAG_VAL_LENGTH)
+        return _one_line(message, limit)
+    return _one_line(f"{type(exc).__name__}: {message}".rstrip(": "), limit)
 
 
 # --------------------------------------------------------------------------- source tags
@@ -526,4 +527,4 @@ class RunTracker:
             else:  # a SIGTERM handler raising SystemExit, or an explicit non-zero exit
                 self.end("KILLED", failure_reason=f"exited with code {exc.code}")
         else:
-            self.end("FAILED", failure_reason=_failure_reason(exc))
+            self.end("FAILED", failure_reason=failure_reason(exc))
