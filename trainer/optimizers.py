@@ -1,11 +1,12 @@
 """First-order optimizers updating one flat parameter vector in place (Keras formulas).
 
-Each ``step(params, grads)`` works on the whole network in a handful of NumPy calls with
-preallocated state (made lazily at the first step, in the parameters' dtype) and scratch, so
-a step allocates nothing. Hyper-parameters are kept as Python floats: a float32 vector is never
-promoted to float64.
+Each ``step(params, grads)`` works on the whole network at once with preallocated state (made
+lazily at the first step, in the parameters' dtype), so a step allocates nothing: SGD and
+Momentum in a few NumPy calls, RMSprop and Adam in one fused pass (``trainer.kernels``; as nine
+NumPy passes Adam was a fifth of a medium-model step). Hyper-parameters are kept as Python
+floats: a float32 vector is never promoted to float64.
 
-Two accumulators are stored rescaled, which is exact algebra and saves one pass each:
+Two accumulators are stored rescaled, which is exact algebra and saves a multiply per element:
 RMSprop keeps S' = S / (1 - rho) and Adam keeps m' = m / (1 - beta1), v' = v / (1 - beta2);
 the constant factors are folded into the step size and epsilon (see each class).
 """
@@ -19,6 +20,7 @@ from typing import Any
 import numpy as np
 
 from trainer.errors import ConfigError
+from trainer.kernels import adam_update, rmsprop_update
 
 
 def _number(key: str, value: Any) -> float:
@@ -125,16 +127,9 @@ class RMSprop(Optimizer):
     def step(self, params: np.ndarray, grads: np.ndarray) -> None:
         if self.sq_avg is None:
             self.sq_avg = np.zeros_like(params)
-        s, tmp = self.sq_avg, self._scratch(params)
         c = math.sqrt(1.0 - self.rho)
-        s *= self.rho
-        np.square(grads, out=tmp)
-        s += tmp                                 # S' = rho S' + g^2
-        np.sqrt(s, out=tmp)
-        tmp += self.eps / c
-        np.divide(grads, tmp, out=tmp)
-        tmp *= self.lr / c
-        params -= tmp
+        f = params.dtype.type  # float32 scalars keep float32 arithmetic in the kernel
+        rmsprop_update(params, grads, self.sq_avg, f(self.rho), f(self.eps / c), f(self.lr / c))
         self.iterations += 1
 
     def __repr__(self) -> str:
@@ -165,21 +160,12 @@ class Adam(Optimizer):
         if self.m is None or self.v is None:
             self.m = np.zeros_like(params)
             self.v = np.zeros_like(params)
-        m, v, tmp = self.m, self.v, self._scratch(params)
         t = self.iterations + 1
         b1, b2 = self.beta1, self.beta2
         r = math.sqrt((1.0 - b2) / (1.0 - b2**t))
         step_size = self.lr * (1.0 - b1) / ((1.0 - b1**t) * r)
-        m *= b1
-        m += grads                               # m' = b1 m' + g
-        v *= b2
-        np.square(grads, out=tmp)
-        v += tmp                                 # v' = b2 v' + g^2
-        np.sqrt(v, out=tmp)
-        tmp += self.eps / r
-        np.divide(m, tmp, out=tmp)
-        tmp *= step_size
-        params -= tmp
+        f = params.dtype.type  # float32 scalars keep float32 arithmetic in the kernel
+        adam_update(params, grads, self.m, self.v, f(b1), f(b2), f(self.eps / r), f(step_size))
         self.iterations = t
 
     def __repr__(self) -> str:
