@@ -30,12 +30,9 @@ EXIT_INTERRUPTED = 130
 _JOIN_GRACE = 60.0  # seconds interrupted workers get to record their trial before being killed
 
 
-# What every worker imports before its first trial. The fork server imports it once, while the
-# sweep process opens the study and the MLflow parent run; each worker then forks from it
-# ready, instead of importing it again in a spawned interpreter (about 5 s per worker on 2
-# busy cores; benchmarks/RESULTS.md, sweep start-up).
-_PRELOAD = ["trainer.app", "sweeps._worker", "sklearn.datasets", "sklearn.model_selection",
-            "matplotlib.figure", "matplotlib.backends.backend_agg", "cloudpickle"]
+# What every worker imports before its first trial (sweeps/_preload.py). The fork server
+# imports it once, while the sweep process opens the study and the MLflow parent run.
+_PRELOAD = ["sweeps._preload"]
 
 
 def start_fork_server() -> None:
@@ -113,8 +110,10 @@ def worker_process_main(payload: str, index: int) -> None:
         end_open_runs()
 
 
-def run_processes(plan: WorkerPlan, job: HydraJob, n_workers: int) -> bool:
-    """Run ``n_workers`` worker processes to the end; returns whether one crashed.
+def run_processes(plan: WorkerPlan, job: HydraJob, n_workers: int,
+                  pids: list[int] | None = None) -> bool:
+    """Run ``n_workers`` worker processes to the end; returns whether one crashed. Each
+    worker's pid is appended to ``pids`` as it starts.
 
     Workers are forked from a fork server (a fresh interpreter that imported the app once,
     see :func:`start_fork_server`: no inherited locks, threads or open database
@@ -143,6 +142,8 @@ def run_processes(plan: WorkerPlan, job: HydraJob, n_workers: int) -> bool:
                                      name=f"sweep-worker-{index}")
             worker.start()
             workers.append(worker)
+            if pids is not None and worker.pid is not None:
+                pids.append(worker.pid)
         for worker in workers:
             worker.join()
     except KeyboardInterrupt:

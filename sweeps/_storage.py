@@ -38,6 +38,7 @@ __all__ = [
     "open_storage",
     "recover_lost_trials",
     "requeue",
+    "requeue_interrupted",
     "resolve_storage_url",
 ]
 
@@ -119,6 +120,27 @@ def requeue(study: optuna.Study, trial: optuna.trial.FrozenTrial, max_retry: int
         warnings.simplefilter("ignore", ExperimentalWarning)
         callback = optuna.storages.RetryHeartbeatStaleTrialCallback(max_retry=max_retry)
     callback(study, fresh)
+
+
+def requeue_interrupted(study: optuna.Study, max_retry: int | None,
+                        workers: set[str] | None = None) -> list[int]:
+    """Queue again every interrupted trial (FAIL with an "interrupted" reason) that has no
+    queued copy yet, optionally only those run by ``workers`` ("host:pid"); returns their
+    numbers. Idempotent: the worker that was interrupted calls it for its own trial, and the
+    sweep process again once every worker has stopped, in case a worker could not."""
+    from sweeps._budget import FAIL_REASON_ATTR, SURPLUS_ATTR, WORKER_ATTR
+
+    trials = study.get_trials(deepcopy=False)
+    copied = {history[-1] for t in trials if (history := t.system_attrs.get("retry_history"))}
+    queued = []
+    for trial in trials:
+        if (trial.state == TrialState.FAIL and trial.number not in copied
+                and not trial.user_attrs.get(SURPLUS_ATTR)
+                and str(trial.user_attrs.get(FAIL_REASON_ATTR, "")).startswith("interrupted")
+                and (workers is None or trial.user_attrs.get(WORKER_ATTR) in workers)):
+            requeue(study, trial, max_retry)
+            queued.append(trial.number)
+    return queued
 
 
 def open_storage(spec: StorageSpec) -> BaseStorage:

@@ -11,6 +11,8 @@ from __future__ import annotations
 
 import contextlib
 import logging
+import os
+import socket
 import sys
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
@@ -28,6 +30,7 @@ from sweeps._storage import (
     load_or_create_study,
     open_storage,
     recover_lost_trials,
+    requeue_interrupted,
     resolve_storage_url,
 )
 from sweeps._tracking import (
@@ -281,14 +284,19 @@ class OptunaSweep:
                                 interval=MONITOR_INTERVAL)
                    if tracker is not None else contextlib.nullcontext())
         status, crashed = "FINISHED", False
+        pids = [os.getpid()] if n_workers == 1 else []
         with monitor:
             try:
                 if n_workers == 1:
                     run_worker(plan, job, 0)
                 else:
-                    crashed = run_processes(plan, job, n_workers)
+                    crashed = run_processes(plan, job, n_workers, pids)
             except KeyboardInterrupt:
                 status = "KILLED"
+                # Each worker queues its interrupted trial again; one that could not (killed
+                # after the grace period, a storage error) is covered here.
+                host = socket.gethostname()
+                requeue_interrupted(study, plan.storage.max_retry, {f"{host}:{p}" for p in pids})
         trials = study.get_trials(deepcopy=False)
         budget = count_trials(trials, plan.n_trials)
         best = best_trial(study, plan.space.overrides)

@@ -40,7 +40,7 @@ from sweeps._budget import (
 )
 from sweeps._factories import build_pruner, build_sampler
 from sweeps._search_space import SearchSpace
-from sweeps._storage import StorageSpec, open_storage, recover_lost_trials, requeue
+from sweeps._storage import StorageSpec, open_storage, recover_lost_trials, requeue_interrupted
 from sweeps._tracking import STUDY_TAG, TRIAL_NUMBER_TAG
 from trainer import run_context
 
@@ -54,6 +54,7 @@ __all__ = [
 
 log = logging.getLogger("sweeps")
 _REASON_LIMIT = 500
+_WAIT_POLL = 0.25  # seconds between budget checks while only others' trials are running
 
 
 # Set by a worker process's signal handler. Its KeyboardInterrupt can reach a library that
@@ -99,7 +100,7 @@ class WorkerPlan:
         max_failure_rate: stop asking when more than this share of finished trials failed.
         tracking: the MLflow target of trial runs (None: the app's own settings).
         blas_threads: BLAS threads per trial (cores // n_jobs).
-        poll_interval: seconds between checks while waiting for others' trials.
+        poll_interval: seconds between searches for stale trials while waiting for others' trials.
     """
 
     study_name: str
@@ -317,6 +318,7 @@ def run_worker(plan: WorkerPlan, job: HydraJob, index: int = 0) -> WorkerReport:
     study.pruner = build_pruner(plan.pruner)
     runner = _TrialRunner(plan, job, study)
     heartbeats = plan.storage.heartbeat_interval is not None
+    next_recovery = time.monotonic() + plan.poll_interval
 
     with _quiet_optuna():
         while True:
@@ -332,24 +334,19 @@ def run_worker(plan: WorkerPlan, job: HydraJob, index: int = 0) -> WorkerReport:
                     _stop_if_interrupted()  # swallowed outside the trial (Optuna's own writes)
                 except KeyboardInterrupt:
                     report.interrupted = True
-                    _requeue_interrupted(study, runner.current, plan.storage.max_retry)
+                    requeue_interrupted(study, plan.storage.max_retry, {runner.worker})
                     raise
                 if runner.ran:
                     report.trials.append(runner.current)
                 continue
             if budget.running > 0 and heartbeats:
-                time.sleep(plan.poll_interval)  # others' trials: run them again if they die
-                recover_lost_trials(study, plan.storage)
+                # Others' trials: run them again if they die. Their end is noticed within
+                # _WAIT_POLL (the sweep exits only when every worker has), while the costlier
+                # search for stale trials runs every poll_interval.
+                time.sleep(_WAIT_POLL)
+                if time.monotonic() >= next_recovery:
+                    recover_lost_trials(study, plan.storage)
+                    next_recovery = time.monotonic() + plan.poll_interval
                 continue
             break
     return report
-
-
-def _requeue_interrupted(study: optuna.Study, number: int | None, max_retry: int | None) -> None:
-    """An interrupted trial is run again on resume, like a crashed one."""
-    if number is None:
-        return
-    trial = next((t for t in study.get_trials(deepcopy=False) if t.number == number), None)
-    if trial is not None and trial.state == TrialState.FAIL and not trial.user_attrs.get(
-            SURPLUS_ATTR):
-        requeue(study, trial, max_retry)

@@ -21,8 +21,8 @@ from sweeps import (
     open_storage,
     resolve_storage_url,
 )
-from sweeps._budget import RUN_ID_ATTR, WORKER_ATTR
-from sweeps._storage import RetryCrashedTrial
+from sweeps._budget import FAIL_REASON_ATTR, RUN_ID_ATTR, SURPLUS_ATTR, WORKER_ATTR
+from sweeps._storage import RetryCrashedTrial, requeue_interrupted
 from trainer.errors import ConfigError
 
 REPO = Path(__file__).resolve().parents[2]
@@ -93,6 +93,32 @@ def test_crashed_trial_run_is_killed_and_params_requeued(tmp_path, store_uri):
     waiting = study.trials[1]
     assert waiting.state == TrialState.WAITING and waiting.params == study.trials[0].params
     run._ended = True  # already terminated above; keep the atexit hook from touching it
+
+
+def _failed_trial(study, worker, reason, **attrs):
+    trial = study.ask()
+    trial.suggest_float("x", 0, 1)
+    for key, value in {WORKER_ATTR: worker, FAIL_REASON_ATTR: reason, **attrs}.items():
+        trial.set_user_attr(key, value)
+    study.tell(trial, state=TrialState.FAIL)
+    return trial.number
+
+
+def test_interrupted_trials_of_given_workers_are_queued_once():
+    # the worker and then the sweep process may both repair an interrupt: one copy each
+    study = optuna.create_study()
+    mine = _failed_trial(study, "h:1", "interrupted (Ctrl-C or SIGTERM)")
+    _failed_trial(study, "h:2", "interrupted (Ctrl-C or SIGTERM)")  # another sweep's worker
+    _failed_trial(study, "h:1", "ValueError: bad")  # a real failure stays failed
+    _failed_trial(study, "h:1", "interrupted", **{SURPLUS_ATTR: True})
+
+    assert requeue_interrupted(study, max_retry=3, workers={"h:1"}) == [mine]
+    assert requeue_interrupted(study, max_retry=3, workers={"h:1"}) == []
+    waiting = [t for t in study.get_trials() if t.state == TrialState.WAITING]
+    assert len(waiting) == 1
+    assert waiting[0].system_attrs["failed_trial"] == mine
+    assert waiting[0].params == study.trials[mine].params
+    assert FAIL_REASON_ATTR not in waiting[0].user_attrs
 
 
 WORKER_SCRIPT = textwrap.dedent("""
