@@ -1,5 +1,6 @@
 """``python -m trainer [key=value ...]``: train one model; a grid or sweep with ``--multirun``."""
 
+import gc
 import os
 import sys
 
@@ -51,6 +52,11 @@ def cli() -> None:
             message = f"{message}\n{str(error.__cause__).splitlines()[0]}"
         print(f"error: {one_line(message)}", file=sys.stderr)
         raise SystemExit(1) from None
+    finally:
+        # The work is done and recorded (runs ended, files closed). Freezing the heap spares
+        # the interpreter's final garbage collection over everything MLflow, SQLAlchemy,
+        # Optuna and matplotlib left behind: 2.5-3 s at the exit of a sweep.
+        gc.freeze()
 
 
 if __name__ == "__main__":
