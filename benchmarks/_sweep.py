@@ -7,11 +7,11 @@ fresh start directory, timed from the outside. Afterwards the study (Optuna stor
 MLflow (``<start dir>/mlruns/mlflow.db``) gives each trial run's per-epoch metrics, whose
 timestamps (taken when an epoch's metrics are logged) give the time spent in epochs.
 
-Variants: pruned and unpruned, each with n_jobs=1 and n_jobs=2, and an unpruned pair with the
-QMC sampler. Pruning is compared at n_jobs=1 (same sampler seed, deterministic). The parallel
-speed-up is taken from the QMC pair, the only one that trains the same trials at both n_jobs:
-TPE proposes differently when two trials run at once, and a pruner's decisions depend on which
-trials finished first; the other pairs' ratios are shown as well.
+Variants (see :func:`plan`): pruned and unpruned at n_jobs=1 for several sampler seeds (one
+seed's pair is one sample: TPE's later proposals follow the first pruned trial's shortened
+results, so a single pair swings by 15% either way); the shipped config at n_jobs=2; and
+back-to-back pairs of the same trials at n_jobs=1 and 2 (QMC sampler, no pruner) for the
+parallel speed-up, repeated because the machine's speed drifts between runs.
 """
 
 from __future__ import annotations
@@ -116,24 +116,57 @@ class SweepResult:
     sweep: str
     n_trials: int
     runs: dict[str, SweepRun]
+    seeds: int = 0  # pruning pairs, one per sampler seed 0 .. seeds-1
+    repeats: int = 0  # speed-up pairs
     skipped: str | None = None
 
+    def pairs(self, make: Callable[[int], tuple[Variant, Variant]],
+              count: int) -> list[tuple[SweepRun, SweepRun]]:
+        """The runs of ``make(0 .. count-1)`` that both finished without error."""
+        found = []
+        for i in range(count):
+            first, second = (self.runs.get(v.label) for v in make(i))
+            if first and second and first.error is None and second.error is None:
+                found.append((first, second))
+        return found
 
-PRUNED_1 = "pruned, n_jobs=1"
-UNPRUNED_1 = "no pruner, n_jobs=1"
-PRUNED_2 = "pruned, n_jobs=2"
-UNPRUNED_2 = "no pruner, n_jobs=2"
-SAME_1 = "same trials (qmc), n_jobs=1"
-SAME_2 = "same trials (qmc), n_jobs=2"
-# The sampler of the sweep config unless given. TPE proposes different trials when two run at
-# once (it has fewer results to learn from), so the speed-up is measured on a sampler whose
-# proposals do not depend on the other trials' results: QMC (unscrambled Sobol points, numbered
-# through the study) gives both runs the same trials, and with no pruner the same epochs.
-VARIANTS: tuple[tuple[str, int, bool, str | None], ...] = (
-    (PRUNED_1, 1, True, None), (UNPRUNED_1, 1, False, None),
-    (PRUNED_2, 2, True, None), (UNPRUNED_2, 2, False, None),
-    (SAME_1, 1, False, "qmc"), (SAME_2, 2, False, "qmc"),
-)
+
+@dataclass(frozen=True)
+class Variant:
+    """One sweep command: its label, slots, pruner, sampler (None: the config's) and seed."""
+
+    label: str
+    n_jobs: int
+    pruner: bool
+    sampler: str | None = None
+    seed: int = 0
+
+
+def pruning_pair(seed: int) -> tuple[Variant, Variant]:
+    """The config's sampler with and without its pruner, n_jobs=1 (deterministic per seed)."""
+    return (Variant(f"pruned, n_jobs=1, seed {seed}", 1, True, seed=seed),
+            Variant(f"no pruner, n_jobs=1, seed {seed}", 1, False, seed=seed))
+
+
+def speedup_pair(repeat: int) -> tuple[Variant, Variant]:
+    """The same trials at n_jobs=1 and n_jobs=2. TPE proposes different trials when two run at
+    once (it has fewer results to learn from), so the speed-up is measured with QMC (unscrambled
+    Sobol points, numbered through the study), whose proposals do not depend on other trials'
+    results; with no pruner both runs train about the same epochs."""
+    return (Variant(f"same trials (qmc), n_jobs=1, #{repeat + 1}", 1, False, "qmc"),
+            Variant(f"same trials (qmc), n_jobs=2, #{repeat + 1}", 2, False, "qmc"))
+
+
+DEFAULT_PARALLEL = Variant("pruned, n_jobs=2, seed 0", 2, True)  # the sweep config as shipped
+
+
+def plan(seeds: int, repeats: int) -> list[Variant]:
+    """Pruning pairs for ``seeds`` sampler seeds, the shipped config at n_jobs=2, and
+    ``repeats`` speed-up pairs (each pair back to back, so both see the same machine)."""
+    variants = [v for seed in range(seeds) for v in pruning_pair(seed)]
+    variants.append(DEFAULT_PARALLEL)
+    variants += [v for repeat in range(repeats) for v in speedup_pair(repeat)]
+    return variants
 
 
 def sweep_engine_missing() -> str | None:
@@ -225,16 +258,17 @@ def run_sweep(
     pruner: bool,
     workdir: Path,
     sampler: str | None = None,
+    seed: int = 0,
     extra: list[str] | None = None,
     timeout: float = 900.0,
 ) -> SweepRun:
     """Run one variant as a subprocess in a fresh start directory under ``workdir``."""
-    start_dir = workdir / label.replace(", ", "_").replace("=", "").replace(" ", "-")
+    start_dir = workdir / "".join(c if c.isalnum() else "-" for c in label)
     start_dir.mkdir(parents=True)
     command = [
         sys.executable, "-m", "trainer", "--multirun", sweep_override(sweep),
         f"hydra.sweeper.n_trials={n_trials}", f"hydra.sweeper.n_jobs={n_jobs}",
-        "hydra.sweeper.seed=0", "progress=none",
+        f"hydra.sweeper.seed={seed}", "progress=none",
         *([] if pruner else ["hydra.sweeper.pruner=none"]),
         *([f"hydra.sweeper.sampler={sampler}"] if sampler else []),
         *(extra or []),
@@ -261,23 +295,27 @@ def run_sweeps(
     sweep: str,
     n_trials: int,
     workdir: Path,
+    seeds: int = 3,
+    repeats: int = 2,
     extra: list[str] | None = None,
     progress: Callable[[str], None] | None = None,
 ) -> SweepResult:
-    """The variants one after the other (never at once: they would share the cores)."""
+    """The variants of :func:`plan`, one after the other (never at once: they would share the
+    cores)."""
     missing = sweep_engine_missing()
     if missing is not None:
         return SweepResult(sweep, n_trials, {}, skipped=missing)
     runs: dict[str, SweepRun] = {}
-    for label, n_jobs, pruner, sampler in VARIANTS:
-        run = run_sweep(label, sweep=sweep, n_trials=n_trials, n_jobs=n_jobs, pruner=pruner,
-                        workdir=workdir, sampler=sampler, extra=extra)
-        runs[label] = run
+    for variant in plan(seeds, repeats):
+        run = run_sweep(variant.label, sweep=sweep, n_trials=n_trials, n_jobs=variant.n_jobs,
+                        pruner=variant.pruner, workdir=workdir, sampler=variant.sampler,
+                        seed=variant.seed, extra=extra)
+        runs[variant.label] = run
         if progress is not None:
             status = (f"{run.epochs} epochs, best {run.best_value}" if run.error is None
                       else f"FAILED (exit {run.returncode}): {run.error}")
-            progress(f"sweep {label}: {run.wall_seconds:.1f} s, {status}")
+            progress(f"sweep {variant.label}: {run.wall_seconds:.1f} s, {status}")
         if run.error is not None:
-            return SweepResult(sweep, n_trials, runs,
+            return SweepResult(sweep, n_trials, runs, seeds, repeats,
                                skipped=f"`{' '.join(run.command)}` failed: {run.error}")
-    return SweepResult(sweep, n_trials, runs)
+    return SweepResult(sweep, n_trials, runs, seeds, repeats)

@@ -48,12 +48,14 @@ class Settings:
     app_repeats: int = 3
     sweep: str = "digits"
     sweep_trials: int = 40
+    sweep_seeds: int = 3  # pruning pairs (pruned vs unpruned), one per sampler seed
+    sweep_repeats: int = 2  # n_jobs=1 vs n_jobs=2 pairs on the same trials
     with_float64: bool = True
 
 
 FULL = Settings()
 QUICK = Settings(mode="quick", small_epochs=5, tracking_epochs=20, tracking_repeats=7,
-                 app_repeats=1, sweep_trials=12)
+                 app_repeats=1, sweep_trials=12, sweep_seeds=1, sweep_repeats=1)
 
 
 @dataclass
@@ -109,11 +111,14 @@ def run_benchmarks(
         env = _env.collect(threads, REPO)
     env.load_start = load_start
     if "sweep" in only:
+        variants = _sweep.plan(settings.sweep_seeds, settings.sweep_repeats)
         say(f"sweep efficiency: sweep={settings.sweep}, {settings.sweep_trials} trials, "
-            f"{len(_sweep.VARIANTS)} variants")
+            f"{len(variants)} variants")
         with tempfile.TemporaryDirectory(prefix="bench-sweep-", dir=workdir) as tmp:
             results.sweep = _sweep.run_sweeps(sweep=settings.sweep,
                                               n_trials=settings.sweep_trials,
+                                              seeds=settings.sweep_seeds,
+                                              repeats=settings.sweep_repeats,
                                               workdir=Path(tmp), progress=say)
     if env.openblas_env:
         env.notes.append(

@@ -1,10 +1,12 @@
-"""The worker processes of a sweep with ``n_jobs > 1``: start, signals, stop.
+"""The worker slots of a sweep: start, signals, stop.
 
-Each slot is one long-lived process running ``sweeps._worker.run_worker`` until the study's
-budget is spent, so it imports the app and opens the stores once. Stopping is graceful: Ctrl-C
-or SIGTERM reaches each worker as one KeyboardInterrupt, which ends its running trial FAIL (its
-parameters queued again, its MLflow run KILLED) before the process exits. A worker whose sweep
-process died (SIGKILL) interrupts itself the same way.
+Slot 0 runs in the sweep's own process, which has the app imported already, so the first trial
+starts as soon as the study is open; each further slot is a long-lived process running
+``sweeps._worker.run_worker`` until the study's budget is spent, so it imports the app and
+opens the stores once. Stopping is graceful: Ctrl-C or SIGTERM reaches each slot as one
+KeyboardInterrupt, which ends its running trial FAIL (its parameters queued again, its MLflow
+run KILLED) before the process exits. A worker whose sweep process died (SIGKILL) interrupts
+itself the same way.
 """
 
 from __future__ import annotations
@@ -23,8 +25,8 @@ from typing import Any
 
 from sweeps._worker import INTERRUPT_REQUESTED, HydraJob, WorkerPlan, run_worker
 
-__all__ = ["EXIT_INTERRUPTED", "run_processes", "start_fork_server", "stop_workers",
-           "worker_process_main"]
+__all__ = ["EXIT_INTERRUPTED", "run_local_worker", "run_processes", "start_fork_server",
+           "stop_workers", "worker_process_main"]
 
 EXIT_INTERRUPTED = 130
 _JOIN_GRACE = 60.0  # seconds interrupted workers get to record their trial before being killed
@@ -56,6 +58,24 @@ def _interrupt_once() -> None:
 
     signal.signal(signal.SIGINT, handler)
     signal.signal(signal.SIGTERM, handler)
+
+
+def run_local_worker(plan: WorkerPlan, job: HydraJob, index: int = 0) -> None:
+    """Run slot ``index`` in this process. Ctrl-C and SIGTERM raise KeyboardInterrupt here
+    too, and also set the flag the worker loop checks, so an interrupt that a library turned
+    into an ordinary exception inside a trial still stops the sweep."""
+    INTERRUPT_REQUESTED.clear()
+
+    def handler(signum: int, frame: Any) -> None:
+        INTERRUPT_REQUESTED.set()
+        raise KeyboardInterrupt(f"signal {signum}")
+
+    previous = {sig: signal.signal(sig, handler) for sig in (signal.SIGINT, signal.SIGTERM)}
+    try:
+        run_worker(plan, job, index)
+    finally:
+        for sig, old_handler in previous.items():
+            signal.signal(sig, old_handler)
 
 
 def _watch_parent() -> None:
@@ -112,8 +132,8 @@ def worker_process_main(payload: str, index: int) -> None:
 
 def run_processes(plan: WorkerPlan, job: HydraJob, n_workers: int,
                   pids: list[int] | None = None) -> bool:
-    """Run ``n_workers`` worker processes to the end; returns whether one crashed. Each
-    worker's pid is appended to ``pids`` as it starts.
+    """Run slot 0 here and ``n_workers - 1`` worker processes, all to the end; returns whether
+    a worker process crashed. Each worker's pid is appended to ``pids`` as it starts.
 
     Workers are forked from a fork server (a fresh interpreter that imported the app once,
     see :func:`start_fork_server`: no inherited locks, threads or open database
@@ -132,7 +152,7 @@ def run_processes(plan: WorkerPlan, job: HydraJob, n_workers: int,
     workers: list[multiprocessing.process.BaseProcess] = []
     payloads: list[str] = []
     try:
-        for index in range(n_workers):
+        for index in range(1, n_workers):
             handle, payload = tempfile.mkstemp(prefix="sweep-worker-", suffix=".pkl")
             payloads.append(payload)
             with os.fdopen(handle, "wb") as file:  # one file per worker, which deletes it
@@ -144,9 +164,10 @@ def run_processes(plan: WorkerPlan, job: HydraJob, n_workers: int,
             workers.append(worker)
             if pids is not None and worker.pid is not None:
                 pids.append(worker.pid)
+        run_local_worker(plan, job, 0)  # while the others start from the fork server
         for worker in workers:
             worker.join()
-    except KeyboardInterrupt:
+    except BaseException:  # Ctrl-C, SIGTERM, or an error in slot 0: the others stop too
         stop_workers(workers)
         raise
     finally:

@@ -1,10 +1,11 @@
 """The sweep: validate the keys, open the study, create the MLflow parent, run the workers, report.
 
 ``hydra_plugins.trainer_sweeper.OptunaSweeper`` (the shim Hydra discovers) hands everything to
-:class:`OptunaSweep`. The sweep process itself trains nothing when ``n_jobs > 1``: it starts the
-worker processes, keeps the parent MLflow run current and, at the end, logs the pictures and the
-command that reproduces the best trial. The parent run ends FINISHED, FAILED (most trials failed,
-or a worker crashed) or KILLED (Ctrl-C, SIGTERM), never RUNNING.
+:class:`OptunaSweep`. The sweep process runs one worker slot itself (the only one when
+``n_jobs=1``) and starts a process for each other slot; it keeps the parent MLflow run current
+and, at the end, logs the pictures and the command that reproduces the best trial. The parent
+run ends FINISHED, FAILED (most trials failed, or a worker crashed) or KILLED (Ctrl-C, SIGTERM),
+never RUNNING.
 """
 
 from __future__ import annotations
@@ -23,7 +24,12 @@ import optuna
 
 from sweeps._budget import Budget, count_trials
 from sweeps._factories import build_pruner, build_sampler, spec_name
-from sweeps._processes import EXIT_INTERRUPTED, run_processes, start_fork_server
+from sweeps._processes import (
+    EXIT_INTERRUPTED,
+    run_local_worker,
+    run_processes,
+    start_fork_server,
+)
 from sweeps._search_space import SearchSpace, parse_search_space
 from sweeps._storage import (
     StorageSpec,
@@ -45,7 +51,7 @@ from sweeps._tracking import (
     log_study_artifacts,
     mlflow_key,
 )
-from sweeps._worker import HydraJob, TrackingTarget, WorkerPlan, run_worker
+from sweeps._worker import HydraJob, TrackingTarget, WorkerPlan
 from trainer import run_context
 from trainer.errors import ConfigError, TrainerError
 from trainer.interrupts import sigterm_as_interrupt
@@ -284,11 +290,11 @@ class OptunaSweep:
                                 interval=MONITOR_INTERVAL)
                    if tracker is not None else contextlib.nullcontext())
         status, crashed = "FINISHED", False
-        pids = [os.getpid()] if n_workers == 1 else []
+        pids = [os.getpid()]  # slot 0 runs here
         with monitor:
             try:
                 if n_workers == 1:
-                    run_worker(plan, job, 0)
+                    run_local_worker(plan, job)
                 else:
                     crashed = run_processes(plan, job, n_workers, pids)
             except KeyboardInterrupt:
