@@ -30,6 +30,7 @@ __all__ = ["EXIT_INTERRUPTED", "run_local_worker", "run_processes", "start_fork_
 
 EXIT_INTERRUPTED = 130
 _JOIN_GRACE = 60.0  # seconds interrupted workers get to record their trial before being killed
+_RESEND = 0.5  # seconds between SIGINTs to a worker that has not stopped yet
 
 
 # What every worker imports before its first trial (sweeps/_preload.py). The fork server
@@ -151,23 +152,41 @@ def run_processes(plan: WorkerPlan, job: HydraJob, n_workers: int,
     context = multiprocessing.get_context("forkserver")
     workers: list[multiprocessing.process.BaseProcess] = []
     payloads: list[str] = []
+    stopping = threading.Event()
+    start_error: list[BaseException] = []
+
+    def start_workers() -> None:
+        # start() waits until the fork server has imported the app: from this thread, slot 0
+        # trains meanwhile instead of waiting too (about 2 s of every n_jobs > 1 sweep).
+        try:
+            for index in range(1, n_workers):
+                if stopping.is_set():
+                    return
+                handle, payload = tempfile.mkstemp(prefix="sweep-worker-", suffix=".pkl")
+                payloads.append(payload)
+                with os.fdopen(handle, "wb") as file:  # one file per worker, which deletes it
+                    file.write(data)
+                worker = context.Process(target=worker_process_main, args=(payload, index),
+                                         name=f"sweep-worker-{index}")
+                worker.start()
+                workers.append(worker)
+                if pids is not None and worker.pid is not None:
+                    pids.append(worker.pid)
+        except BaseException as error:  # re-raised in the sweep's thread
+            start_error.append(error)
+
+    starter = threading.Thread(target=start_workers, name="sweep-worker-start", daemon=True)
+    starter.start()
     try:
-        for index in range(1, n_workers):
-            handle, payload = tempfile.mkstemp(prefix="sweep-worker-", suffix=".pkl")
-            payloads.append(payload)
-            with os.fdopen(handle, "wb") as file:  # one file per worker, which deletes it
-                file.write(data)
-            worker = context.Process(target=worker_process_main,
-                                     args=(payload, index),
-                                     name=f"sweep-worker-{index}")
-            worker.start()
-            workers.append(worker)
-            if pids is not None and worker.pid is not None:
-                pids.append(worker.pid)
-        run_local_worker(plan, job, 0)  # while the others start from the fork server
+        run_local_worker(plan, job, 0)
+        starter.join()
+        if start_error:
+            raise start_error[0]
         for worker in workers:
             worker.join()
     except BaseException:  # Ctrl-C, SIGTERM, or an error in slot 0: the others stop too
+        stopping.set()
+        starter.join()  # every worker started is in `workers`
         stop_workers(workers)
         raise
     finally:
@@ -179,14 +198,23 @@ def run_processes(plan: WorkerPlan, job: HydraJob, n_workers: int,
 
 def stop_workers(workers: Sequence[multiprocessing.process.BaseProcess]) -> None:
     """Interrupt the workers (their trials end KILLED and are queued again), wait for them,
-    and kill whichever does not stop in time or when interrupted again."""
-    for worker in workers:
-        if worker.is_alive() and worker.pid is not None:
-            with contextlib.suppress(ProcessLookupError):
-                os.kill(worker.pid, signal.SIGINT)
+    and kill whichever does not stop in time or when interrupted again.
+
+    SIGINT is sent again every ``_RESEND`` seconds until a worker exits: one that was still
+    starting (a fork server child ignores SIGINT until ``worker_process_main`` installs its
+    handler) would otherwise miss it and run the study on. Repeats are harmless: a worker
+    acts on the first signal its handler sees and ignores the rest.
+    """
+    deadline = time.monotonic() + _JOIN_GRACE
     try:
-        for worker in workers:
-            worker.join(_JOIN_GRACE)
+        while time.monotonic() < deadline:
+            alive = [w for w in workers if w.is_alive() and w.pid is not None]
+            if not alive:
+                break
+            for worker in alive:
+                with contextlib.suppress(ProcessLookupError):
+                    os.kill(worker.pid, signal.SIGINT)  # type: ignore[arg-type]
+            alive[0].join(_RESEND)
     except KeyboardInterrupt:
         pass
     for worker in workers:
