@@ -86,7 +86,7 @@ def tracking_targets(result: _tracking.TrackingResult | None) -> list[Target]:
 def _pruning_figures(result: _sweep.SweepResult) -> list[tuple[int, float, float]]:
     """(seed, epochs pruned / unpruned, relative best-value difference) per pruning pair."""
     figures = []
-    for seed, (pruned, unpruned) in enumerate(result.pairs(_sweep.pruning_pair, result.seeds)):
+    for seed, pruned, unpruned in result.pairs(_sweep.pruning_pair, result.seeds):
         if unpruned.epochs and pruned.best_value is not None and unpruned.best_value:
             figures.append((seed, pruned.epochs / unpruned.epochs,
                             (pruned.best_value - unpruned.best_value) / abs(unpruned.best_value)))
@@ -95,7 +95,7 @@ def _pruning_figures(result: _sweep.SweepResult) -> list[tuple[int, float, float
 
 def _speedups(result: _sweep.SweepResult) -> list[float]:
     return [one.wall_seconds / two.wall_seconds
-            for one, two in result.pairs(_sweep.speedup_pair, result.repeats)
+            for _, one, two in result.pairs(_sweep.speedup_pair, result.repeats)
             if two.wall_seconds > 0]
 
 
@@ -109,7 +109,7 @@ def sweep_targets(result: _sweep.SweepResult | None) -> list[Target]:
         speedups = _speedups(result)
         if speedups:
             speedup = statistics.median(speedups)
-        overheads = [o for pruned, _ in result.pairs(_sweep.pruning_pair, result.seeds)
+        overheads = [o for _, pruned, _ in result.pairs(_sweep.pruning_pair, result.seeds)
                      for o in pruned.overheads()]
         if overheads:
             overhead = statistics.median(overheads)

@@ -121,13 +121,14 @@ class SweepResult:
     skipped: str | None = None
 
     def pairs(self, make: Callable[[int], tuple[Variant, Variant]],
-              count: int) -> list[tuple[SweepRun, SweepRun]]:
-        """The runs of ``make(0 .. count-1)`` that both finished without error."""
+              count: int) -> list[tuple[int, SweepRun, SweepRun]]:
+        """``(i, first, second)`` for the pairs ``make(i)``, i in 0 .. count-1, whose two runs
+        both finished without error."""
         found = []
         for i in range(count):
             first, second = (self.runs.get(v.label) for v in make(i))
             if first and second and first.error is None and second.error is None:
-                found.append((first, second))
+                found.append((i, first, second))
         return found
 
 

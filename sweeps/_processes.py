@@ -46,37 +46,35 @@ def start_fork_server() -> None:
     forkserver.ensure_running()
 
 
-def _interrupt_once() -> None:
-    """First SIGINT/SIGTERM raises KeyboardInterrupt; later ones are ignored so that the
-    interrupted trial can be recorded (Ctrl-C reaches every worker, and the sweep process
-    forwards it too)."""
-    fired = INTERRUPT_REQUESTED
+def _flag_interrupts(*, once: bool) -> dict[int, Any]:
+    """Make SIGINT and SIGTERM set INTERRUPT_REQUESTED (the flag the worker loop checks, for an
+    interrupt a library turned into an ordinary exception) and raise KeyboardInterrupt; returns
+    the previous handlers.
 
-    def handler(signum: int, frame: Any) -> None:
-        if not fired.is_set():
-            fired.set()
-            raise KeyboardInterrupt(f"signal {signum}")
-
-    signal.signal(signal.SIGINT, handler)
-    signal.signal(signal.SIGTERM, handler)
-
-
-def run_local_worker(plan: WorkerPlan, job: HydraJob, index: int = 0) -> None:
-    """Run slot ``index`` in this process. Ctrl-C and SIGTERM raise KeyboardInterrupt here
-    too, and also set the flag the worker loop checks, so an interrupt that a library turned
-    into an ordinary exception inside a trial still stops the sweep."""
+    ``once``: later signals are ignored, so that the interrupted trial can be recorded (Ctrl-C
+    reaches every worker, and the sweep process forwards it too). A worker process wants this;
+    the sweep's own slot does not, so that a second Ctrl-C still reaches it.
+    """
     INTERRUPT_REQUESTED.clear()
 
     def handler(signum: int, frame: Any) -> None:
+        if once and INTERRUPT_REQUESTED.is_set():
+            return
         INTERRUPT_REQUESTED.set()
         raise KeyboardInterrupt(f"signal {signum}")
 
-    previous = {sig: signal.signal(sig, handler) for sig in (signal.SIGINT, signal.SIGTERM)}
+    return {sig: signal.signal(sig, handler) for sig in (signal.SIGINT, signal.SIGTERM)}
+
+
+def run_local_worker(plan: WorkerPlan, job: HydraJob, index: int = 0) -> None:
+    """Run slot ``index`` in this process, with its interrupts flagged as in a worker process;
+    the previous signal handlers come back afterwards."""
+    previous = _flag_interrupts(once=False)
     try:
         run_worker(plan, job, index)
     finally:
-        for sig, old_handler in previous.items():
-            signal.signal(sig, old_handler)
+        for sig, handler in previous.items():
+            signal.signal(sig, handler)
 
 
 def _watch_parent() -> None:
@@ -108,7 +106,7 @@ def worker_process_main(payload: str, index: int) -> None:
     from hydra.core.singleton import Singleton
     from hydra.core.utils import configure_log, setup_globals
 
-    _interrupt_once()
+    _flag_interrupts(once=True)
     _watch_parent()
     try:
         with open(payload, "rb") as file:

@@ -3,9 +3,10 @@
 Written as NumPy ufunc calls, Adam is nine passes over params, grads and its two moments; each
 pass streams the whole vector through the cache, so on the 235,146-parameter medium benchmark
 model one NumPy Adam step took 490-560 us against 190 us for this loop, and a whole training
-step got 20% faster (trainer / GEMM bound 2.13x -> 1.64x with 2 BLAS threads, see
-benchmarks/RESULTS.md). The loops are serial on purpose: a numba thread pool competes with
-OpenBLAS's spinning threads between GEMMs (a parallel version made the step 4x slower).
+epoch got about 20% faster (trainer / GEMM bound 2.16x -> 1.76x with 2 BLAS threads in the
+full benchmark runs before and after; benchmarks/RESULTS.md). The loops are serial on purpose:
+a numba thread pool competes with OpenBLAS's spinning threads between GEMMs (a parallel
+version made the step 4x slower).
 
 Every scalar argument must have the arrays' dtype (``params.dtype.type(x)``) so float32 stays
 float32 arithmetic. ``error_model="numpy"`` lets the division vectorize (no ZeroDivisionError

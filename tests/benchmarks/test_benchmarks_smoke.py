@@ -104,6 +104,27 @@ def test_epoch_seconds_counts_the_first_epoch_as_a_median_one() -> None:
     assert _sweep._epoch_seconds([]) == 0.0
 
 
+def test_pruning_figures_keep_each_pair_s_seed_when_one_pair_is_missing() -> None:
+    # Seeds 0 and 2 ran, seed 1 failed: the figures and the report name seeds 0 and 2.
+    def run(variant: _sweep.Variant, epochs: int, best: float) -> _sweep.SweepRun:
+        trial = _sweep.TrialRecord(0, "COMPLETE", best, 0.0, 1.0, epochs, 0.1)
+        return _sweep.SweepRun(variant.label, variant.pruner, 1, [], 10.0, 0,
+                               trials=[trial], best_value=best)
+
+    runs = {}
+    for seed, pruned_epochs, pruned_best in ((0, 40, 1.01), (2, 80, 1.0)):
+        pruned, unpruned = _sweep.pruning_pair(seed)
+        runs[pruned.label] = run(pruned, pruned_epochs, pruned_best)
+        runs[unpruned.label] = run(unpruned, 100, 1.0)
+    result = _sweep.SweepResult("digits", 40, runs, seeds=3, repeats=0)
+
+    figures = _report._pruning_figures(result)
+    assert [(seed, ratio) for seed, ratio, _ in figures] == [(0, 0.4), (2, 0.8)]
+    assert figures[0][2] == pytest.approx(0.01)
+    assert "seed 0: 0.40x the epochs, best +1.0%; seed 2: 0.80x" in "\n".join(
+        _report.sweep_section(result))
+
+
 @pytest.mark.slow
 def test_sweep_benchmark_reads_back_every_variant(tmp_path: Path) -> None:
     # A 2-trial sweep per variant runs through `python -m trainer --multirun`, and the report
