@@ -1,0 +1,105 @@
+"""Fresh MLflow SQLite stores copied from an empty database at the current schema.
+
+MLflow creates a new SQLite store by running every alembic migration since its first release:
+1.5 s on this project's machine, paid by each new project directory, each sweep's start and
+each test that opens a store (opening an existing one costs 0.04 s). The result only depends
+on the MLflow version, so it is built once per machine and version, cached, and copied. MLflow
+still verifies the copy's schema revision when it opens it; a copy that fails that check is
+removed and the store created the usual way.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import logging
+import os
+import shutil
+import tempfile
+from collections.abc import Iterator
+from pathlib import Path
+
+import mlflow
+
+__all__ = ["cache_dir", "copy_empty_store", "discard", "quiet_schema_creation"]
+
+logger = logging.getLogger(__name__)
+
+
+def cache_dir() -> Path:
+    """``$TRAINER_CACHE_DIR``, else ``$XDG_CACHE_HOME/trainer``, else ``~/.cache/trainer``."""
+    explicit = os.environ.get("TRAINER_CACHE_DIR")
+    if explicit:
+        return Path(explicit)
+    base = os.environ.get("XDG_CACHE_HOME") or Path.home() / ".cache"
+    return Path(base) / "trainer"
+
+
+@contextlib.contextmanager
+def quiet_schema_creation() -> Iterator[None]:
+    """MLflow and alembic log each migration step at INFO when a store is created: that is
+    noise on a user's terminal, so it is raised to WARNING for that moment."""
+    loggers = [logging.getLogger(name) for name in ("mlflow.store.db.utils", "alembic")]
+    levels = [log.level for log in loggers]
+    for log in loggers:
+        log.setLevel(logging.WARNING)
+    try:
+        yield
+    finally:
+        for log, level in zip(loggers, levels, strict=True):
+            log.setLevel(level)
+
+
+def _template_path() -> Path:
+    return cache_dir() / f"mlflow-{mlflow.__version__}-empty.db"
+
+
+def _build_template(path: Path) -> None:
+    """Create the empty store at ``path`` the way MLflow does (its tables, then the migrations),
+    without the default experiment, whose artifact location belongs to each store."""
+    import sqlalchemy
+    from mlflow.store.db.utils import _initialize_tables  # MLflow's own creation step
+
+    path.parent.mkdir(parents=True, exist_ok=True)
+    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=path.name, suffix=".tmp")
+    os.close(fd)
+    try:
+        engine = sqlalchemy.create_engine(f"sqlite:///{tmp}")
+        try:
+            with quiet_schema_creation():
+                _initialize_tables(engine)
+        finally:
+            engine.dispose()
+        os.replace(tmp, path)  # atomic: a concurrent builder's copy is as good as this one
+    finally:
+        with contextlib.suppress(FileNotFoundError):
+            os.unlink(tmp)
+
+
+def copy_empty_store(db: Path) -> bool:
+    """Put an empty MLflow database at ``db`` (which must not exist yet); False when no
+    template could be built or copied, and the caller lets MLflow create the store itself.
+
+    Call it under the store's creation lock: the copy lands under a temporary name and is
+    renamed into place, so no other process ever opens half a file.
+    """
+    template = _template_path()
+    tmp = db.with_name(db.name + ".tmp")
+    try:
+        if not template.is_file():
+            _build_template(template)
+        db.parent.mkdir(parents=True, exist_ok=True)
+        shutil.copyfile(template, tmp)
+        os.replace(tmp, db)
+    except Exception as exc:  # an unwritable cache, a changed MLflow internal: the slow way
+        logger.debug("no MLflow schema template (%s); creating %s the usual way", exc, db)
+        with contextlib.suppress(FileNotFoundError):
+            tmp.unlink()
+        return False
+    return True
+
+
+def discard(db: Path) -> None:
+    """Remove a copied store MLflow refused, and the template it came from."""
+    for path in (db, _template_path()):
+        with contextlib.suppress(FileNotFoundError):
+            path.unlink()
