@@ -25,25 +25,12 @@ from typing import Any
 
 from sweeps._worker import INTERRUPT_REQUESTED, HydraJob, WorkerPlan, run_worker
 
-__all__ = ["EXIT_INTERRUPTED", "run_local_worker", "run_processes", "start_fork_server",
-           "stop_workers", "worker_process_main"]
+__all__ = ["EXIT_INTERRUPTED", "run_local_worker", "run_processes", "stop_workers",
+           "worker_process_main"]
 
 EXIT_INTERRUPTED = 130
 _JOIN_GRACE = 60.0  # seconds interrupted workers get to record their trial before being killed
 _RESEND = 0.5  # seconds between SIGINTs to a worker that has not stopped yet
-
-
-# What every worker imports before its first trial (sweeps/_preload.py). The fork server
-# imports it once, while the sweep process opens the study and the MLflow parent run.
-_PRELOAD = ["sweeps._preload"]
-
-
-def start_fork_server() -> None:
-    """Start the fork server the workers come from, importing the app in the background."""
-    from multiprocessing import forkserver
-
-    multiprocessing.get_context("forkserver").set_forkserver_preload(_PRELOAD)
-    forkserver.ensure_running()
 
 
 def _flag_interrupts(*, once: bool) -> dict[int, Any]:
@@ -135,7 +122,7 @@ def run_processes(plan: WorkerPlan, job: HydraJob, n_workers: int,
     a worker process crashed. Each worker's pid is appended to ``pids`` as it starts.
 
     Workers are forked from a fork server (a fresh interpreter that imported the app once,
-    see :func:`start_fork_server`: no inherited locks, threads or open database
+    see :func:`sweeps._fork_server.start_fork_server`: no inherited locks, threads or open database
     connections); the plan, the task function and Hydra's state travel by cloudpickle, as in
     Hydra's joblib launcher. They go through a file: as an argument, a payload larger than a
     pipe's buffer would block ``start()`` until each child has imported the whole app.

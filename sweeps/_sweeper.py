@@ -24,11 +24,11 @@ import optuna
 
 from sweeps._budget import Budget, count_trials
 from sweeps._factories import build_pruner, build_sampler, spec_name
+from sweeps._fork_server import start_fork_server
 from sweeps._processes import (
     EXIT_INTERRUPTED,
     run_local_worker,
     run_processes,
-    start_fork_server,
 )
 from sweeps._search_space import SearchSpace, parse_search_space
 from sweeps._storage import (
@@ -185,7 +185,7 @@ class OptunaSweep:
         n_jobs = _positive_int(self.keys["n_jobs"], "n_jobs", allow=(-1,))
         n_jobs = run_context.available_cores() if n_jobs == -1 else n_jobs
         if n_jobs > 1:
-            start_fork_server()  # imports the app for the workers while the study is set up
+            start_fork_server()  # a no-op when the sweeper plugin started it already
         seed = self.keys["seed"] if self.keys["seed"] is not None else config.get("seed")
         if seed is not None and (isinstance(seed, bool) or not isinstance(seed, int)):
             raise ConfigError(f"{KEY}.seed", "an integer or null", seed)

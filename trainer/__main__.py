@@ -9,12 +9,16 @@ from hydra.errors import HydraException
 from omegaconf import DictConfig
 from omegaconf.errors import OmegaConfBaseException
 
-from trainer.app import CONFIG_DIR, run_cli
+from trainer import CONFIG_DIR
 from trainer.errors import TrainerError
 
 
 @hydra.main(version_base="1.3", config_path=str(CONFIG_DIR), config_name="config")
 def main(cfg: DictConfig) -> float:
+    # Imported here, not above: a sweep's fork server starts before the app (MLflow,
+    # matplotlib, numba: 2.5 s) is imported in this process (sweeps/_fork_server.py).
+    from trainer.app import run_cli
+
     return run_cli(cfg)
 
 

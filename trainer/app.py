@@ -36,7 +36,6 @@ from trainer.tracking import (
     resolve_tracking_uri,
 )
 
-CONFIG_DIR = Path(__file__).resolve().parent.parent / "conf"
 TRIAL_NUMBER_TAG = "optuna.trial_number"
 TRIAL_STATE_TAG = "optuna.trial_state"
 

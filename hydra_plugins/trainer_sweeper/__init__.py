@@ -1,7 +1,9 @@
 """Hydra discovers sweepers only under ``hydra_plugins``: this shim forwards to ``sweeps``.
 
 Hydra imports every ``hydra_plugins`` module at start-up, even for a single run, so the sweep
-engine (Optuna, MLflow) is imported only when the sweeper is actually built.
+engine (Optuna, MLflow) is imported only when the sweeper is actually built. Building it is the
+first moment ``n_jobs`` is known: a sweep with worker processes starts their fork server then,
+so that it imports the app on another core while this process imports the sweep engine.
 """
 
 from __future__ import annotations
@@ -15,6 +17,10 @@ class OptunaSweeper(Sweeper):
     """``hydra/sweeper=optuna``: see ``sweeps.OptunaSweep`` for the keys."""
 
     def __init__(self, **keys: Any) -> None:
+        from sweeps._fork_server import start_fork_server, wants_worker_processes
+
+        if wants_worker_processes(keys.get("n_jobs")):
+            start_fork_server()
         from sweeps import OptunaSweep
 
         self._sweep = OptunaSweep(**keys)
