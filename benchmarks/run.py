@@ -49,7 +49,7 @@ class Settings:
     sweep: str = "digits"
     sweep_trials: int = 40
     sweep_seeds: int = 3  # pruning pairs (pruned vs unpruned), one per sampler seed
-    sweep_repeats: int = 2  # n_jobs=1 vs n_jobs=2 pairs on the same trials
+    sweep_repeats: int = 3  # n_jobs=1 vs n_jobs=2 pairs on the same trials (median of 3)
     with_float64: bool = True
 
 

@@ -226,6 +226,10 @@ class _BatchBuffers:
 
     def gather(self, rows: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
         Xb, Yb, dZ = self._sets[len(rows)]
-        np.take(self.X, rows, axis=0, out=Xb)
-        np.take(self.Y, rows, axis=0, out=Yb)
+        # mode="clip": with the default mode="raise" NumPy writes into a temporary copy of `out`
+        # and copies it over (its docs: `out` is always buffered then), which doubled the
+        # gather's time (62 -> 33 us per medium batch). The rows are a permutation's slice,
+        # always in range, so clipping never changes one.
+        np.take(self.X, rows, axis=0, out=Xb, mode="clip")
+        np.take(self.Y, rows, axis=0, out=Yb, mode="clip")
         return Xb, Yb, dZ
