@@ -12,6 +12,7 @@ import math
 import warnings
 from typing import TYPE_CHECKING, Any
 
+from sweeps._interrupt import stop_if_interrupted
 from trainer.callbacks import Callback
 
 if TYPE_CHECKING:
@@ -41,6 +42,7 @@ class PruningBridge(Callback):
         self._warned = False
 
     def on_epoch_end(self, loop: FitLoop, epoch: int, logs: dict[str, float]) -> None:
+        stop_if_interrupted()  # an interrupt whose KeyboardInterrupt a library swallowed
         value = logs.get(self.metric)
         if value is None:
             if not self._warned:

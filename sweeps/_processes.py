@@ -23,7 +23,8 @@ import traceback
 from collections.abc import Sequence
 from typing import Any
 
-from sweeps._worker import INTERRUPT_REQUESTED, HydraJob, WorkerPlan, run_worker
+from sweeps._interrupt import INTERRUPT_REQUESTED
+from sweeps._worker import HydraJob, WorkerPlan, run_worker
 
 __all__ = ["EXIT_INTERRUPTED", "run_local_worker", "run_processes", "stop_workers",
            "worker_process_main"]

@@ -18,7 +18,6 @@ import logging
 import math
 import os
 import socket
-import threading
 import time
 from collections.abc import Iterator, Sequence
 from dataclasses import dataclass, field
@@ -39,6 +38,7 @@ from sweeps._budget import (
     within_budget,
 )
 from sweeps._factories import build_pruner, build_sampler
+from sweeps._interrupt import stop_if_interrupted
 from sweeps._search_space import SearchSpace
 from sweeps._storage import StorageSpec, open_storage, recover_lost_trials, requeue_interrupted
 from sweeps._tracking import STUDY_TAG, TRIAL_NUMBER_TAG
@@ -55,18 +55,6 @@ __all__ = [
 log = logging.getLogger("sweeps")
 _REASON_LIMIT = 500
 _WAIT_POLL = 0.25  # seconds between budget checks while only others' trials are running
-
-
-# Set by a worker process's signal handler. Its KeyboardInterrupt can reach a library that
-# turns it into an ordinary exception (sqlite3 reports "interrupted" as an OperationalError),
-# which study.optimize's catch would record as a plain failure while the worker went on;
-# the flag makes the worker stop all the same.
-INTERRUPT_REQUESTED = threading.Event()
-
-
-def _stop_if_interrupted() -> None:
-    if INTERRUPT_REQUESTED.is_set():
-        raise KeyboardInterrupt("interrupted (Ctrl-C or SIGTERM)")
 
 
 class TrialFailedError(Exception):
@@ -190,7 +178,7 @@ class _TrialRunner:
             try:
                 return self._run(trial)
             except Exception:
-                _stop_if_interrupted()  # an interrupt a library turned into an exception
+                stop_if_interrupted()  # an interrupt a library turned into an exception
                 raise
         except KeyboardInterrupt:
             with contextlib.suppress(Exception):  # the reason is a courtesy; the state is not
@@ -331,7 +319,7 @@ def run_worker(plan: WorkerPlan, job: HydraJob, index: int = 0) -> WorkerReport:
                 try:
                     study.optimize(runner, n_trials=1, catch=(Exception,),
                                    callbacks=[_log_finished])
-                    _stop_if_interrupted()  # swallowed outside the trial (Optuna's own writes)
+                    stop_if_interrupted()  # swallowed outside the trial (Optuna's own writes)
                 except KeyboardInterrupt:
                     report.interrupted = True
                     requeue_interrupted(study, plan.storage.max_retry, {runner.worker})

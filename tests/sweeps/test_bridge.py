@@ -63,3 +63,19 @@ def test_factory_hands_out_the_same_instance_and_reset_on_train_begin():
     bridge.on_epoch_end(FakeLoop(), 1, {"val_loss": 1.0})
     bridge.on_train_begin(FakeLoop())
     assert not bridge.pruned
+
+
+def test_a_swallowed_interrupt_stops_the_trial_at_the_next_epoch():
+    # the flag outlives a KeyboardInterrupt a library (or a GC callback) swallowed
+    from sweeps._interrupt import INTERRUPT_REQUESTED
+
+    study = optuna.create_study(pruner=optuna.pruners.NopPruner())
+    bridge, loop = PruningBridge(study.ask(), "val_loss"), FakeLoop()
+    bridge.on_epoch_end(loop, 1, {"val_loss": 1.0})
+    INTERRUPT_REQUESTED.set()
+    try:
+        with pytest.raises(KeyboardInterrupt, match="interrupted"):
+            bridge.on_epoch_end(loop, 2, {"val_loss": 0.9})
+    finally:
+        INTERRUPT_REQUESTED.clear()
+    assert study.trials[0].intermediate_values == {1: 1.0}
