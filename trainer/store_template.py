@@ -82,9 +82,9 @@ def copy_empty_store(db: Path) -> bool:
     Call it under the store's creation lock: the copy lands under a temporary name and is
     renamed into place, so no other process ever opens half a file.
     """
-    template = _template_path()
     tmp = db.with_name(db.name + ".tmp")
     try:
+        template = _template_path()  # Path.home() raises when there is no home directory
         if not template.is_file():
             _build_template(template)
         db.parent.mkdir(parents=True, exist_ok=True)
@@ -101,5 +101,5 @@ def copy_empty_store(db: Path) -> bool:
 def discard(db: Path) -> None:
     """Remove a copied store MLflow refused, and the template it came from."""
     for path in (db, _template_path()):
-        with contextlib.suppress(FileNotFoundError):
+        with contextlib.suppress(OSError):
             path.unlink()

@@ -95,3 +95,20 @@ def test_cache_dir_follows_xdg(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) 
     monkeypatch.delenv("TRAINER_CACHE_DIR", raising=False)
     monkeypatch.setenv("XDG_CACHE_HOME", str(tmp_path))
     assert store_template.cache_dir() == tmp_path / "trainer"
+
+
+def test_no_home_directory_falls_back_to_mlflow(tmp_path: Path,
+                                                monkeypatch: pytest.MonkeyPatch) -> None:
+    # e.g. a service account without a home: the store is still created, the slow way
+    monkeypatch.delenv("TRAINER_CACHE_DIR", raising=False)
+    monkeypatch.delenv("XDG_CACHE_HOME", raising=False)
+
+    def no_home() -> Path:
+        raise RuntimeError("Could not determine home directory.")
+
+    monkeypatch.setattr(Path, "home", staticmethod(no_home))
+    assert not store_template.copy_empty_store(tmp_path / "unused.db")
+    uri = f"sqlite:///{tmp_path}/store/mlflow.db"
+    experiment_id = _use(uri)
+    (run,) = get_client(uri).search_runs([experiment_id])
+    assert run.info.status == "FINISHED"
