@@ -297,7 +297,7 @@ def run_sweeps(
     n_trials: int,
     workdir: Path,
     seeds: int = 3,
-    repeats: int = 2,
+    repeats: int = 3,
     extra: list[str] | None = None,
     progress: Callable[[str], None] | None = None,
 ) -> SweepResult:
