@@ -29,6 +29,10 @@ QUICK = ["model.hidden=[16]", "mlflow.log_model=false", "hydra.sweeper.heartbeat
          "hydra.sweeper.grace_period=2"]
 AD_HOC = ["hydra/sweeper=optuna", *QUICK, "optimizer.lr=tag(log, interval(1e-3, 1e-1))",
           "hydra.sweeper.pruner=none"]
+# Trials that train for about a second (per-sample steps, all epochs), so that a test which stops
+# the sweep mid-trial has seconds to see its moment rather than the few hundred milliseconds
+# between tiny trials.
+SLOW_TRIALS = ["batch_size=1", "epochs=25", "early_stopping.enabled=false"]
 
 
 def sweep_choice(name: str) -> str:
@@ -82,7 +86,9 @@ def children(runs: list) -> list:
     return [r for r in runs if "mlflow.parentRunId" in r.data.tags]
 
 
-def wait_for(predicate, timeout: float = 120, every: float = 0.3) -> None:
+def wait_for(proc: subprocess.Popen[str], predicate, timeout: float = 120,
+             every: float = 0.2) -> None:
+    """Poll until ``predicate()`` holds while the sweep runs; a sweep that ends first fails."""
     deadline = time.monotonic() + timeout
     while time.monotonic() < deadline:
         try:
@@ -90,8 +96,16 @@ def wait_for(predicate, timeout: float = 120, every: float = 0.3) -> None:
                 return
         except Exception:  # the database may not exist yet
             pass
+        if proc.poll() is not None:
+            _, err = proc.communicate()
+            raise AssertionError(f"the sweep ended (exit {proc.returncode}) before the moment "
+                                 f"this test waits for:\n{err[-3000:]}")
         time.sleep(every)
-    raise AssertionError("timed out waiting for the sweep")
+    if os.getpgid(proc.pid) == proc.pid:  # its own session: take its workers down too
+        os.killpg(proc.pid, signal.SIGKILL)
+    proc.kill()
+    _, err = proc.communicate()
+    raise AssertionError(f"timed out waiting for the sweep:\n{err[-3000:]}")
 
 
 def running_trial_with_run(cwd: Path) -> bool:
@@ -242,10 +256,10 @@ def test_two_sweep_commands_share_one_study_within_n_trials(tmp_path):
 def test_resume_after_sigkill_finishes_exactly_n_trials(tmp_path):
     # power loss: every sweep process dies at once mid-trial; the same command, run again,
     # re-runs the lost trials and finishes the study, leaving nothing RUNNING anywhere
-    args = [*AD_HOC, "hydra.sweeper.n_trials=6", "hydra.sweeper.n_jobs=2", "epochs=12",
+    args = [*AD_HOC, *SLOW_TRIALS, "hydra.sweeper.n_trials=6", "hydra.sweeper.n_jobs=2",
             "hydra.sweeper.study_name=resume"]
     proc = start(tmp_path, *args, start_new_session=True)
-    wait_for(lambda: any(t.state == TrialState.COMPLETE for t in study_in(tmp_path).trials)
+    wait_for(proc, lambda: any(t.state == TrialState.COMPLETE for t in study_in(tmp_path).trials)
              and running_trial_with_run(tmp_path))
     killed_at_ms = time.time() * 1000
     os.killpg(proc.pid, signal.SIGKILL)
@@ -277,10 +291,10 @@ def test_resume_after_sigkill_finishes_exactly_n_trials(tmp_path):
 
 def test_sigterm_ends_everything_killed_and_queues_the_trials(tmp_path):
     # SIGTERM (like Ctrl-C) stops the sweep: runs end KILLED, trials are queued for a resume
-    args = [*AD_HOC, "hydra.sweeper.n_trials=6", "hydra.sweeper.n_jobs=2", "epochs=12",
+    args = [*AD_HOC, *SLOW_TRIALS, "hydra.sweeper.n_trials=6", "hydra.sweeper.n_jobs=2",
             "hydra.sweeper.study_name=term"]
     proc = start(tmp_path, *args)
-    wait_for(lambda: running_trial_with_run(tmp_path))
+    wait_for(proc, lambda: running_trial_with_run(tmp_path))
     proc.send_signal(signal.SIGTERM)
     _, err = proc.communicate(timeout=120)
     assert proc.returncode == 130, err
