@@ -27,6 +27,13 @@ from optuna.exceptions import ExperimentalWarning
 from optuna.storages import BaseStorage, RDBStorage
 from optuna.trial import TrialState
 
+from sweeps._budget import (
+    FAIL_REASON_ATTR,
+    PER_RUN_ATTRS,
+    RUN_ID_ATTR,
+    SURPLUS_ATTR,
+    WORKER_ATTR,
+)
 from trainer.errors import ConfigError
 
 __all__ = [
@@ -97,7 +104,6 @@ class RetryCrashedTrial:
         self.max_retry = max_retry
 
     def __call__(self, study: optuna.Study, trial: optuna.trial.FrozenTrial) -> None:
-        from sweeps._budget import RUN_ID_ATTR
         from sweeps._tracking import kill_run
 
         run_id = trial.user_attrs.get(RUN_ID_ATTR)
@@ -112,8 +118,6 @@ def requeue(study: optuna.Study, trial: optuna.trial.FrozenTrial, max_retry: int
     The copy keeps the user attributes except those describing the lost run (its failure
     reason, MLflow run, worker): the new run writes its own.
     """
-    from sweeps._budget import PER_RUN_ATTRS
-
     fresh = copy.deepcopy(trial)
     fresh.user_attrs = {k: v for k, v in trial.user_attrs.items() if k not in PER_RUN_ATTRS}
     with warnings.catch_warnings():
@@ -128,8 +132,6 @@ def requeue_interrupted(study: optuna.Study, max_retry: int | None,
     queued copy yet, optionally only those run by ``workers`` ("host:pid"); returns their
     numbers. Idempotent: the worker that was interrupted calls it for its own trial, and the
     sweep process again once every worker has stopped, in case a worker could not."""
-    from sweeps._budget import FAIL_REASON_ATTR, SURPLUS_ATTR, WORKER_ATTR
-
     trials = study.get_trials(deepcopy=False)
     copied = {history[-1] for t in trials if (history := t.system_attrs.get("retry_history"))}
     queued = []
@@ -247,8 +249,6 @@ def recover_lost_trials(study: optuna.Study, spec: StorageSpec) -> None:
     with warnings.catch_warnings():
         warnings.simplefilter("ignore", ExperimentalWarning)
         optuna.storages.fail_stale_trials(study)
-    from sweeps._budget import WORKER_ATTR
-
     grace = 2 * (spec.grace_period or 2 * spec.heartbeat_interval)
     now = datetime.datetime.now()
     for trial in study.get_trials(deepcopy=False, states=(TrialState.RUNNING,)):
