@@ -108,8 +108,12 @@ def wait_for(proc: subprocess.Popen[str], predicate, timeout: float = 120,
     raise AssertionError(f"timed out waiting for the sweep:\n{err[-3000:]}")
 
 
-def running_trial_with_run(cwd: Path) -> bool:
+def running_trial_with_run(cwd: Path, *, after_a_complete_one: bool = False) -> bool:
+    """A trial is training (RUNNING with its MLflow run), optionally after another completed;
+    read from one load of the study, so each poll is one query."""
     trials = study_in(cwd).get_trials()
+    if after_a_complete_one and not any(t.state == TrialState.COMPLETE for t in trials):
+        return False
     return any(t.state == TrialState.RUNNING and RUN_ID_ATTR in t.user_attrs for t in trials)
 
 
@@ -259,8 +263,7 @@ def test_resume_after_sigkill_finishes_exactly_n_trials(tmp_path):
     args = [*AD_HOC, *SLOW_TRIALS, "hydra.sweeper.n_trials=6", "hydra.sweeper.n_jobs=2",
             "hydra.sweeper.study_name=resume"]
     proc = start(tmp_path, *args, start_new_session=True)
-    wait_for(proc, lambda: any(t.state == TrialState.COMPLETE for t in study_in(tmp_path).trials)
-             and running_trial_with_run(tmp_path))
+    wait_for(proc, lambda: running_trial_with_run(tmp_path, after_a_complete_one=True))
     killed_at_ms = time.time() * 1000
     os.killpg(proc.pid, signal.SIGKILL)
     proc.communicate(timeout=60)

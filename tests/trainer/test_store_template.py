@@ -32,6 +32,14 @@ def _use(uri: str) -> str:
     return experiment_id
 
 
+def _assert_a_new_store_works(tmp_path: Path) -> None:
+    """A store created under ``tmp_path`` (by whichever way) takes an experiment and a run."""
+    uri = f"sqlite:///{tmp_path}/store/mlflow.db"
+    experiment_id = _use(uri)
+    (run,) = get_client(uri).search_runs([experiment_id])
+    assert run.info.status == "FINISHED"
+
+
 def test_first_store_builds_the_template_and_the_next_is_a_copy(cache: Path,
                                                                  tmp_path: Path) -> None:
     first, second = (f"sqlite:///{tmp_path}/{name}/mlflow.db" for name in ("a", "b"))
@@ -85,10 +93,7 @@ def test_an_unwritable_cache_falls_back_to_mlflow(tmp_path: Path,
     monkeypatch.setenv("TRAINER_CACHE_DIR", str(blocker / "cache"))
     assert not store_template.copy_empty_store(tmp_path / "unused.db")
     assert not (tmp_path / "unused.db").exists() and not (tmp_path / "unused.db.tmp").exists()
-    uri = f"sqlite:///{tmp_path}/store/mlflow.db"
-    experiment_id = _use(uri)
-    (run,) = get_client(uri).search_runs([experiment_id])
-    assert run.info.status == "FINISHED"
+    _assert_a_new_store_works(tmp_path)
 
 
 def test_cache_dir_follows_xdg(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:
@@ -108,7 +113,4 @@ def test_no_home_directory_falls_back_to_mlflow(tmp_path: Path,
 
     monkeypatch.setattr(Path, "home", staticmethod(no_home))
     assert not store_template.copy_empty_store(tmp_path / "unused.db")
-    uri = f"sqlite:///{tmp_path}/store/mlflow.db"
-    experiment_id = _use(uri)
-    (run,) = get_client(uri).search_runs([experiment_id])
-    assert run.info.status == "FINISHED"
+    _assert_a_new_store_works(tmp_path)
