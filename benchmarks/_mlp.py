@@ -6,7 +6,7 @@ and one timed call runs ``epochs`` epochs in a single call of the peer's own API
 per-call cost is paid once, as a user running several epochs pays it). Each peer keeps its
 model across calls: the timings are steady-state epochs, not initialization.
 
-- ``trainer FitLoop``: what users run, ``trainer.fit.FitLoop.run`` (it also computes training
+- ``trainer FitLoop``: what users run, ``trainer.core.fit.FitLoop.run`` (it also computes training
   accuracy per step and evaluates the validation rows once per epoch).
 - ``trainer step loop``: the bare step (gather, forward, loss, backward, Adam) with the
   trainer's components, to show what the FitLoop's bookkeeping costs.
@@ -65,11 +65,11 @@ class EpochResult:
 
 def trainer_fitloop(problem: Problem, epochs: int, seed: int = 0) -> Callable[[], object]:
     """``epochs`` epochs of the trainer's FitLoop on a network kept across calls."""
-    from trainer.fit import FitLoop
-    from trainer.losses import LOSSES
-    from trainer.network import MLP
-    from trainer.optimizers import Adam
-    from trainer.penalties import WeightPenalty
+    from trainer.core.fit import FitLoop
+    from trainer.core.losses import LOSSES
+    from trainer.core.network import MLP
+    from trainer.core.optimizers import Adam
+    from trainer.core.penalties import WeightPenalty
 
     rng = np.random.default_rng(seed)
     net = MLP(problem.n_features, list(problem.hidden), problem.n_classes,
@@ -87,9 +87,9 @@ def trainer_fitloop(problem: Problem, epochs: int, seed: int = 0) -> Callable[[]
 
 def trainer_step_loop(problem: Problem, epochs: int, seed: int = 0) -> Callable[[], object]:
     """The bare training step with the trainer's network, loss and optimizer."""
-    from trainer.losses import LOSSES
-    from trainer.network import MLP
-    from trainer.optimizers import Adam
+    from trainer.core.losses import LOSSES
+    from trainer.core.network import MLP
+    from trainer.core.optimizers import Adam
 
     rng = np.random.default_rng(seed)
     net = MLP(problem.n_features, list(problem.hidden), problem.n_classes,

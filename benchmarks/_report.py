@@ -328,7 +328,7 @@ def render(
     lines += environment_section(env, command, mode, when, seconds)
     lines += ["", "## Targets", "",
               "Each figure is a ratio of medians measured side by side in this run "
-              "(trainer = `trainer.fit.FitLoop`, what `python -m trainer` runs).", ""]
+              "(trainer = `trainer.core.fit.FitLoop`, what `python -m trainer` runs).", ""]
     lines += targets_table(targets)
     if medium is not None:
         lines += ["", *mlp_section(

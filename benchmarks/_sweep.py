@@ -25,8 +25,10 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from trainer.tracking.tags import TRIAL_NUMBER_TAG
+
 REPO = Path(__file__).resolve().parent.parent
-TRIAL_NUMBER_TAG = "optuna.trial_number"
+
 EPOCH_METRIC = "train_loss"  # logged once per epoch by every run
 FAIL_REASON_ATTR = "fail_reason"  # the trial user attribute where the sweep engine says why
 

@@ -55,11 +55,11 @@ class TrackingResult:
 
 
 def _fitloop(problem: Problem, epochs: int, callbacks: list[Any]) -> Any:
-    from trainer.fit import FitLoop
-    from trainer.losses import LOSSES
-    from trainer.network import MLP
-    from trainer.optimizers import Adam
-    from trainer.penalties import WeightPenalty
+    from trainer.core.fit import FitLoop
+    from trainer.core.losses import LOSSES
+    from trainer.core.network import MLP
+    from trainer.core.optimizers import Adam
+    from trainer.core.penalties import WeightPenalty
 
     rng = np.random.default_rng(0)
     net = MLP(problem.n_features, list(problem.hidden), problem.n_classes, activation="relu",

@@ -1,10 +1,15 @@
 """The Optuna sweep engine behind ``python -m trainer --multirun sweep=NAME``.
 
-Search-space grammar (``_search_space``), sampler and pruner registries (``_factories``), the
-study's storage and crash recovery (``_storage``), the trial budget shared by every process
-(``_budget``), the per-epoch pruning bridge handed to the trainer (``_bridge``), one worker's
-ask -> run -> tell loop (``_worker``), the worker processes (``_processes``), the MLflow parent
-run (``_tracking``) and the sweep that ties them together (``_sweeper``).
+Grouped by concern:
+
+- ``search/``: the search-space grammar (``_space``);
+- ``study/``: the study's storage and crash recovery (``_storage``), the trial budget shared by
+  every process (``_budget``), the sampler and pruner registries (``_factories``);
+- ``workers/``: one worker's ask -> run -> tell loop (``_worker``), the per-epoch pruning bridge
+  handed to the trainer (``_bridge``), the worker processes (``_processes``), their fork server
+  (``_fork_server``, ``_preload``) and the interrupt flag (``_interrupt``);
+- ``reporting/``: the sweep's MLflow parent run and final report (``_tracking``, ``_plots``);
+- ``_sweeper``: the sweep that ties them together.
 ``hydra_plugins.trainer_sweeper`` only forwards to :class:`OptunaSweep`.
 
 The names below are imported on first use (PEP 562): the sweeper plugin starts the workers'
@@ -17,31 +22,37 @@ import importlib
 from typing import TYPE_CHECKING, Any
 
 if TYPE_CHECKING:
-    from sweeps._bridge import PruningBridge
-    from sweeps._budget import Budget, count_trials, counted_trials, within_budget
-    from sweeps._factories import PRUNERS, SAMPLERS, build_pruner, build_sampler
-    from sweeps._search_space import Condition, Param, SearchSpace, parse_search_space
-    from sweeps._storage import (
+    from sweeps._sweeper import OptunaSweep, SweepResult
+    from sweeps.reporting._tracking import BestTrial, best_trial, reproduce_command
+    from sweeps.search._space import Condition, Param, SearchSpace, parse_search_space
+    from sweeps.study._budget import Budget, count_trials, counted_trials, within_budget
+    from sweeps.study._factories import PRUNERS, SAMPLERS, build_pruner, build_sampler
+    from sweeps.study._storage import (
         StorageSpec,
         default_storage_url,
         load_or_create_study,
         open_storage,
         resolve_storage_url,
     )
-    from sweeps._sweeper import OptunaSweep, SweepResult
-    from sweeps._tracking import BestTrial, best_trial, reproduce_command
-    from sweeps._worker import HydraJob, TrackingTarget, WorkerPlan, WorkerReport, run_worker
+    from sweeps.workers._bridge import PruningBridge
+    from sweeps.workers._worker import (
+        HydraJob,
+        TrackingTarget,
+        WorkerPlan,
+        WorkerReport,
+        run_worker,
+    )
 
 _MODULES = {
-    "_bridge": ["PruningBridge"],
-    "_budget": ["Budget", "count_trials", "counted_trials", "within_budget"],
-    "_factories": ["PRUNERS", "SAMPLERS", "build_pruner", "build_sampler"],
-    "_search_space": ["Condition", "Param", "SearchSpace", "parse_search_space"],
-    "_storage": ["StorageSpec", "default_storage_url", "load_or_create_study", "open_storage",
+    "workers._bridge": ["PruningBridge"],
+    "study._budget": ["Budget", "count_trials", "counted_trials", "within_budget"],
+    "study._factories": ["PRUNERS", "SAMPLERS", "build_pruner", "build_sampler"],
+    "search._space": ["Condition", "Param", "SearchSpace", "parse_search_space"],
+    "study._storage": ["StorageSpec", "default_storage_url", "load_or_create_study", "open_storage",
                  "resolve_storage_url"],
     "_sweeper": ["OptunaSweep", "SweepResult"],
-    "_tracking": ["BestTrial", "best_trial", "reproduce_command"],
-    "_worker": ["HydraJob", "TrackingTarget", "WorkerPlan", "WorkerReport", "run_worker"],
+    "reporting._tracking": ["BestTrial", "best_trial", "reproduce_command"],
+    "workers._worker": ["HydraJob", "TrackingTarget", "WorkerPlan", "WorkerReport", "run_worker"],
 }
 _HOME = {name: module for module, names in _MODULES.items() for name in names}
 

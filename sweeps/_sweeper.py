@@ -22,24 +22,7 @@ from typing import Any
 
 import optuna
 
-from sweeps._budget import Budget, count_trials
-from sweeps._factories import build_pruner, build_sampler, spec_name
-from sweeps._fork_server import start_fork_server
-from sweeps._processes import (
-    EXIT_INTERRUPTED,
-    run_local_worker,
-    run_processes,
-)
-from sweeps._search_space import SearchSpace, parse_search_space
-from sweeps._storage import (
-    StorageSpec,
-    load_or_create_study,
-    open_storage,
-    recover_lost_trials,
-    requeue_interrupted,
-    resolve_storage_url,
-)
-from sweeps._tracking import (
+from sweeps.reporting._tracking import (
     ROLE_TAG,
     STUDY_TAG,
     BestTrial,
@@ -51,10 +34,28 @@ from sweeps._tracking import (
     log_study_artifacts,
     mlflow_key,
 )
-from sweeps._worker import HydraJob, TrackingTarget, WorkerPlan
+from sweeps.search._space import SearchSpace, parse_search_space
+from sweeps.study._budget import Budget, count_trials
+from sweeps.study._factories import build_pruner, build_sampler, spec_name
+from sweeps.study._storage import (
+    StorageSpec,
+    load_or_create_study,
+    open_storage,
+    recover_lost_trials,
+    requeue_interrupted,
+    resolve_storage_url,
+)
+from sweeps.workers._fork_server import start_fork_server
+from sweeps.workers._processes import (
+    EXIT_INTERRUPTED,
+    run_local_worker,
+    run_processes,
+)
+from sweeps.workers._worker import HydraJob, TrackingTarget, WorkerPlan
 from trainer import run_context
 from trainer.errors import ConfigError, TrainerError
 from trainer.interrupts import sigterm_as_interrupt
+from trainer.tracking.tags import DIRECTION_TAG, STORAGE_TAG
 
 __all__ = ["DIRECTIONS", "OptunaSweep", "SweepResult"]
 
@@ -109,8 +110,8 @@ class OptunaSweep:
         study_name: None: the sweep's name plus a hash of its search space and fixed overrides.
         direction: ``minimize``, ``maximize`` or ``auto`` (follows ``objective``).
         seed: sampler seed; None: the app's ``seed``.
-        sampler, pruner: see ``sweeps._factories``.
-        params: the search space (Hydra sweep grammar, see ``sweeps._search_space``).
+        sampler, pruner: see ``sweeps.study._factories``.
+        params: the search space (Hydra sweep grammar, see ``sweeps.search._space``).
         conditions: ``{child: "parent=value[,value...]"}`` for conditional parameters.
         heartbeat_interval, grace_period: crash detection (seconds); ``heartbeat_interval:
             null`` disables it.
@@ -260,7 +261,7 @@ class OptunaSweep:
         tracker = RunTracker.start(
             uri, experiment_id, run_name=plan.study_name,
             tags={STUDY_TAG: plan.study_name, ROLE_TAG: "parent",
-                  "optuna.storage": _redact(storage.url), "optuna.direction": direction},
+                  STORAGE_TAG: _redact(storage.url), DIRECTION_TAG: direction},
         )
         with tracker:
             tracker.log_params({
@@ -332,7 +333,7 @@ class OptunaSweep:
             if objective is None:
                 raise ConfigError(f"{KEY}.direction", "minimize or maximize (the app has no "
                                   "`objective` to follow)", direction)
-            from trainer.callbacks import metric_mode
+            from trainer.core.callbacks import metric_mode
 
             return "minimize" if metric_mode(str(objective)) == "min" else "maximize"
         if direction not in DIRECTIONS:

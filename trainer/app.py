@@ -17,17 +17,16 @@ from omegaconf import DictConfig, OmegaConf
 from threadpoolctl import threadpool_limits
 
 from trainer import run_context
-from trainer.callbacks import Callback, EarlyStopping, ProgressReporter, metric_mode
 from trainer.config import check_dtype, validate_metric_names, validate_run_config
+from trainer.core.callbacks import Callback, EarlyStopping, ProgressReporter, metric_mode
+from trainer.core.fit import FitLoop, FitResult
+from trainer.core.losses import LOSSES, task_loss
+from trainer.core.network import MLP
+from trainer.core.optimizers import build_optimizer
+from trainer.core.penalties import WeightPenalty
 from trainer.data import Dataset, load_dataset
 from trainer.errors import ConfigError, TrainerError
-from trainer.fit import FitLoop, FitResult
 from trainer.interrupts import sigterm_as_interrupt
-from trainer.losses import LOSSES, task_loss
-from trainer.network import MLP
-from trainer.optimizers import build_optimizer
-from trainer.penalties import WeightPenalty
-from trainer.plots import learning_curves_figure
 from trainer.tracking import (
     RunTracker,
     flatten_config,
@@ -35,9 +34,15 @@ from trainer.tracking import (
     prepare_store,
     resolve_tracking_uri,
 )
-
-TRIAL_NUMBER_TAG = "optuna.trial_number"
-TRIAL_STATE_TAG = "optuna.trial_state"
+from trainer.tracking.pictures import learning_curves_figure
+from trainer.tracking.tags import (
+    DATASET_TAG,
+    LOSS_TAG,
+    STOP_REASON_TAG,
+    TASK_TAG,
+    TRIAL_NUMBER_TAG,
+    TRIAL_STATE_TAG,
+)
 
 
 class EpochLogger(Callback):
@@ -89,7 +94,7 @@ def run(cfg: DictConfig | Mapping[str, Any]) -> float:
         uri,
         experiment_id,
         run_name=plain["mlflow"].get("run_name"),
-        tags={"dataset": str(plain["data"]["name"]), **context.tags},
+        tags={DATASET_TAG: str(plain["data"]["name"]), **context.tags},
         parent_run_id=context.parent_run_id,
     )
     in_trial = TRIAL_NUMBER_TAG in context.tags
@@ -147,7 +152,7 @@ def _train(
                         base_dir=base)
     validate_metric_names(plain, data.task)
     loss_name = _choose_loss(plain["loss"], data)
-    tracker.set_tags({"task": data.task, "loss": loss_name})
+    tracker.set_tags({TASK_TAG: data.task, LOSS_TAG: loss_name})
 
     network = MLP(
         data.n_features,
@@ -224,7 +229,7 @@ def _train(
     tracker.log_metrics(
         {**test_metrics, "best_epoch": result.best_epoch, "stopped_epoch": result.stopped_epoch}
     )
-    tracker.set_tags({"stop_reason": result.stop_reason})
+    tracker.set_tags({STOP_REASON_TAG: result.stop_reason})
     # A pruned trial is a weak configuration cut short: its few epochs stay charted from the
     # per-epoch metrics (and in the sweep's picture of all trials), but drawing its own
     # picture (~0.2 s) and storing its model would be most of a sweep's per-trial overhead.

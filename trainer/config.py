@@ -10,28 +10,17 @@ from __future__ import annotations
 from collections.abc import Mapping
 from typing import Any
 
-import numpy as np
-
+from trainer.core.dtypes import DTYPES, check_dtype
 from trainer.errors import ConfigError
 
-DTYPES = ("float32", "float64")
+__all__ = ["DTYPES", "check_dtype", "validate_metric_names", "validate_run_config"]
+
 PROGRESS_STYLES = ("auto", "bar", "lines", "none")
 EARLY_STOPPING_MODES = ("auto", "min", "max")
 OBJECTIVES = {
     "classification": ("val_loss", "val_accuracy", "train_loss", "train_accuracy"),
     "regression": ("val_loss", "val_r2", "train_loss"),
 }
-
-
-def check_dtype(dtype: Any) -> np.dtype:
-    """``model.dtype`` as a NumPy dtype: float32 or float64."""
-    try:
-        resolved = np.dtype(dtype)
-    except TypeError:
-        resolved = None
-    if resolved is None or resolved.name not in DTYPES:
-        raise ConfigError("model.dtype", f"one of {', '.join(DTYPES)}", str(dtype))
-    return resolved
 
 
 def _is_int(value: Any) -> bool:

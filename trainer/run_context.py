@@ -15,7 +15,7 @@ from dataclasses import dataclass, field
 from typing import TYPE_CHECKING
 
 if TYPE_CHECKING:
-    from trainer.callbacks import Callback
+    from trainer.core.callbacks import Callback
 
 
 @dataclass(frozen=True)

@@ -17,7 +17,7 @@ class OptunaSweeper(Sweeper):
     """``hydra/sweeper=optuna``: see ``sweeps.OptunaSweep`` for the keys."""
 
     def __init__(self, **keys: Any) -> None:
-        from sweeps._fork_server import start_fork_server, wants_worker_processes
+        from sweeps.workers._fork_server import start_fork_server, wants_worker_processes
 
         if wants_worker_processes(keys.get("n_jobs")):
             start_fork_server()

@@ -8,8 +8,8 @@ import sys
 import pytest
 
 import sweeps
-from sweeps import _fork_server
-from sweeps._fork_server import wants_worker_processes
+from sweeps.workers import _fork_server
+from sweeps.workers._fork_server import wants_worker_processes
 
 
 @pytest.mark.parametrize(("n_jobs", "wanted"), [(2, True), (8, True), (1, False), (0, False),

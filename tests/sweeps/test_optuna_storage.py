@@ -21,8 +21,8 @@ from sweeps import (
     open_storage,
     resolve_storage_url,
 )
-from sweeps._budget import FAIL_REASON_ATTR, RUN_ID_ATTR, SURPLUS_ATTR, WORKER_ATTR
-from sweeps._storage import RetryCrashedTrial, requeue_interrupted
+from sweeps.study._budget import FAIL_REASON_ATTR, RUN_ID_ATTR, SURPLUS_ATTR, WORKER_ATTR
+from sweeps.study._storage import RetryCrashedTrial, requeue_interrupted
 from trainer.errors import ConfigError
 
 REPO = Path(__file__).resolve().parents[2]

@@ -9,7 +9,7 @@ import pytest
 from optuna.distributions import CategoricalDistribution, FloatDistribution, IntDistribution
 
 from sweeps import SearchSpace, parse_search_space
-from sweeps._search_space import format_value
+from sweeps.search._space import format_value
 from trainer.errors import ConfigError
 
 optuna.logging.set_verbosity(optuna.logging.WARNING)

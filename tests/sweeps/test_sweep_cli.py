@@ -18,7 +18,7 @@ import pytest
 from optuna.trial import TrialState
 
 from sweeps import count_trials
-from sweeps._budget import FAIL_REASON_ATTR, RUN_ID_ATTR, WORKER_ATTR
+from sweeps.study._budget import FAIL_REASON_ATTR, RUN_ID_ATTR, WORKER_ATTR
 
 REPO = Path(__file__).resolve().parents[2]
 CONFIG = REPO / "conf" / "config.yaml"

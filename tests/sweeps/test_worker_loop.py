@@ -11,7 +11,7 @@ from optuna.trial import TrialState
 from sweep_fakes import FakeJob, load, make_plan
 
 from sweeps import count_trials, open_storage, run_worker
-from sweeps._budget import (
+from sweeps.study._budget import (
     FAIL_REASON_ATTR,
     OVERRIDES_ATTR,
     RUN_ID_ATTR,

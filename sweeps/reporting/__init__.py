@@ -1,0 +1,1 @@
+"""Reporting: the sweep's MLflow parent run, the best trial, the study's pictures."""

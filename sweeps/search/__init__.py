@@ -1,0 +1,1 @@
+"""The search space: Hydra's sweep grammar parsed into Optuna distributions."""

@@ -1,0 +1,263 @@
+"""Where a study lives: the default SQLite file under ``mlruns/``, or any SQLAlchemy URL.
+
+Every process (sweep commands, their workers, other machines on a shared PostgreSQL) opens the
+same storage and the same study. Heartbeats mark which trials are alive: a RUNNING trial whose
+heartbeat stopped for ``grace_period`` seconds (its process was killed, its machine lost power)
+is failed by whoever notices first, its parameters are queued to run again, and its MLflow run is
+marked KILLED.
+
+SQLite is safe for several local processes here: every connection waits up to
+``SQLITE_TIMEOUT`` seconds for the file lock instead of failing at once, and creating the tables
+of a new file (which can race between processes started together) is retried.
+"""
+
+from __future__ import annotations
+
+import copy
+import datetime
+import random
+import time
+import warnings
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import optuna
+from optuna.exceptions import ExperimentalWarning
+from optuna.storages import BaseStorage, RDBStorage
+from optuna.trial import TrialState
+
+from sweeps.study._budget import (
+    FAIL_REASON_ATTR,
+    PER_RUN_ATTRS,
+    RUN_ID_ATTR,
+    SURPLUS_ATTR,
+    WORKER_ATTR,
+)
+from trainer.errors import ConfigError
+
+__all__ = [
+    "DEFAULT_STORAGE_FILE",
+    "RetryCrashedTrial",
+    "StorageSpec",
+    "default_storage_url",
+    "load_or_create_study",
+    "open_storage",
+    "recover_lost_trials",
+    "requeue",
+    "requeue_interrupted",
+    "resolve_storage_url",
+]
+
+DEFAULT_STORAGE_FILE = "mlruns/optuna.db"
+SQLITE_TIMEOUT = 60.0  # seconds a connection waits for another process's write lock
+_OPEN_ATTEMPTS = 8
+
+
+def default_storage_url(start_dir: str | Path) -> str:
+    """``sqlite:///<start dir>/mlruns/optuna.db``, next to the MLflow store."""
+    return f"sqlite:///{(Path(start_dir) / DEFAULT_STORAGE_FILE).resolve()}"
+
+
+def resolve_storage_url(url: str | None, start_dir: str | Path) -> str:
+    """An absolute URL: ``None`` gives the default; a relative SQLite path resolves against the
+    directory the command was started in (workers and Hydra may run elsewhere)."""
+    if url is None or url == "":
+        return default_storage_url(start_dir)
+    if "://" not in url:
+        raise ConfigError("hydra.sweeper.storage", "a SQLAlchemy URL such as "
+                          "sqlite:///mlruns/optuna.db or postgresql://user@host/db", url)
+    prefix = "sqlite:///"
+    if url.startswith(prefix):
+        path = url[len(prefix):]
+        if path and path != ":memory:" and not path.startswith("/"):
+            return f"{prefix}{(Path(start_dir) / path).resolve()}"
+    return url
+
+
+@dataclass(frozen=True)
+class StorageSpec:
+    """What every process needs to open the study's storage (small and picklable).
+
+    Attributes:
+        url: an absolute SQLAlchemy URL.
+        heartbeat_interval: seconds between a running trial's heartbeats (``None`` disables
+            crash detection).
+        grace_period: seconds without a heartbeat after which a RUNNING trial is failed.
+        max_retry: how many times a crashed trial's parameters are run again.
+        tracking_uri: the MLflow store whose runs of crashed trials are marked KILLED.
+    """
+
+    url: str
+    heartbeat_interval: int | None = 5
+    grace_period: int | None = 20
+    max_retry: int | None = 3
+    tracking_uri: str | None = None
+
+
+class RetryCrashedTrial:
+    """Heartbeat-stale trial callback: mark its MLflow run KILLED, then queue its parameters
+    again (Optuna's ``RetryHeartbeatStaleTrialCallback``)."""
+
+    def __init__(self, tracking_uri: str | None, max_retry: int | None) -> None:
+        self.tracking_uri = tracking_uri
+        self.max_retry = max_retry
+
+    def __call__(self, study: optuna.Study, trial: optuna.trial.FrozenTrial) -> None:
+        from sweeps.reporting._tracking import kill_run
+
+        run_id = trial.user_attrs.get(RUN_ID_ATTR)
+        if self.tracking_uri and run_id:
+            kill_run(self.tracking_uri, run_id, "the trial's worker stopped sending heartbeats")
+        requeue(study, trial, self.max_retry)
+
+
+def requeue(study: optuna.Study, trial: optuna.trial.FrozenTrial, max_retry: int | None) -> None:
+    """Queue the parameters of a lost trial to run again (at most ``max_retry`` times).
+
+    The copy keeps the user attributes except those describing the lost run (its failure
+    reason, MLflow run, worker): the new run writes its own.
+    """
+    fresh = copy.deepcopy(trial)
+    fresh.user_attrs = {k: v for k, v in trial.user_attrs.items() if k not in PER_RUN_ATTRS}
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", ExperimentalWarning)
+        callback = optuna.storages.RetryHeartbeatStaleTrialCallback(max_retry=max_retry)
+    callback(study, fresh)
+
+
+def requeue_interrupted(study: optuna.Study, max_retry: int | None,
+                        workers: set[str] | None = None) -> list[int]:
+    """Queue again every interrupted trial (FAIL with an "interrupted" reason) that has no
+    queued copy yet, optionally only those run by ``workers`` ("host:pid"); returns their
+    numbers. Idempotent: the worker that was interrupted calls it for its own trial, and the
+    sweep process again once every worker has stopped, in case a worker could not."""
+    trials = study.get_trials(deepcopy=False)
+    copied = {history[-1] for t in trials if (history := t.system_attrs.get("retry_history"))}
+    queued = []
+    for trial in trials:
+        if (trial.state == TrialState.FAIL and trial.number not in copied
+                and not trial.user_attrs.get(SURPLUS_ATTR)
+                and str(trial.user_attrs.get(FAIL_REASON_ATTR, "")).startswith("interrupted")
+                and (workers is None or trial.user_attrs.get(WORKER_ATTR) in workers)):
+            requeue(study, trial, max_retry)
+            queued.append(trial.number)
+    return queued
+
+
+def open_storage(spec: StorageSpec) -> BaseStorage:
+    """Open (creating tables if needed) the storage, with heartbeats and crash retries.
+
+    Raises:
+        ConfigError: the URL cannot be opened (driver missing, server unreachable ...).
+    """
+    sqlite = spec.url.startswith("sqlite")
+    engine_kwargs: dict[str, Any] = {}
+    if sqlite:
+        path = spec.url.removeprefix("sqlite:///")
+        if path and path != ":memory:":
+            Path(path).parent.mkdir(parents=True, exist_ok=True)
+        engine_kwargs["connect_args"] = {"timeout": SQLITE_TIMEOUT}
+    heartbeat = spec.heartbeat_interval
+    for attempt in range(_OPEN_ATTEMPTS):
+        try:
+            with warnings.catch_warnings():
+                warnings.simplefilter("ignore", ExperimentalWarning)
+                storage = RDBStorage(
+                    spec.url,
+                    engine_kwargs=engine_kwargs,
+                    heartbeat_interval=heartbeat,
+                    grace_period=spec.grace_period if heartbeat else None,
+                    heartbeat_stale_trial_callback=(
+                        RetryCrashedTrial(spec.tracking_uri, spec.max_retry) if heartbeat else None
+                    ),
+                )
+            if sqlite:
+                _use_wal(storage)
+            return storage
+        except ImportError as error:
+            raise ConfigError("hydra.sweeper.storage", "a URL whose database driver is "
+                              "installed", f"{spec.url} ({error})") from None
+        except Exception as error:
+            # Processes creating a new SQLite file together race on its tables; retry that.
+            if not sqlite or attempt == _OPEN_ATTEMPTS - 1:
+                raise ConfigError("hydra.sweeper.storage", "a storage that can be opened",
+                                  f"{spec.url} ({type(error).__name__}: {error})") from None
+            time.sleep(0.05 + random.random() * 0.2 * (attempt + 1))
+    raise AssertionError("unreachable")
+
+
+def _sqlite_pragmas(dbapi_connection: Any, connection_record: Any) -> None:
+    # WAL: readers (the sweep's monitor, optuna-dashboard) never block the workers' writes;
+    # synchronous=NORMAL: a commit is not an fsync (a power cut may lose the last few updates,
+    # never the file's consistency; a trial left RUNNING is then retried like a crashed one).
+    dbapi_connection.execute("PRAGMA journal_mode=WAL")
+    dbapi_connection.execute("PRAGMA synchronous=NORMAL")
+
+
+def _use_wal(storage: RDBStorage) -> None:
+    """Apply the pragmas to every connection of ``storage`` (the pool is emptied so that the
+    connections Optuna opened while creating the tables are replaced)."""
+    import sqlalchemy
+
+    sqlalchemy.event.listen(storage.engine, "connect", _sqlite_pragmas)
+    storage.engine.dispose()
+
+
+def load_or_create_study(
+    storage: BaseStorage,
+    study_name: str,
+    *,
+    direction: str,
+    sampler: optuna.samplers.BaseSampler | None = None,
+    pruner: optuna.pruners.BasePruner | None = None,
+) -> optuna.Study:
+    """Create the study or load it when it exists (re-running a command resumes it).
+
+    Raises:
+        ConfigError: the existing study optimizes in the other direction.
+    """
+    for attempt in range(_OPEN_ATTEMPTS):
+        try:
+            study = optuna.create_study(storage=storage, study_name=study_name,
+                                        direction=direction, sampler=sampler, pruner=pruner,
+                                        load_if_exists=True)
+            break
+        except optuna.exceptions.DuplicatedStudyError:
+            if attempt == _OPEN_ATTEMPTS - 1:
+                raise
+            time.sleep(0.05 + random.random() * 0.2)
+    existing = study.direction.name.lower()
+    if existing != direction:
+        raise ConfigError("hydra.sweeper.direction", f"{existing} (study {study_name!r} "
+                          f"exists with that direction; set another study_name)", direction)
+    return study
+
+
+def recover_lost_trials(study: optuna.Study, spec: StorageSpec) -> None:
+    """Fail the trials whose worker is gone and queue their parameters again.
+
+    Two kinds: a RUNNING trial whose heartbeat stopped for ``grace_period`` seconds (Optuna's
+    ``fail_stale_trials``, with :class:`RetryCrashedTrial` as callback), and a RUNNING trial
+    that never reached the sweep's objective (its worker died between Optuna creating the
+    trial and the first heartbeat, so it has no heartbeat to go stale): the objective's first
+    act is to record its worker, so such a trial older than twice the grace period is lost.
+    A no-op without heartbeats.
+    """
+    if spec.heartbeat_interval is None:
+        return
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", ExperimentalWarning)
+        optuna.storages.fail_stale_trials(study)
+    grace = 2 * (spec.grace_period or 2 * spec.heartbeat_interval)
+    now = datetime.datetime.now()
+    for trial in study.get_trials(deepcopy=False, states=(TrialState.RUNNING,)):
+        started = trial.datetime_start
+        if WORKER_ATTR in trial.user_attrs or started is None:
+            continue
+        if (now - started).total_seconds() > grace:
+            try:
+                study.tell(trial.number, state=TrialState.FAIL)
+            except (ValueError, RuntimeError):  # another process got there first
+                continue
+            requeue(study, trial, spec.max_retry)

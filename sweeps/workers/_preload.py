@@ -1,0 +1,28 @@
+"""What the fork server imports and warms once, so that every sweep worker forks from it ready
+instead of importing in a spawned interpreter (about 5 s per worker on 2 busy cores;
+benchmarks/RESULTS.md, sweep start-up), loading the numba kernels (0.5 s) and setting up the
+two SQL stores' modules (1.3 s). Nothing here opens a file or a connection: those must not be
+shared by forked processes."""
+
+import gc
+
+import cloudpickle  # noqa: F401
+import matplotlib.backends.backend_agg  # noqa: F401
+import matplotlib.figure  # noqa: F401
+import mlflow.store.tracking.sqlalchemy_store  # noqa: F401  (the store each worker opens)
+import optuna.storages._rdb.models  # noqa: F401  (the study's storage)
+import sklearn.datasets  # noqa: F401
+import sklearn.model_selection  # noqa: F401
+from sqlalchemy.orm import configure_mappers
+
+import sweeps.workers._worker  # noqa: F401
+import trainer.app  # noqa: F401
+from trainer.core.kernels import warm_up
+
+warm_up()
+configure_mappers()  # both stores' table mappings, done here rather than in each worker (0.4 s)
+# The imported modules live as long as the process: keep the collector off them. Workers then
+# share these pages with the server instead of copying them when a collection touches them, and
+# the server's own exit skips a final collection of the whole heap (2 s, during which a caller
+# reading the sweep's output through a pipe waits).
+gc.freeze()

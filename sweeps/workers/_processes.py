@@ -1,0 +1,209 @@
+"""The worker slots of a sweep: start, signals, stop.
+
+Slot 0 runs in the sweep's own process, which has the app imported already, so the first trial
+starts as soon as the study is open; each further slot is a long-lived process running
+``sweeps.workers._worker.run_worker`` until the study's budget is spent, so it imports the app and
+opens the stores once. Stopping is graceful: Ctrl-C or SIGTERM reaches each slot as one
+KeyboardInterrupt, which ends its running trial FAIL (its parameters queued again, its MLflow
+run KILLED) before the process exits. A worker whose sweep process died (SIGKILL) interrupts
+itself the same way.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import multiprocessing
+import os
+import signal
+import sys
+import tempfile
+import threading
+import time
+import traceback
+from collections.abc import Sequence
+from typing import Any
+
+from sweeps.workers._interrupt import INTERRUPT_REQUESTED
+from sweeps.workers._worker import HydraJob, WorkerPlan, run_worker
+
+__all__ = ["EXIT_INTERRUPTED", "run_local_worker", "run_processes", "stop_workers",
+           "worker_process_main"]
+
+EXIT_INTERRUPTED = 130
+_JOIN_GRACE = 60.0  # seconds interrupted workers get to record their trial before being killed
+_RESEND = 0.5  # seconds between SIGINTs to a worker that has not stopped yet
+
+
+def _flag_interrupts(*, once: bool) -> dict[int, Any]:
+    """Make SIGINT and SIGTERM set INTERRUPT_REQUESTED (the flag the worker loop checks, for an
+    interrupt a library turned into an ordinary exception) and raise KeyboardInterrupt; returns
+    the previous handlers.
+
+    ``once``: later signals are ignored, so that the interrupted trial can be recorded (Ctrl-C
+    reaches every worker, and the sweep process forwards it too). A worker process wants this;
+    the sweep's own slot does not, so that a second Ctrl-C still reaches it.
+    """
+    INTERRUPT_REQUESTED.clear()
+
+    def handler(signum: int, frame: Any) -> None:
+        if once and INTERRUPT_REQUESTED.is_set():
+            return
+        INTERRUPT_REQUESTED.set()
+        raise KeyboardInterrupt(f"signal {signum}")
+
+    return {sig: signal.signal(sig, handler) for sig in (signal.SIGINT, signal.SIGTERM)}
+
+
+def run_local_worker(plan: WorkerPlan, job: HydraJob, index: int = 0) -> None:
+    """Run slot ``index`` in this process, with its interrupts flagged as in a worker process;
+    the previous signal handlers come back afterwards."""
+    previous = _flag_interrupts(once=False)
+    try:
+        run_worker(plan, job, index)
+    finally:
+        for sig, handler in previous.items():
+            signal.signal(sig, handler)
+
+
+def _watch_parent() -> None:
+    """Interrupt this worker when the sweep process dies (killed with SIGKILL): the trial
+    ends KILLED and queued again instead of running on unattended.
+
+    The worker's parent is the fork server, which exits as soon as the sweep process is gone;
+    the worker is then re-parented, so a changed parent pid means the sweep died.
+    """
+    parent_pid = os.getppid()
+
+    def watch() -> None:
+        while True:
+            time.sleep(1.0)
+            if os.getppid() != parent_pid:
+                os.kill(os.getpid(), signal.SIGINT)
+                return
+
+    threading.Thread(target=watch, name="sweep-parent-watch", daemon=True).start()
+
+
+def worker_process_main(payload: str, index: int) -> None:
+    """Entry point of a worker process: unpickle the plan and the Hydra job from the file
+    ``payload``, run the loop.
+
+    Exits 0 when the budget is spent, 130 when interrupted, 1 on an unexpected error.
+    """
+    import cloudpickle
+    from hydra.core.singleton import Singleton
+    from hydra.core.utils import configure_log, setup_globals
+
+    _flag_interrupts(once=True)
+    _watch_parent()
+    try:
+        with open(payload, "rb") as file:
+            plan, job, singleton_state = cloudpickle.loads(file.read())
+        os.unlink(payload)  # read once: nothing is left behind even if the sweep is killed
+        setup_globals()
+        Singleton.set_state(singleton_state)
+        configure_log(job.config.hydra.hydra_logging, job.config.hydra.verbose)
+        run_worker(plan, job, index)
+    except KeyboardInterrupt:
+        sys.exit(EXIT_INTERRUPTED)
+    except BaseException:
+        traceback.print_exc()
+        sys.exit(1)
+    finally:
+        # A forked worker leaves with os._exit, which skips atexit: a run interrupted before
+        # its own handler could end it is ended KILLED here.
+        from trainer.tracking import end_open_runs
+
+        end_open_runs()
+
+
+def run_processes(plan: WorkerPlan, job: HydraJob, n_workers: int,
+                  pids: list[int] | None = None) -> bool:
+    """Run slot 0 here and ``n_workers - 1`` worker processes, all to the end; returns whether
+    a worker process crashed. Each worker's pid is appended to ``pids`` as it starts.
+
+    Workers are forked from a fork server (a fresh interpreter that imported the app once,
+    see :func:`sweeps.workers._fork_server.start_fork_server`: no inherited locks, threads or
+    open database connections); the plan, the task function and Hydra's state travel by
+    cloudpickle, as in Hydra's joblib launcher. They go through a file: as an argument, a payload
+    larger than a pipe's buffer would block ``start()`` until each child has imported the whole app.
+
+    Raises:
+        KeyboardInterrupt: after the workers recorded their interrupted trials.
+    """
+    import cloudpickle
+    from hydra.core.singleton import Singleton
+
+    data = cloudpickle.dumps((plan, job, Singleton.get_state()))
+    context = multiprocessing.get_context("forkserver")
+    workers: list[multiprocessing.process.BaseProcess] = []
+    payloads: list[str] = []
+    stopping = threading.Event()
+    start_error: list[BaseException] = []
+
+    def start_workers() -> None:
+        # start() waits until the fork server has imported the app: from this thread, slot 0
+        # trains meanwhile instead of waiting too (about 2 s of every n_jobs > 1 sweep).
+        try:
+            for index in range(1, n_workers):
+                if stopping.is_set():
+                    return
+                handle, payload = tempfile.mkstemp(prefix="sweep-worker-", suffix=".pkl")
+                payloads.append(payload)
+                with os.fdopen(handle, "wb") as file:  # one file per worker, which deletes it
+                    file.write(data)
+                worker = context.Process(target=worker_process_main, args=(payload, index),
+                                         name=f"sweep-worker-{index}")
+                worker.start()
+                workers.append(worker)
+                if pids is not None and worker.pid is not None:
+                    pids.append(worker.pid)
+        except BaseException as error:  # re-raised in the sweep's thread
+            start_error.append(error)
+
+    starter = threading.Thread(target=start_workers, name="sweep-worker-start", daemon=True)
+    starter.start()
+    try:
+        run_local_worker(plan, job, 0)
+        starter.join()
+        if start_error:
+            raise start_error[0]
+        for worker in workers:
+            worker.join()
+    except BaseException:  # Ctrl-C, SIGTERM, or an error in slot 0: the others stop too
+        stopping.set()
+        starter.join()  # every worker started is in `workers`
+        stop_workers(workers)
+        raise
+    finally:
+        for payload in payloads:  # a worker that died before reading its file
+            with contextlib.suppress(OSError):
+                os.unlink(payload)
+    return any(w.exitcode not in (0, EXIT_INTERRUPTED) for w in workers)
+
+
+def stop_workers(workers: Sequence[multiprocessing.process.BaseProcess]) -> None:
+    """Interrupt the workers (their trials end KILLED and are queued again), wait for them,
+    and kill whichever does not stop in time or when interrupted again.
+
+    SIGINT is sent again every ``_RESEND`` seconds until a worker exits: one that was still
+    starting (a fork server child ignores SIGINT until ``worker_process_main`` installs its
+    handler) would otherwise miss it and run the study on. Repeats are harmless: a worker
+    acts on the first signal its handler sees and ignores the rest.
+    """
+    deadline = time.monotonic() + _JOIN_GRACE
+    try:
+        while time.monotonic() < deadline:
+            alive = [w for w in workers if w.is_alive() and w.pid is not None]
+            if not alive:
+                break
+            for worker in alive:
+                with contextlib.suppress(ProcessLookupError):
+                    os.kill(worker.pid, signal.SIGINT)  # type: ignore[arg-type]
+            alive[0].join(_RESEND)
+    except KeyboardInterrupt:
+        pass
+    for worker in workers:
+        if worker.is_alive():
+            worker.kill()
+            worker.join()

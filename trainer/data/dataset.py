@@ -1,0 +1,78 @@
+"""The :class:`Dataset`: a data set split into train/val/test, ready for the fit loop."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+import numpy as np
+
+from trainer.core.preprocessing import Preprocessor
+
+
+@dataclass
+class Dataset:
+    """A data set split into train/val/test, ready for the fit loop.
+
+    Attributes:
+        name: ``data.name`` (``digits``, ``csv`` ...).
+        task: ``"classification"`` or ``"regression"``.
+        X_train, X_val, X_test: (n_part, d) features in the float dtype, standardized with the
+            statistics of the training part when ``data.standardize`` is true.
+        y_train, y_val, y_test: classification: (n_part,) int64 class indices into ``classes``;
+            regression: (n_part, k) floats in the dtype, standardized like the features.
+        feature_names: d column names.
+        classes: (n_classes,) the original labels in index order (strings as a numpy unicode
+            array); ``None`` for regression.
+        preprocessor: the fitted standardization, to save with the model.
+    """
+
+    name: str
+    task: str
+    X_train: np.ndarray = field(repr=False)
+    X_val: np.ndarray = field(repr=False)
+    X_test: np.ndarray = field(repr=False)
+    y_train: np.ndarray = field(repr=False)
+    y_val: np.ndarray = field(repr=False)
+    y_test: np.ndarray = field(repr=False)
+    feature_names: list[str] = field(repr=False)
+    classes: np.ndarray | None
+    preprocessor: Preprocessor = field(repr=False)
+
+    @property
+    def n_features(self) -> int:
+        """d, the number of input features."""
+        return int(self.X_train.shape[1])
+
+    @property
+    def n_outputs(self) -> int:
+        """Output units: 1 for two classes (sigmoid), n_classes for more (softmax), k for
+        regression."""
+        if self.task == "regression":
+            return int(self.y_train.shape[1])
+        assert self.classes is not None
+        return 1 if len(self.classes) == 2 else len(self.classes)
+
+    @property
+    def dtype(self) -> np.dtype:
+        """The float dtype of the arrays."""
+        return self.X_train.dtype
+
+    def encode_targets(self, y: np.ndarray) -> np.ndarray:
+        """Targets for the loss, (n, n_outputs) in ``dtype``.
+
+        Classification: (n,) class indices -> (n, 1) 0/1 for two classes, one-hot (n, k) for
+        more. Regression: (n, k) (or (n,)) -> (n, k) unchanged apart from the dtype.
+        """
+        y = np.asarray(y)
+        if self.task == "regression":
+            return y.astype(self.dtype).reshape(len(y), -1)
+        assert self.classes is not None
+        n_classes = len(self.classes)
+        y = y.reshape(-1)
+        if y.dtype.kind not in "iu" or (y.size and (y.min() < 0 or y.max() >= n_classes)):
+            raise ValueError(f"expected class indices in [0, {n_classes}), got {y[:5]!r}...")
+        if n_classes == 2:
+            return y.astype(self.dtype).reshape(-1, 1)
+        one_hot = np.zeros((len(y), n_classes), dtype=self.dtype)
+        one_hot[np.arange(len(y)), y] = 1
+        return one_hot

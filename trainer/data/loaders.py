@@ -1,0 +1,226 @@
+"""Loaders: each turns ``data.name`` (and ``data.path``) into raw, validated arrays."""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Callable
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+
+from trainer.data.settings import Settings
+from trainer.errors import ConfigError, DataError
+
+# sklearn and pandas are imported inside the loaders that need them.
+
+logger = logging.getLogger("trainer.data")
+
+@dataclass
+class RawData:
+    """What a loader hands on: raw features and labels, before splitting.
+
+    Attributes:
+        X: (n, d) float64 features, finite.
+        y: (n,) labels of any dtype (strings as a unicode array) or (n, k) numeric targets.
+        feature_names: d names.
+        source: how messages name the labels ("column 'label' of /data/a.csv").
+        origin: how messages name the data ("/data/a.csv", "the iris data set").
+        label_names: names of integer labels 0..c-1 (the bundled sets' target_names).
+    """
+
+    X: np.ndarray
+    y: np.ndarray
+    feature_names: list[str]
+    source: str
+    origin: str
+    label_names: np.ndarray | None = None
+
+
+def _sklearn_loader(loader_name: str) -> Callable[[Settings, Path], RawData]:
+    def load(settings: Settings, base_dir: Path) -> RawData:
+        from sklearn import datasets
+
+        bunch = getattr(datasets, loader_name)()
+        n_features = bunch.data.shape[1]
+        names = getattr(bunch, "feature_names", None)
+        feature_names = (
+            [str(n) for n in names] if names is not None else [f"x{i}" for i in range(n_features)]
+        )
+        label_names = getattr(bunch, "target_names", None)
+        if label_names is not None:
+            label_names = np.asarray(label_names)
+            if label_names.dtype.kind == "O":
+                label_names = label_names.astype(str)
+        return RawData(
+            X=np.asarray(bunch.data, dtype=np.float64),
+            y=np.asarray(bunch.target),
+            feature_names=feature_names,
+            source=f"the targets of the {settings.name} data set",
+            origin=f"the {settings.name} data set",
+            label_names=label_names,
+        )
+
+    return load
+
+
+def _resolve_path(settings: Settings, base_dir: Path, kind: str) -> Path:
+    if settings.path is None:
+        raise ConfigError("data.path", f"the path of a {kind} file (data.path=FILE)", None)
+    path = Path(settings.path).expanduser()
+    if not path.is_absolute():
+        path = base_dir / path
+    if not path.is_file():
+        what = "a directory" if path.is_dir() else "no such file"
+        raise DataError(f"data.path: expected a {kind} file at {path}, found {what}")
+    return path
+
+
+def plural(count: int, word: str) -> str:
+    return f"{count} {word}" if count == 1 else f"{count} {word}s"
+
+
+def _load_csv(settings: Settings, base_dir: Path) -> RawData:
+    import pandas as pd
+
+    path = _resolve_path(settings, base_dir, "CSV")
+    try:
+        frame = pd.read_csv(path)
+    except (pd.errors.ParserError, pd.errors.EmptyDataError, UnicodeDecodeError) as error:
+        reason = str(error).strip().splitlines()[0] if str(error).strip() else type(error).__name__
+        raise DataError(f"data.path: {path} is not a readable CSV file ({reason})") from None
+    frame.columns = [str(c) for c in frame.columns]
+    columns = list(frame.columns)
+    shown = ", ".join(repr(c) for c in columns[:8]) + (", ..." if len(columns) > 8 else "")
+    if settings.target is None:
+        raise ConfigError("data.target", f"the name of the target column of {path} ({shown})", None)
+    target = settings.target
+    if target not in columns:
+        raise ConfigError("data.target", f"a column of {path} ({shown})", target)
+    features = [c for c in columns if c != target]
+    if not features:
+        raise DataError(f"{path}: expected feature columns besides the target {target!r}, got none")
+
+    # Non-numeric features first: dropping rows cannot fix them.
+    for column in features:
+        values = frame[column]
+        if pd.api.types.is_numeric_dtype(values) or pd.api.types.is_bool_dtype(values):
+            continue
+        coerced = pd.to_numeric(values, errors="coerce")
+        bad = values.notna() & coerced.isna()
+        if bad.any():
+            row = int(np.flatnonzero(bad.to_numpy())[0])
+            raise DataError(
+                f"{path}: feature column {column!r} must be numeric, got {values.iloc[row]!r} "
+                f"(line {row + 2}); drop the column or encode it as numbers"
+            )
+        frame[column] = coerced
+
+    missing = frame.isna().sum()
+    missing = missing[missing > 0]
+    if len(missing):
+        if not settings.dropna:
+            counts = ", ".join(
+                f"column {c!r} ({plural(int(n), 'row')})" for c, n in missing.items()
+            )
+            raise DataError(
+                f"{path}: expected no missing values, got missing values in {counts}; "
+                "fill them, or set data.dropna=true to drop those rows"
+            )
+        before = len(frame)
+        frame = frame.dropna()
+        logger.info("data.dropna: dropped %d of %d rows of %s", before - len(frame), before, path)
+
+    X = frame[features].to_numpy(dtype=np.float64)
+    not_finite = ~np.isfinite(X).all(axis=0)
+    if not_finite.any():
+        column = features[int(np.flatnonzero(not_finite)[0])]
+        raise DataError(f"{path}: feature column {column!r} must be finite, got infinite values")
+
+    labels = frame[target]
+    if pd.api.types.is_bool_dtype(labels) or pd.api.types.is_numeric_dtype(labels):
+        y = labels.to_numpy()
+    else:
+        # Strings stay strings, as a unicode array (never object dtype).
+        y = labels.astype(str).to_numpy(dtype=str)
+    return RawData(
+        X=X, y=y, feature_names=features, source=f"column {target!r} of {path}", origin=str(path)
+    )
+
+
+def _load_npz(settings: Settings, base_dir: Path) -> RawData:
+    path = _resolve_path(settings, base_dir, ".npz")
+    try:
+        archive = np.load(path, allow_pickle=False)
+    except (ValueError, OSError) as error:
+        raise DataError(
+            f"data.path: expected an .npz archive of plain arrays at {path} "
+            f"(np.savez(path, X=X, y=y)), got an unreadable file ({error})"
+        ) from None
+    if not isinstance(archive, np.lib.npyio.NpzFile):
+        raise DataError(
+            f"data.path: expected an .npz archive (np.savez(path, X=X, y=y)) at {path}, "
+            "got a single .npy array"
+        )
+    with archive:
+        keys = list(archive.keys())
+        absent = [k for k in ("X", "y") if k not in keys]
+        if absent:
+            raise DataError(
+                f"{path}: expected arrays 'X' and 'y', missing {', '.join(map(repr, absent))}; "
+                f"arrays found: {', '.join(map(repr, keys)) or 'none'}"
+            )
+        try:
+            X, y = archive["X"], archive["y"]
+            names = archive["feature_names"] if "feature_names" in keys else None
+        except ValueError as error:  # object arrays need pickle, which is refused
+            raise DataError(
+                f"{path}: expected plain numeric or string arrays, got {error}"
+            ) from None
+
+    if X.ndim != 2:
+        raise DataError(f"{path}: expected X of shape (samples, features), got shape {X.shape}")
+    if X.dtype.kind not in "biuf":
+        raise DataError(f"{path}: expected numeric X, got dtype {X.dtype}")
+    if y.ndim not in (1, 2) or len(y) != len(X):
+        raise DataError(
+            f"{path}: expected y of shape ({len(X)},) or ({len(X)}, k) to match X {X.shape}, "
+            f"got shape {y.shape}"
+        )
+    X = X.astype(np.float64)
+    y_float = y.dtype.kind == "f"
+    nan_rows = np.isnan(X).any(axis=1)
+    if y_float:
+        nan_rows |= np.isnan(y).reshape(len(y), -1).any(axis=1)
+    if nan_rows.any():
+        if not settings.dropna:
+            raise DataError(
+                f"{path}: expected no NaN in X or y, got NaN in "
+                f"{plural(int(nan_rows.sum()), 'row')}; fix them, or set data.dropna=true to "
+                "drop those rows"
+            )
+        logger.info("data.dropna: dropped %d of %d rows of %s", nan_rows.sum(), len(X), path)
+        X, y = X[~nan_rows], y[~nan_rows]
+    if not np.isfinite(X).all():
+        raise DataError(f"{path}: expected finite X, got infinite values")
+    if y_float and not np.isfinite(y).all():
+        raise DataError(f"{path}: expected finite y, got infinite values")
+
+    d = X.shape[1]
+    if names is not None and names.shape == (d,):
+        feature_names = [str(n) for n in names]
+    else:
+        feature_names = [f"x{i}" for i in range(d)]
+    return RawData(X=X, y=y, feature_names=feature_names, source=f"y in {path}", origin=str(path))
+
+
+# data.name -> loader. The user picks one with data=NAME.
+DATASETS: dict[str, Callable[[Settings, Path], RawData]] = {
+    "digits": _sklearn_loader("load_digits"),
+    "breast_cancer": _sklearn_loader("load_breast_cancer"),
+    "wine": _sklearn_loader("load_wine"),
+    "iris": _sklearn_loader("load_iris"),
+    "diabetes": _sklearn_loader("load_diabetes"),
+    "csv": _load_csv,
+    "npz": _load_npz,
+}

@@ -1,0 +1,303 @@
+"""One MLflow run: :class:`RunTracker`, written through the process's client.
+
+A metric value logged alone costs ~1 ms, ~0.15 ms through ``log_batch``, so per-epoch metrics are
+buffered and written in batches (every ~2 s, when the buffer is full, and at the end); params
+and tags ride along with them.
+"""
+
+from __future__ import annotations
+
+import atexit
+import contextlib
+import getpass
+import logging
+import os
+import re
+import shutil
+import subprocess
+import sys
+import tempfile
+import time
+import weakref
+from collections.abc import Mapping
+from functools import lru_cache
+from pathlib import Path
+from types import TracebackType
+from typing import Any
+
+from mlflow import MlflowClient
+from mlflow.entities import Metric, Param, RunTag
+from mlflow.utils.validation import (
+    MAX_ENTITIES_PER_BATCH,
+    MAX_METRICS_PER_BATCH,
+    MAX_PARAM_VAL_LENGTH,
+    MAX_PARAMS_TAGS_PER_BATCH,
+    MAX_TAG_VAL_LENGTH,
+)
+
+from trainer.errors import TrainerError
+from trainer.tracking import store
+from trainer.tracking.params import flatten_config
+from trainer.tracking.store import get_client
+from trainer.tracking.tags import (
+    FAILURE_REASON_TAG,
+    GIT_COMMIT_TAG,
+    PARENT_RUN_TAG,
+    SOURCE_NAME_TAG,
+    SOURCE_TYPE_TAG,
+    USER_TAG,
+)
+
+__all__ = ["MODEL_ARTIFACT_PATH", "RunTracker", "end_open_runs", "failure_reason"]
+
+logger = logging.getLogger("trainer.tracking")
+
+MODEL_ARTIFACT_PATH = "model"
+_TERMINAL_STATUSES = ("FINISHED", "FAILED", "KILLED")
+
+_open_trackers: weakref.WeakSet[RunTracker] = weakref.WeakSet()  # started, not yet ended
+store._after_fork_hooks.append(_open_trackers.clear)  # a forked child never ends the parent's runs
+
+
+def _one_line(text: str, limit: int) -> str:
+    line = " ".join(text.split())
+    return line if len(line) <= limit else line[: limit - 3] + "..."
+
+
+def failure_reason(exc: BaseException, limit: int = MAX_TAG_VAL_LENGTH) -> str:
+    """One line of at most ``limit`` characters: a user error's own message, else
+    ``TypeName: message``."""
+    message = str(exc)
+    if isinstance(exc, TrainerError) and message:
+        return _one_line(message, limit)
+    return _one_line(f"{type(exc).__name__}: {message}".rstrip(": "), limit)
+
+
+@lru_cache(maxsize=8)
+def _git_commit(cwd: str) -> str | None:
+    """HEAD of the git repository containing ``cwd`` (once per process and directory)."""
+    try:
+        result = subprocess.run(
+            ["git", "rev-parse", "HEAD"],
+            cwd=cwd,
+            capture_output=True,
+            text=True,
+            timeout=5,
+            check=False,
+        )
+    except (OSError, subprocess.SubprocessError):
+        return None
+    commit = result.stdout.strip()
+    return commit if result.returncode == 0 and re.fullmatch(r"[0-9a-f]{40,64}", commit) else None
+
+
+def _source_tags() -> dict[str, str]:
+    tags = {SOURCE_TYPE_TAG: "LOCAL", SOURCE_NAME_TAG: sys.argv[0] or "python"}
+    with contextlib.suppress(Exception):  # no user name in some containers
+        tags[USER_TAG] = getpass.getuser()
+    try:
+        commit = _git_commit(os.getcwd())
+    except OSError:  # the working directory was removed
+        commit = None
+    if commit:
+        tags[GIT_COMMIT_TAG] = commit
+    return tags
+
+
+@atexit.register
+def end_open_runs() -> None:
+    """End every run of this process still open as KILLED: the last resort, at exit, so that no
+    run stays RUNNING. Processes that leave with ``os._exit`` (multiprocessing children) skip
+    atexit and call it themselves."""
+    for tracker in list(_open_trackers):
+        tracker.end("KILLED", failure_reason="the process exited before the run was ended")
+
+
+class RunTracker:
+    """One MLflow run, written through a per-process :class:`MlflowClient`.
+
+    Use it as a context manager: a normal exit ends the run FINISHED, an exception FAILED (its
+    one-line message in the ``failure_reason`` tag), Ctrl-C or a SIGTERM turned into
+    ``SystemExit`` KILLED. Metrics are buffered and written with ``log_batch``.
+    """
+
+    def __init__(
+        self,
+        client: MlflowClient,
+        run_id: str,
+        *,
+        flush_interval: float = 2.0,
+        max_buffered: int = MAX_METRICS_PER_BATCH,
+    ) -> None:
+        self.client = client
+        self.run_id = run_id
+        self.flush_interval = flush_interval
+        self.max_buffered = max_buffered
+        self._buffer: list[Metric] = []
+        # Params and tags wait for the next metrics write: each store call costs ~5 ms on
+        # SQLite whatever it carries, so a run's few params and tags ride along with its
+        # metrics (benchmarks/RESULTS.md, tracking overhead).
+        self._params: dict[str, Param] = {}
+        self._tags: dict[str, RunTag] = {}
+        self._last_flush = time.monotonic()
+        self._ended = False
+        _open_trackers.add(self)
+
+    @classmethod
+    def start(
+        cls,
+        uri: str,
+        experiment_id: str,
+        *,
+        run_name: str | None = None,
+        tags: Mapping[str, str] | None = None,
+        parent_run_id: str | None = None,
+    ) -> RunTracker:
+        """Create a RUNNING run in ``experiment_id`` (the child of ``parent_run_id`` if given),
+        tagged with its source (user, entry point, git commit when the cwd is in a repo)."""
+        client = get_client(uri)
+        all_tags = _source_tags()
+        if parent_run_id is not None:
+            all_tags[PARENT_RUN_TAG] = parent_run_id
+        all_tags.update({k: str(v)[:MAX_TAG_VAL_LENGTH] for k, v in (tags or {}).items()})
+        # create_run also sets the mlflow.runName tag (a generated name when None)
+        run = client.create_run(experiment_id, tags=all_tags, run_name=run_name)
+        return cls(client, run.info.run_id)
+
+    @property
+    def ended(self) -> bool:
+        return self._ended
+
+    # -- params and tags: buffered with the metrics
+
+    def log_params(self, params: Mapping[str, Any]) -> None:
+        """Log params (nested mappings are flattened with dots), each value truncated to
+        MLflow's limit; written with the next :meth:`flush`."""
+        for key, value in flatten_config(params).items():
+            self._params[key] = Param(key, value[:MAX_PARAM_VAL_LENGTH])
+
+    def set_tags(self, tags: Mapping[str, str]) -> None:
+        """Set tags, each value truncated to MLflow's limit; written with the next
+        :meth:`flush` (a tag set twice keeps its last value)."""
+        for key, value in tags.items():
+            self._tags[key] = RunTag(key, str(value)[:MAX_TAG_VAL_LENGTH])
+
+    # -- metrics: buffered
+
+    def log_epoch(self, epoch: int, metrics: Mapping[str, float]) -> None:
+        """Buffer one epoch's metrics with ``step=epoch``."""
+        self.log_metrics(metrics, step=epoch)
+
+    def log_metrics(self, metrics: Mapping[str, float], step: int | None = None) -> None:
+        """Buffer metrics at ``step`` (0 when None); written when ~2 s passed since the last
+        write, when the buffer is full, or by :meth:`flush` / :meth:`end`."""
+        timestamp = int(time.time() * 1000)
+        step = 0 if step is None else int(step)
+        self._buffer.extend(
+            Metric(key, float(value), timestamp, step) for key, value in metrics.items()
+        )
+        if (
+            len(self._buffer) >= self.max_buffered
+            or time.monotonic() - self._last_flush >= self.flush_interval
+        ):
+            self.flush()
+
+    def flush(self) -> None:
+        """Write the buffered params, tags and metrics, as few ``log_batch`` calls as MLflow's
+        limits allow."""
+        self._last_flush = time.monotonic()
+        while self._buffer or self._params or self._tags:
+            params = list(self._params.values())[:MAX_PARAMS_TAGS_PER_BATCH]
+            tags = list(self._tags.values())[:MAX_PARAMS_TAGS_PER_BATCH]
+            room = min(MAX_METRICS_PER_BATCH, MAX_ENTITIES_PER_BATCH - len(params) - len(tags))
+            metrics = self._buffer[:room]
+            self.client.log_batch(self.run_id, metrics=metrics, params=params, tags=tags,
+                                  synchronous=True)
+            # removed only once written: a failed write can be retried
+            del self._buffer[: len(metrics)]
+            for param in params:
+                del self._params[param.key]
+            for tag in tags:
+                del self._tags[tag.key]
+
+    # -- artifacts
+
+    def log_text(self, text: str, artifact_file: str) -> None:
+        """Store ``text`` as the artifact ``artifact_file`` (e.g. ``config.yaml``)."""
+        self.client.log_text(self.run_id, text, artifact_file)
+
+    def log_figure(self, figure: Any, artifact_file: str) -> None:
+        """Store a Matplotlib figure as the PNG artifact ``artifact_file``."""
+        self.client.log_figure(self.run_id, figure, artifact_file, save_kwargs={"format": "png"})
+
+    def log_pyfunc_model(self, **save_kwargs: Any) -> str:
+        """Save the model with :func:`trainer.tracking.model.save_model` (same keyword arguments)
+        and upload it as the artifact directory ``model``.
+
+        Returns:
+            ``runs:/<run_id>/model``, loadable with ``mlflow.pyfunc.load_model``.
+        """
+        from trainer.tracking import model as pyfunc_model  # only when a model is logged
+
+        tmp = tempfile.mkdtemp(prefix="trainer-model-")
+        try:
+            local = Path(tmp) / MODEL_ARTIFACT_PATH
+            pyfunc_model.save_model(local, **save_kwargs)
+            self.client.log_artifacts(self.run_id, str(local), artifact_path=MODEL_ARTIFACT_PATH)
+        finally:
+            shutil.rmtree(tmp, ignore_errors=True)
+        return f"runs:/{self.run_id}/{MODEL_ARTIFACT_PATH}"
+
+    def artifact_uri(self, artifact_path: str = "") -> str:
+        """The absolute URI of the run's artifact directory (or of a path inside it); loading
+        from it needs no tracking URI, unlike ``runs:/``."""
+        root = self.client.get_run(self.run_id).info.artifact_uri
+        return f"{root.rstrip('/')}/{artifact_path}" if artifact_path else root
+
+    # -- end
+
+    def end(self, status: str = "FINISHED", failure_reason: str | None = None) -> None:
+        """Flush, record ``failure_reason`` as a tag when given, and terminate the run with
+        ``status`` (FINISHED, FAILED or KILLED). Idempotent; a store that cannot be reached
+        only logs a warning, so ending never hides the error that caused it."""
+        if status not in _TERMINAL_STATUSES:
+            raise ValueError(f"status must be one of {_TERMINAL_STATUSES}, got {status!r}")
+        if self._ended:
+            return
+        self._ended = True
+        _open_trackers.discard(self)
+        if failure_reason is not None:
+            self.set_tags({FAILURE_REASON_TAG: _one_line(failure_reason, MAX_TAG_VAL_LENGTH)})
+        try:
+            self.flush()
+        except Exception as exc:  # keep going: the status matters more than the last metrics
+            logger.warning("MLflow run %s: could not write metrics: %s", self.run_id, exc)
+            if failure_reason is not None:  # the reason alone, without what was rejected
+                with contextlib.suppress(Exception):
+                    reason = self._tags[FAILURE_REASON_TAG]
+                    self.client.set_tag(self.run_id, reason.key, reason.value)
+        try:
+            self.client.set_terminated(self.run_id, status)
+        except Exception as exc:
+            logger.warning("MLflow run %s: could not mark it %s: %s", self.run_id, status, exc)
+
+    def __enter__(self) -> RunTracker:
+        return self
+
+    def __exit__(
+        self,
+        exc_type: type[BaseException] | None,
+        exc: BaseException | None,
+        traceback: TracebackType | None,
+    ) -> None:
+        if exc is None:
+            self.end("FINISHED")
+        elif isinstance(exc, KeyboardInterrupt):
+            self.end("KILLED", failure_reason="interrupted (KeyboardInterrupt)")
+        elif isinstance(exc, SystemExit):
+            if exc.code in (None, 0):
+                self.end("FINISHED")
+            else:  # a SIGTERM handler raising SystemExit, or an explicit non-zero exit
+                self.end("KILLED", failure_reason=f"exited with code {exc.code}")
+        else:
+            self.end("FAILED", failure_reason=failure_reason(exc))

@@ -1,0 +1,228 @@
+"""The MLflow store: tracking URIs, one client per process, experiments.
+
+Costs measured on this project's machine shape the module:
+
+- opening an MLflow store costs over a second, so there is one client per process per URI;
+- several processes creating a fresh SQLite store (or the same experiment) at once corrupt it or
+  send runs to "Default", so creation happens once, under a file lock beside the database.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import logging
+import os
+import re
+import sqlite3
+import threading
+from collections.abc import Callable, Iterator
+from pathlib import Path
+from urllib.parse import urlparse
+
+from mlflow import MlflowClient
+from mlflow.exceptions import MlflowException
+
+from trainer.errors import ConfigError
+from trainer.tracking import store_template
+
+try:  # POSIX only; elsewhere concurrent first use of a fresh store is not guarded
+    import fcntl
+except ImportError:  # pragma: no cover - Windows
+    fcntl = None  # type: ignore[assignment]
+
+__all__ = [
+    "default_artifact_root",
+    "get_client",
+    "get_or_create_experiment",
+    "prepare_store",
+    "resolve_tracking_uri",
+]
+
+logger = logging.getLogger("trainer.tracking")
+
+# Tracking URIs that carry no scheme yet are not file paths.
+_SCHEMELESS_URIS = frozenset({"databricks", "databricks-uc", "uc"})
+
+_clients: dict[str, MlflowClient] = {}
+_clients_lock = threading.Lock()
+# Called in a forked child after the clients are dropped (the run module forgets its runs).
+_after_fork_hooks: list[Callable[[], None]] = []
+
+
+def _forget_parent_state() -> None:
+    # A forked child must not reuse the parent's SQLite connections (SQLAlchemy's advice:
+    # dispose the pool without closing the parent's connections) nor end the parent's runs.
+    for client in _clients.values():
+        with contextlib.suppress(Exception):
+            client._tracking_client.store.engine.dispose(close=False)
+    _clients.clear()
+    for hook in _after_fork_hooks:
+        hook()
+
+
+if hasattr(os, "register_at_fork"):
+    os.register_at_fork(after_in_child=_forget_parent_state)
+
+
+def resolve_tracking_uri(uri: str, base_dir: Path) -> str:
+    """Make a tracking URI independent of the working directory.
+
+    ``sqlite:///relative/path.db`` becomes ``sqlite:////<base_dir>/relative/path.db``; a plain
+    directory path becomes its ``file:`` URI; absolute SQLite URIs and every other scheme
+    (``http``, ``postgresql`` ...) are returned unchanged.
+    """
+    base = Path(base_dir).resolve()
+    if uri.startswith("sqlite:///"):
+        path, sep, query = uri[len("sqlite:///") :].partition("?")
+        if path.startswith("/"):
+            return uri
+        return f"sqlite:///{(base / path).as_posix()}{sep}{query}"
+    if uri in _SCHEMELESS_URIS or urlparse(uri).scheme:
+        return uri
+    return (base / uri).resolve().as_uri()
+
+
+def _sqlite_path(uri: str) -> Path | None:
+    """The database file of a file-backed SQLite URI, else None (in-memory, other schemes)."""
+    if not uri.startswith("sqlite:///"):
+        return None
+    path = uri[len("sqlite:///") :].partition("?")[0]
+    if not path or path == ":memory:":
+        return None
+    return Path(path)
+
+
+def default_artifact_root(uri: str) -> str | None:
+    """Where runs of a local SQLite store keep artifacts: the database's directory as a
+    ``file:`` URI (``mlruns/`` for ``sqlite:///mlruns/mlflow.db``); None for other stores,
+    whose server decides."""
+    db = _sqlite_path(uri)
+    if db is None:
+        return None
+    return db.resolve().parent.as_uri()
+
+
+@contextlib.contextmanager
+def _store_lock(uri: str) -> Iterator[None]:
+    """An exclusive inter-process lock on ``<db>.lock`` for a SQLite store (no-op otherwise)."""
+    db = _sqlite_path(uri)
+    if db is None or fcntl is None:
+        yield
+        return
+    db.parent.mkdir(parents=True, exist_ok=True)
+    with open(db.with_name(db.name + ".lock"), "a+b") as handle:
+        fcntl.flock(handle, fcntl.LOCK_EX)
+        try:
+            yield
+        finally:
+            fcntl.flock(handle, fcntl.LOCK_UN)
+
+
+def _sqlite_store_ready(db: Path) -> bool:
+    """Whether ``db`` holds an MLflow schema already (checked read-only, in milliseconds)."""
+    if not db.is_file():
+        return False
+    try:
+        with contextlib.closing(
+            sqlite3.connect(f"{db.resolve().as_uri()}?mode=ro", uri=True)
+        ) as con:
+            tables = {row[0] for row in con.execute("SELECT name FROM sqlite_master")}
+            if not {"experiments", "runs", "alembic_version"} <= tables:
+                return False
+            return con.execute("SELECT count(*) FROM alembic_version").fetchone()[0] > 0
+    except sqlite3.Error:
+        return False
+
+
+def get_client(uri: str) -> MlflowClient:
+    """This process's client for ``uri``, opening (and for SQLite, creating) the store once."""
+    with _clients_lock:
+        client = _clients.get(uri)
+        if client is None:
+            # MlflowClient opens the store eagerly and creates missing SQLite tables: that runs
+            # under the lock, so only one process ever creates the schema of a fresh database.
+            # Opening a ready store (~1 s) runs outside it, so workers start in parallel.
+            with _store_lock(uri):
+                db = _sqlite_path(uri)
+                if db is not None and not _sqlite_store_ready(db):
+                    client = _create_sqlite_store(uri, db)
+            if client is None:
+                client = MlflowClient(tracking_uri=uri)
+            _clients[uri] = client
+        return client
+
+
+def _create_sqlite_store(uri: str, db: Path) -> MlflowClient:
+    """Open a client on a SQLite store that has no schema yet, creating it: copied from
+    :mod:`trainer.tracking.store_template` (0.05 s) when ``db`` does not exist, else by MLflow."""
+    if not db.exists() and store_template.copy_empty_store(db):
+        try:
+            return MlflowClient(tracking_uri=uri)
+        except MlflowException as exc:  # MLflow checks the copy's schema revision
+            logger.warning("MLflow refused the store copied from the template (%s); "
+                           "creating %s from scratch", exc, db)
+            _forget_engine(db)
+            store_template.discard(db)
+    with store_template.quiet_schema_creation():
+        return MlflowClient(tracking_uri=uri)
+
+
+def _forget_engine(db: Path) -> None:
+    """Drop MLflow's cached engine on ``db``, whose connections point at a file about to go."""
+    from mlflow.store.tracking.sqlalchemy_store import SqlAlchemyStore
+
+    with contextlib.suppress(Exception):
+        for key in list(SqlAlchemyStore._engine_map):
+            path = _sqlite_path(key)
+            if path is not None and path.resolve() == db.resolve():
+                SqlAlchemyStore._engine_map.pop(key).dispose()
+
+
+def prepare_store(uri: str) -> None:
+    """Create the store's directory and the SQLite database exactly once, safely against other
+    processes doing the same; a no-op when this process has already opened ``uri``."""
+    get_client(uri)
+
+
+def _experiment_artifact_location(uri: str, name: str) -> str | None:
+    """``<artifact root>/<name made path-safe>`` for SQLite stores, else None (server default)."""
+    root = default_artifact_root(uri)
+    if root is None:
+        return None
+    db = _sqlite_path(uri)
+    assert db is not None
+    slug = re.sub(r"[^A-Za-z0-9._-]+", "_", name).strip("._") or "experiment"
+    location = db.resolve().parent / slug
+    if location.exists() and not location.is_dir():  # e.g. an experiment named "mlflow.db"
+        location = location.with_name(slug + "_artifacts")
+    return location.as_uri()
+
+
+def get_or_create_experiment(uri: str, name: str) -> str:
+    """The id of the active experiment ``name``, created if missing.
+
+    Runs under the store lock so that concurrent callers agree on one experiment. For SQLite
+    stores the experiment keeps its artifacts beside the database (``mlruns/<name>/``), not in
+    a directory relative to whichever working directory the first caller had.
+    """
+    client = get_client(uri)
+    with _store_lock(uri):
+        experiment = client.get_experiment_by_name(name)
+        if experiment is None:
+            try:
+                return client.create_experiment(
+                    name, artifact_location=_experiment_artifact_location(uri, name)
+                )
+            except MlflowException:
+                # A remote store has no lock file: another process may have won the race.
+                experiment = client.get_experiment_by_name(name)
+                if experiment is None:
+                    raise
+    if experiment.lifecycle_stage != "active":
+        raise ConfigError(
+            "mlflow.experiment",
+            "an active experiment (restore the deleted one with `mlflow experiments restore` "
+            "or choose another name)",
+            name,
+        )
+    return experiment.experiment_id
