@@ -6,11 +6,14 @@ under ``<dir>/mlruns``) on a tiny model and a few epochs.
 
 from __future__ import annotations
 
+import contextlib
+import fcntl
 import os
 import signal
 import subprocess
 import sys
 import time
+from collections.abc import Iterator
 from pathlib import Path
 
 import optuna
@@ -25,10 +28,13 @@ CONFIG = REPO / "conf" / "config.yaml"
 pytestmark = pytest.mark.slow
 optuna.logging.set_verbosity(optuna.logging.WARNING)
 
-QUICK = ["model.hidden=[16]", "mlflow.log_model=false", "hydra.sweeper.heartbeat_interval=1",
-         "hydra.sweeper.grace_period=2"]
+QUICK = ["model.hidden=[16]", "mlflow.log_model=false"]
 AD_HOC = ["hydra/sweeper=optuna", *QUICK, "optimizer.lr=tag(log, interval(1e-3, 1e-1))",
           "hydra.sweeper.pruner=none"]
+# For the tests that kill a sweep: its lost trials are found within seconds. Only those: on a
+# loaded machine a live trial's heartbeat can be late by a second (SQLite's clock has whole
+# seconds), and a grace period this short would then fail it as lost.
+FAST_CRASH_DETECTION = ["hydra.sweeper.heartbeat_interval=1", "hydra.sweeper.grace_period=2"]
 # Trials that train for about a second (per-sample steps, all epochs), so that a test which stops
 # the sweep mid-trial has seconds to see its moment rather than the few hundred milliseconds
 # between tiny trials.
@@ -239,10 +245,38 @@ def test_two_jobs_run_in_two_processes_at_once_without_batch_barrier(tmp_path):
     assert len(children(runs_in(tmp_path))) == 6
 
 
+@contextlib.contextmanager
+def store_creation_held(cwd: Path) -> Iterator[None]:
+    """Hold the MLflow store's creation lock (``mlruns/mlflow.db.lock``, taken by every process
+    before it opens the store): a sweep started meanwhile opens its study, says so, and waits
+    there before its first trial."""
+    (cwd / "mlruns").mkdir(exist_ok=True)
+    with open(cwd / "mlruns" / "mlflow.db.lock", "a+b") as handle:
+        fcntl.flock(handle, fcntl.LOCK_EX)
+        yield
+
+
+def wait_for_line(proc: subprocess.Popen[str], text: str) -> None:
+    """Read the sweep's output until a line contains ``text``; a sweep that ends first fails."""
+    assert proc.stdout is not None
+    for line in proc.stdout:
+        if text in line:
+            return
+    _, err = proc.communicate()
+    raise AssertionError(f"the sweep ended (exit {proc.returncode}) before saying {text!r}:\n"
+                         f"{err[-3000:]}")
+
+
 def test_two_sweep_commands_share_one_study_within_n_trials(tmp_path):
-    # the same command started twice at once cooperates on one study: exactly n_trials finish
+    # the same command started twice at once cooperates on one study: exactly n_trials finish,
+    # each process running some. Start-up takes seconds and a loaded machine delays one process
+    # more than the other, enough for the first to run the whole study alone; so both wait at
+    # the store until each has opened the study, then start their trials together.
     args = [*AD_HOC, "hydra.sweeper.n_trials=5", "hydra.sweeper.n_jobs=1", "epochs=8"]
-    procs = [start(tmp_path, *args) for _ in range(2)]
+    with store_creation_held(tmp_path):
+        procs = [start(tmp_path, *args) for _ in range(2)]
+        for proc in procs:
+            wait_for_line(proc, "trials finished")
     results = [p.communicate(timeout=240) for p in procs]
     assert [p.returncode for p in procs] == [0, 0], [err for _, err in results]
     trials = study_in(tmp_path).get_trials()
@@ -260,8 +294,8 @@ def test_two_sweep_commands_share_one_study_within_n_trials(tmp_path):
 def test_resume_after_sigkill_finishes_exactly_n_trials(tmp_path):
     # power loss: every sweep process dies at once mid-trial; the same command, run again,
     # re-runs the lost trials and finishes the study, leaving nothing RUNNING anywhere
-    args = [*AD_HOC, *SLOW_TRIALS, "hydra.sweeper.n_trials=6", "hydra.sweeper.n_jobs=2",
-            "hydra.sweeper.study_name=resume"]
+    args = [*AD_HOC, *SLOW_TRIALS, *FAST_CRASH_DETECTION, "hydra.sweeper.n_trials=6",
+            "hydra.sweeper.n_jobs=2", "hydra.sweeper.study_name=resume"]
     proc = start(tmp_path, *args, start_new_session=True)
     wait_for(proc, lambda: running_trial_with_run(tmp_path, after_a_complete_one=True))
     killed_at_ms = time.time() * 1000
