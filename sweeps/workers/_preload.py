@@ -11,8 +11,6 @@ import matplotlib.backends.backend_agg  # noqa: F401
 import matplotlib.figure  # noqa: F401
 import mlflow.store.tracking.sqlalchemy_store  # noqa: F401  (the store each worker opens)
 import optuna.storages._rdb.models  # noqa: F401  (the study's storage)
-import sklearn.datasets  # noqa: F401
-import sklearn.model_selection  # noqa: F401
 from sqlalchemy.orm import configure_mappers
 
 import sweeps.workers._worker  # noqa: F401

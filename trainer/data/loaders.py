@@ -12,7 +12,7 @@ import numpy as np
 from trainer.data.settings import Settings
 from trainer.errors import ConfigError, DataError
 
-# sklearn and pandas are imported inside the loaders that need them.
+# pandas is imported inside the CSV loader, the only one that needs it.
 
 logger = logging.getLogger("trainer.data")
 
@@ -37,29 +37,24 @@ class RawData:
     label_names: np.ndarray | None = None
 
 
-def _sklearn_loader(loader_name: str) -> Callable[[Settings, Path], RawData]:
-    def load(settings: Settings, base_dir: Path) -> RawData:
-        from sklearn import datasets
+BUNDLED_DIR = Path(__file__).resolve().parent / "bundled"
 
-        bunch = getattr(datasets, loader_name)()
-        n_features = bunch.data.shape[1]
-        names = getattr(bunch, "feature_names", None)
-        feature_names = (
-            [str(n) for n in names] if names is not None else [f"x{i}" for i in range(n_features)]
-        )
-        label_names = getattr(bunch, "target_names", None)
-        if label_names is not None:
-            label_names = np.asarray(label_names)
-            if label_names.dtype.kind == "O":
-                label_names = label_names.astype(str)
-        return RawData(
-            X=np.asarray(bunch.data, dtype=np.float64),
-            y=np.asarray(bunch.target),
-            feature_names=feature_names,
-            source=f"the targets of the {settings.name} data set",
-            origin=f"the {settings.name} data set",
-            label_names=label_names,
-        )
+
+def _bundled_loader(name: str) -> Callable[[Settings, Path], RawData]:
+    """A loader of ``bundled/<name>.npz``: scikit-learn's copy of the data set as plain arrays
+    (see ``bundled/README.md``). Reading it takes ~5 ms; ``sklearn.datasets`` took ~1 s to
+    import in every process that trained on a bundled set (benchmarks/RESULTS.md, one run)."""
+
+    def load(settings: Settings, base_dir: Path) -> RawData:
+        with np.load(BUNDLED_DIR / f"{name}.npz", allow_pickle=False) as arrays:
+            return RawData(
+                X=arrays["X"].astype(np.float64),  # digits' pixels are stored as uint8
+                y=arrays["y"],
+                feature_names=[str(n) for n in arrays["feature_names"]],
+                source=f"the targets of the {settings.name} data set",
+                origin=f"the {settings.name} data set",
+                label_names=arrays.get("target_names"),
+            )
 
     return load
 
@@ -216,11 +211,11 @@ def _load_npz(settings: Settings, base_dir: Path) -> RawData:
 
 # data.name -> loader. The user picks one with data=NAME.
 DATASETS: dict[str, Callable[[Settings, Path], RawData]] = {
-    "digits": _sklearn_loader("load_digits"),
-    "breast_cancer": _sklearn_loader("load_breast_cancer"),
-    "wine": _sklearn_loader("load_wine"),
-    "iris": _sklearn_loader("load_iris"),
-    "diabetes": _sklearn_loader("load_diabetes"),
+    "digits": _bundled_loader("digits"),
+    "breast_cancer": _bundled_loader("breast_cancer"),
+    "wine": _bundled_loader("wine"),
+    "iris": _bundled_loader("iris"),
+    "diabetes": _bundled_loader("diabetes"),
     "csv": _load_csv,
     "npz": _load_npz,
 }

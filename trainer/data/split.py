@@ -42,26 +42,72 @@ def _short_class(
     )
 
 
+# The split draws exactly what scikit-learn's ``train_test_split`` (ShuffleSplit and
+# StratifiedShuffleSplit) draws from the same seed, so every split made before sklearn was dropped
+# from the run's path stays bit for bit the same; importing sklearn for it cost ~1 s per process
+# (0.7-1.2 s of `python -m trainer`'s wall time, benchmarks/RESULTS.md). Tests compare both.
+
+
+def shuffle_split(rows: np.ndarray, n_test: int, seed: int) -> tuple[np.ndarray, np.ndarray]:
+    """(rest, test): ``n_test`` rows drawn at random, the others kept."""
+    order = np.random.RandomState(seed).permutation(len(rows))
+    return rows[order[n_test:]], rows[order[:n_test]]
+
+
+def _rows_per_class(counts: np.ndarray, n_draws: int, rng: np.random.RandomState) -> np.ndarray:
+    """How many of ``n_draws`` rows each class gets: the floor of its share, and one more for
+    the classes with the largest remainders (ties drawn at random) until ``n_draws`` are taken."""
+    share = counts / counts.sum() * n_draws
+    taken = np.floor(share)
+    missing = int(n_draws - taken.sum())
+    remainder = share - taken
+    for value in np.sort(np.unique(remainder))[::-1]:
+        if missing <= 0:
+            break
+        (tied,) = np.where(remainder == value)
+        extra = min(len(tied), missing)
+        taken[rng.choice(tied, size=extra, replace=False)] += 1
+        missing -= extra
+    return taken.astype(int)
+
+
+def stratified_split(rows: np.ndarray, y: np.ndarray, n_test: int, seed: int
+                     ) -> tuple[np.ndarray, np.ndarray]:
+    """(rest, test) of ``rows`` with labels ``y`` (one per row), each in random order: each class
+    keeps its share in both parts; ``len(rows) - n_test`` rows stay in the rest."""
+    rng = np.random.RandomState(seed)
+    _, class_of_row, counts = np.unique(y, return_inverse=True, return_counts=True)
+    members = np.split(np.argsort(class_of_row, kind="stable"), np.cumsum(counts)[:-1])
+    n_rest = len(rows) - n_test
+    rest_per_class = _rows_per_class(counts, n_rest, rng)
+    test_per_class = _rows_per_class(counts - rest_per_class, n_test, rng)
+    rest, test = [], []
+    for c, count in enumerate(counts):
+        shuffled = members[c][rng.permutation(count)]
+        rest.append(shuffled[: rest_per_class[c]])
+        test.append(shuffled[rest_per_class[c] : rest_per_class[c] + test_per_class[c]])
+    # Both parts shuffled as scikit-learn does: a later split of the rest depends on its order.
+    return rows[rng.permutation(np.concatenate(rest))], rows[rng.permutation(np.concatenate(test))]
+
+
 def split_rows(
     y: np.ndarray, classes: np.ndarray | None, settings: Settings, seed: int, raw: RawData
 ) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     """Row indices (train, val, test); stratified by class for classification, so that every
     part keeps the class ratios of the whole."""
-    from sklearn.model_selection import train_test_split
-
     n = len(y)
     n_train, n_val, n_test = part_sizes(n, settings, raw.origin)
     # Two independent streams from the one seed: same seed -> same split.
     seed_test, seed_val = (int(s) for s in np.random.SeedSequence(seed).generate_state(2))
     rows = np.arange(n)
     if classes is None:
-        rest, test = train_test_split(rows, test_size=n_test, random_state=seed_test)
-        train, val = train_test_split(rest, test_size=n_val, random_state=seed_val)
+        rest, test = shuffle_split(rows, n_test, seed_test)
+        train, val = shuffle_split(rest, n_val, seed_val)
         return np.sort(train), np.sort(val), np.sort(test)
 
-    # Check what sklearn would refuse, and say which class or key is short instead.
+    # Check what a stratified split cannot do, and say which class or key is short instead.
     totals = np.bincount(y, minlength=len(classes))
-    # One row of a class per part: 3 in all. sklearn then needs 2 in each set it splits.
+    # One row of a class per part: 3 in all, so 2 in each set a split divides.
     error = _short_class(classes, totals, totals, 3, raw.source)
     if error:
         raise error
@@ -77,12 +123,12 @@ def split_rows(
                 f"{len(classes)} classes, got {plural(size, 'row')} of {n} "
                 "(raise the fraction or add rows)"
             )
-    rest, test = train_test_split(rows, test_size=n_test, random_state=seed_test, stratify=y)
+    rest, test = stratified_split(rows, y, n_test, seed_test)
     rest_counts = np.bincount(y[rest], minlength=len(classes))
     error = _short_class(classes, totals, rest_counts, 2, raw.source)
     if error:
         raise error
-    train, val = train_test_split(rest, test_size=n_val, random_state=seed_val, stratify=y[rest])
+    train, val = stratified_split(rest, y[rest], n_val, seed_val)
     return np.sort(train), np.sort(val), np.sort(test)
 
 
