@@ -4,5 +4,10 @@ __version__ = "0.1.0"
 
 from pathlib import Path
 
-# The Hydra configs: the repository's conf/ (found by the editable install the README uses).
-CONFIG_DIR = Path(__file__).resolve().parent.parent / "conf"
+_PACKAGE_DIR = Path(__file__).resolve().parent
+
+# The Hydra configs. A wheel ships the repository's conf/ inside the package (trainer/conf/,
+# pyproject's package-dir); a source checkout or an editable install reads conf/ beside it.
+CONFIG_DIR = (
+    _PACKAGE_DIR / "conf" if (_PACKAGE_DIR / "conf").is_dir() else _PACKAGE_DIR.parent / "conf"
+)
