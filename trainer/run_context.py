@@ -48,11 +48,16 @@ _current: ContextVar[RunContext | None] = ContextVar("trainer_run_context", defa
 
 
 def available_cores() -> int:
-    """Cores this process may run on (its CPU affinity where the OS tells it)."""
+    """Cores this process may run on: its CPU affinity where the OS tells it, and no more than
+    a SLURM job step's ``SLURM_CPUS_PER_TASK`` (which is not always enforced by affinity)."""
     try:
-        return len(os.sched_getaffinity(0))
+        cores = len(os.sched_getaffinity(0))
     except AttributeError:  # not Linux
-        return os.cpu_count() or 1
+        cores = os.cpu_count() or 1
+    slurm = os.environ.get("SLURM_CPUS_PER_TASK", "")
+    if slurm.isdigit() and int(slurm) > 0:
+        cores = min(cores, int(slurm))
+    return max(1, cores)
 
 
 def current() -> RunContext:

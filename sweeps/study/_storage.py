@@ -7,14 +7,24 @@ is failed by whoever notices first, its parameters are queued to run again, and 
 marked KILLED.
 
 SQLite is safe for several local processes here: every connection waits up to
-``SQLITE_TIMEOUT`` seconds for the file lock instead of failing at once, and creating the tables
-of a new file (which can race between processes started together) is retried.
+``SQLITE_TIMEOUT`` seconds for the file lock instead of failing at once. Creating the tables of
+a new database races between processes started together on every backend (on PostgreSQL one of
+them fails on ``pg_type_typname_nsp_index``, Optuna #1092): a sweep creates them once before its
+workers start, the workers then skip that step, and opening is retried on every backend.
+
+A database server is shared by many processes: each one keeps at most
+``POOL_SIZE + POOL_OVERFLOW`` connections (its trial loop and Optuna's heartbeat thread), and
+checks a pooled connection before use so that a restarted server costs a reconnect, not a trial.
+
+Whether a trial's worker is gone is judged by the database's clock alone: Optuna compares its
+heartbeat rows with the database's ``now()``, and a trial that never recorded a heartbeat is
+judged by how long this process has seen it so, never by comparing this machine's clock with a
+start time another machine wrote.
 """
 
 from __future__ import annotations
 
 import copy
-import datetime
 import random
 import time
 import warnings
@@ -51,6 +61,8 @@ __all__ = [
 
 DEFAULT_STORAGE_FILE = "mlruns/optuna.db"
 SQLITE_TIMEOUT = 60.0  # seconds a connection waits for another process's write lock
+POOL_SIZE = 2  # connections a process keeps to a database server (trial loop, heartbeat thread)
+POOL_OVERFLOW = 1  # and may open beyond them for a moment (the sweep's monitor thread)
 _OPEN_ATTEMPTS = 8
 
 
@@ -86,6 +98,8 @@ class StorageSpec:
         grace_period: seconds without a heartbeat after which a RUNNING trial is failed.
         max_retry: how many times a crashed trial's parameters are run again.
         tracking_uri: the MLflow store whose runs of crashed trials are marked KILLED.
+        create_schema: whether opening creates missing tables (a sweep's workers skip it: the
+            sweep created them before starting them).
     """
 
     url: str
@@ -93,6 +107,7 @@ class StorageSpec:
     grace_period: int | None = 20
     max_retry: int | None = 3
     tracking_uri: str | None = None
+    create_schema: bool = True
 
 
 class RetryCrashedTrial:
@@ -158,6 +173,8 @@ def open_storage(spec: StorageSpec) -> BaseStorage:
         if path and path != ":memory:":
             Path(path).parent.mkdir(parents=True, exist_ok=True)
         engine_kwargs["connect_args"] = {"timeout": SQLITE_TIMEOUT}
+    else:
+        engine_kwargs.update(pool_size=POOL_SIZE, max_overflow=POOL_OVERFLOW, pool_pre_ping=True)
     heartbeat = spec.heartbeat_interval
     for attempt in range(_OPEN_ATTEMPTS):
         try:
@@ -166,6 +183,7 @@ def open_storage(spec: StorageSpec) -> BaseStorage:
                 storage = RDBStorage(
                     spec.url,
                     engine_kwargs=engine_kwargs,
+                    skip_table_creation=not spec.create_schema,
                     heartbeat_interval=heartbeat,
                     grace_period=spec.grace_period if heartbeat else None,
                     heartbeat_stale_trial_callback=(
@@ -179,8 +197,9 @@ def open_storage(spec: StorageSpec) -> BaseStorage:
             raise ConfigError("hydra.sweeper.storage", "a URL whose database driver is "
                               "installed", f"{spec.url} ({error})") from None
         except Exception as error:
-            # Processes creating a new SQLite file together race on its tables; retry that.
-            if not sqlite or attempt == _OPEN_ATTEMPTS - 1:
+            # Processes creating new tables together race (any backend); an unreachable server
+            # may be starting. Retry both a few times.
+            if attempt == _OPEN_ATTEMPTS - 1:
                 raise ConfigError("hydra.sweeper.storage", "a storage that can be opened",
                                   f"{spec.url} ({type(error).__name__}: {error})") from None
             time.sleep(0.05 + random.random() * 0.2 * (attempt + 1))
@@ -234,30 +253,57 @@ def load_or_create_study(
     return study
 
 
+# RUNNING trials this process has seen without any heartbeat: trial id -> time.monotonic() then.
+_seen_without_heartbeat: dict[int, float] = {}
+
+
+def _trials_with_heartbeat(study: optuna.Study, trial_ids: list[int]) -> set[int]:
+    """Which of ``trial_ids`` have a row in Optuna's heartbeat table."""
+    import sqlalchemy
+
+    storage = getattr(study._storage, "_backend", study._storage)  # under Optuna's cache
+    engine = getattr(storage, "engine", None)
+    if engine is None or not trial_ids:
+        return set(trial_ids)  # not an RDB storage: nothing to judge by
+    query = sqlalchemy.text("SELECT trial_id FROM trial_heartbeats WHERE trial_id IN :ids")
+    query = query.bindparams(sqlalchemy.bindparam("ids", expanding=True))
+    with engine.connect() as connection:
+        return {row[0] for row in connection.execute(query, {"ids": trial_ids})}
+
+
 def recover_lost_trials(study: optuna.Study, spec: StorageSpec) -> None:
     """Fail the trials whose worker is gone and queue their parameters again.
 
     Two kinds: a RUNNING trial whose heartbeat stopped for ``grace_period`` seconds (Optuna's
-    ``fail_stale_trials``, with :class:`RetryCrashedTrial` as callback), and a RUNNING trial
-    that never reached the sweep's objective (its worker died between Optuna creating the
-    trial and the first heartbeat, so it has no heartbeat to go stale): the objective's first
-    act is to record its worker, so such a trial older than twice the grace period is lost.
-    A no-op without heartbeats.
+    ``fail_stale_trials``, which compares the heartbeat with the database's clock, with
+    :class:`RetryCrashedTrial` as callback), and a RUNNING trial that never recorded a
+    heartbeat (its worker died between Optuna creating the trial and the first heartbeat, which
+    follows within milliseconds): it is lost once this process has seen it so for
+    ``grace_period`` seconds, measured on this process's monotonic clock (a start time written
+    by another machine's clock says nothing here). A no-op without heartbeats.
     """
     if spec.heartbeat_interval is None:
         return
     with warnings.catch_warnings():
         warnings.simplefilter("ignore", ExperimentalWarning)
         optuna.storages.fail_stale_trials(study)
-    grace = 2 * (spec.grace_period or 2 * spec.heartbeat_interval)
-    now = datetime.datetime.now()
-    for trial in study.get_trials(deepcopy=False, states=(TrialState.RUNNING,)):
-        started = trial.datetime_start
-        if WORKER_ATTR in trial.user_attrs or started is None:
+    grace = spec.grace_period or 2 * spec.heartbeat_interval
+    running = {t._trial_id: t for t in study.get_trials(deepcopy=False,
+                                                        states=(TrialState.RUNNING,))}
+    beating = _trials_with_heartbeat(study, list(running))
+    now = time.monotonic()
+    for trial_id in list(_seen_without_heartbeat):
+        if trial_id not in running or trial_id in beating:
+            del _seen_without_heartbeat[trial_id]
+    for trial_id, trial in running.items():
+        if trial_id in beating:
             continue
-        if (now - started).total_seconds() > grace:
-            try:
-                study.tell(trial.number, state=TrialState.FAIL)
-            except (ValueError, RuntimeError):  # another process got there first
-                continue
-            requeue(study, trial, spec.max_retry)
+        first_seen = _seen_without_heartbeat.setdefault(trial_id, now)
+        if now - first_seen <= grace:
+            continue
+        del _seen_without_heartbeat[trial_id]
+        try:
+            study.tell(trial.number, state=TrialState.FAIL)
+        except (ValueError, RuntimeError):  # another process got there first
+            continue
+        RetryCrashedTrial(spec.tracking_uri, spec.max_retry)(study, trial)
