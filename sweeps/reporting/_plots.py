@@ -7,12 +7,14 @@ stands out.
 
 from __future__ import annotations
 
+from typing import Any
+
 import optuna
 from matplotlib.backends.backend_agg import FigureCanvasAgg
 from matplotlib.figure import Figure
 from optuna.trial import TrialState
 
-_STYLES = {
+_STYLES: dict[TrialState, dict[str, Any]] = {
     TrialState.COMPLETE: {"color": "tab:blue", "alpha": 0.45, "linewidth": 1.0},
     TrialState.PRUNED: {"color": "tab:red", "alpha": 0.7, "linewidth": 1.0},
     TrialState.FAIL: {"color": "tab:gray", "alpha": 0.6, "linewidth": 1.0, "linestyle": "--"},
@@ -47,7 +49,7 @@ def learning_curves_of_trials(study: optuna.Study, *, metric: str = "objective")
     completed = [t for t in trials if t.state == TrialState.COMPLETE and t.value is not None]
     if completed:
         maximize = study.direction == optuna.study.StudyDirection.MAXIMIZE
-        best = (max if maximize else min)(completed, key=lambda t: t.value)
+        best = (max if maximize else min)(completed, key=lambda t: float(t.value))  # type: ignore[arg-type]
         steps = sorted(best.intermediate_values)
         axes.plot(steps, [best.intermediate_values[s] for s in steps], color="black",
                   linewidth=2.2, label=f"best (trial {best.number})")

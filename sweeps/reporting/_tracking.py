@@ -153,7 +153,8 @@ def best_trial(study: optuna.Study,
         best = study.best_trial
     except ValueError:
         return None
-    return BestTrial(best.number, float(best.value), dict(best.params),
+    assert best.value is not None  # a COMPLETE trial of a single-objective study has one
+    return BestTrial(best.number, best.value, dict(best.params),
                      best.user_attrs.get(RUN_ID_ATTR), reproduce_command(best, fallback))
 
 
@@ -224,8 +225,9 @@ class SweepMonitor:
         if seen == self._seen:
             return budget
         self._seen = seen
-        metrics = {"trials_complete": budget.complete, "trials_pruned": budget.pruned,
-                   "trials_failed": budget.failed}
+        metrics: dict[str, float] = {"trials_complete": budget.complete,
+                                     "trials_pruned": budget.pruned,
+                                     "trials_failed": budget.failed}
         if best is not None:
             metrics["best_value"] = best.value
             tags = {"best.trial_number": str(best.number), "best.command": best.command}

@@ -382,10 +382,10 @@ def _range(value: RangeSweep, log: bool, source: str) -> BaseDistribution:
         raise ConfigError(source, f"a range holding 1 to {MAX_RANGE_VALUES} values",
                           f"range({value.start}, {value.stop}, {value.step})")
     low, high = min(floats[0], floats[-1]), max(floats[0], floats[-1])
-    step = abs(float(value.step))
+    float_step = abs(float(value.step))
     if len(floats) == 1:
         return FloatDistribution(low, low)
-    return FloatDistribution(_clean_float(low), _clean_float(high), step=step)
+    return FloatDistribution(_clean_float(low), _clean_float(high), step=float_step)
 
 
 def _categorical(

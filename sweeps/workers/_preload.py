@@ -10,13 +10,14 @@ import cloudpickle  # noqa: F401
 import matplotlib.backends.backend_agg  # noqa: F401
 import matplotlib.figure  # noqa: F401
 import mlflow.store.tracking.sqlalchemy_store  # noqa: F401  (the store each worker opens)
-import optuna.storages._rdb.models  # noqa: F401  (the study's storage)
 from sqlalchemy.orm import configure_mappers
 
 import sweeps.workers._worker  # noqa: F401
 import trainer.app  # noqa: F401
+from trainer._private_apis import import_optuna_rdb_models
 from trainer.core.kernels import warm_up
 
+import_optuna_rdb_models()  # the study's storage
 warm_up()
 configure_mappers()  # both stores' table mappings, done here rather than in each worker (0.4 s)
 # The imported modules live as long as the process: keep the collector off them. Workers then

@@ -48,6 +48,7 @@ from sweeps.study._storage import (
 from sweeps.workers._bridge import PruningBridge
 from sweeps.workers._interrupt import stop_if_interrupted
 from trainer import run_context
+from trainer._private_apis import OPTUNA_OPTIMIZE_LOGGER, job_error
 
 __all__ = [
     "HydraJob",
@@ -218,10 +219,9 @@ class _TrialRunner:
         from hydra.core.utils import JobStatus
 
         if result.status != JobStatus.COMPLETED:
-            # JobReturn.return_value would re-raise (and print Hydra's banner): read the field.
-            error = result._return_value
-            trial.set_user_attr(FAIL_REASON_ATTR, _one_line(error))
-            raise TrialFailedError(_one_line(error)) from error
+            failure = job_error(result)
+            trial.set_user_attr(FAIL_REASON_ATTR, _one_line(failure))
+            raise TrialFailedError(_one_line(failure)) from failure
         if bridge is not None and bridge.pruned:
             raise optuna.TrialPruned(f"pruned at epoch {bridge.pruned_epoch}")
         try:
@@ -274,7 +274,7 @@ def _log_finished(study: optuna.Study, trial: optuna.trial.FrozenTrial) -> None:
 
 class _DropOptunaFailureWarnings(logging.Filter):
     def filter(self, record: logging.LogRecord) -> bool:
-        return not (record.name == "optuna.study._optimize" and record.levelno == logging.WARNING)
+        return not (record.name == OPTUNA_OPTIMIZE_LOGGER and record.levelno == logging.WARNING)
 
 
 @contextlib.contextmanager

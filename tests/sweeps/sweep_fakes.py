@@ -63,7 +63,7 @@ class FakeJob:
         if self.interrupt_trial == number:
             raise KeyboardInterrupt("test interrupt")
         if self.fail_above is not None and x > self.fail_above:
-            return JobReturn(status=JobStatus.FAILED, _return_value=ValueError(f"x={x} too big"))
+            return _job_return(JobStatus.FAILED, ValueError(f"x={x} too big"))
         loop = FakeLoop()
         callbacks = [factory() for factory in context.callbacks]
         for callback in callbacks:
@@ -78,7 +78,15 @@ class FakeJob:
                 break
         for callback in callbacks:
             callback.on_train_end(loop, {})
-        return JobReturn(status=JobStatus.COMPLETED, _return_value=loss)
+        return _job_return(JobStatus.COMPLETED, loss)
+
+
+def _job_return(status: JobStatus, value: object) -> JobReturn:
+    """What Hydra's run_job returns: a status and the task's value (or the exception it raised),
+    set through the public setter."""
+    result = JobReturn(status=status)
+    result.return_value = value
+    return result
 
 
 def make_plan(db: Path, *, n_trials: int, study_name: str = "test", sampler: object = "random",

@@ -135,7 +135,7 @@ class FitLoop:
                 Xb, Yb, dZ = buffers.gather(rows)
                 Z = self.network.forward(Xb, training=True)
                 batch_loss = self.loss.value_and_grad(Z, Yb, out=dZ)
-                if classification:
+                if y_train_labels is not None:  # classification
                     # Accuracy from the training-mode logits already computed, as Keras does.
                     correct += int(np.count_nonzero(predicted_classes(Z) == y_train_labels[rows]))
                 self.network.backward(dZ)

@@ -21,12 +21,11 @@ import math
 import numpy as np
 from numba import njit
 
-_JIT = {"cache": True, "nogil": True, "error_model": "numpy"}
 
-
-@njit(**_JIT)
+@njit(cache=True, nogil=True, error_model="numpy")
 def adam_update(params: np.ndarray, grads: np.ndarray, m: np.ndarray, v: np.ndarray,
-                beta1: float, beta2: float, eps: float, step_size: float) -> None:
+                beta1: np.floating, beta2: np.floating, eps: np.floating,
+                step_size: np.floating) -> None:
     """m = beta1 m + g; v = beta2 v + g^2; p -= step_size m / (sqrt(v) + eps), in one pass
     (the rescaled moments of ``trainer.core.optimizers.Adam``)."""
     for i in range(params.shape[0]):
@@ -38,9 +37,9 @@ def adam_update(params: np.ndarray, grads: np.ndarray, m: np.ndarray, v: np.ndar
         params[i] -= step_size * mi / (math.sqrt(vi) + eps)
 
 
-@njit(**_JIT)
+@njit(cache=True, nogil=True, error_model="numpy")
 def rmsprop_update(params: np.ndarray, grads: np.ndarray, s: np.ndarray,
-                   rho: float, eps: float, step_size: float) -> None:
+                   rho: np.floating, eps: np.floating, step_size: np.floating) -> None:
     """s = rho s + g^2; p -= step_size g / (sqrt(s) + eps), in one pass (the rescaled
     accumulator of ``trainer.core.optimizers.RMSprop``)."""
     for i in range(params.shape[0]):

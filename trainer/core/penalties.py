@@ -34,8 +34,8 @@ class WeightPenalty:
     def _buffer(self, W: np.ndarray) -> np.ndarray:
         buf = self._scratch
         if buf is None or buf.shape != W.shape or buf.dtype != W.dtype:
-            self._scratch = np.empty_like(W)
-        return self._scratch
+            buf = self._scratch = np.empty_like(W)
+        return buf
 
     def value(self, W_flat: np.ndarray) -> float:
         """l1 * sum|W| + l2 * sum W^2 for W_flat (n_weights,)."""

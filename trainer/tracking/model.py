@@ -237,7 +237,8 @@ def save_model(
             f"feature_names: expected {network_config['n_inputs']} distinct names, got {names}"
         )
 
-    arrays = {key: _plain_array(key, value) for key, value in network_state.items()}
+    # Any: np.savez(file, **arrays) would otherwise match the keyword allow_pickle: bool
+    arrays: dict[str, Any] = {key: _plain_array(key, value) for key, value in network_state.items()}
     for key, value in preprocessor_arrays.items():
         arrays[_PREPROCESSOR_PREFIX + key] = _plain_array(key, value)
     if classes is not None:

@@ -22,6 +22,7 @@ from urllib.parse import urlparse
 from mlflow import MlflowClient
 from mlflow.exceptions import MlflowException
 
+from trainer._private_apis import client_engine, forget_cached_engines
 from trainer.errors import ConfigError
 from trainer.tracking import store_template
 
@@ -54,7 +55,7 @@ def _forget_parent_state() -> None:
     # dispose the pool without closing the parent's connections) nor end the parent's runs.
     for client in _clients.values():
         with contextlib.suppress(Exception):
-            client._tracking_client.store.engine.dispose(close=False)
+            client_engine(client).dispose(close=False)
     _clients.clear()
     for hook in _after_fork_hooks:
         hook()
@@ -169,13 +170,12 @@ def _create_sqlite_store(uri: str, db: Path) -> MlflowClient:
 
 def _forget_engine(db: Path) -> None:
     """Drop MLflow's cached engine on ``db``, whose connections point at a file about to go."""
-    from mlflow.store.tracking.sqlalchemy_store import SqlAlchemyStore
+    def on_db(uri: str) -> bool:
+        path = _sqlite_path(uri)
+        return path is not None and path.resolve() == db.resolve()
 
     with contextlib.suppress(Exception):
-        for key in list(SqlAlchemyStore._engine_map):
-            path = _sqlite_path(key)
-            if path is not None and path.resolve() == db.resolve():
-                SqlAlchemyStore._engine_map.pop(key).dispose()
+        forget_cached_engines(on_db)
 
 
 def prepare_store(uri: str) -> None:

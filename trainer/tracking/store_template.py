@@ -20,6 +20,8 @@ from pathlib import Path
 
 import mlflow
 
+from trainer._private_apis import initialize_mlflow_tables
+
 __all__ = ["cache_dir", "copy_empty_store", "discard", "quiet_schema_creation"]
 
 logger = logging.getLogger(__name__)
@@ -57,7 +59,6 @@ def _build_template(path: Path) -> None:
     """Create the empty store at ``path`` the way MLflow does (its tables, then the migrations),
     without the default experiment, whose artifact location belongs to each store."""
     import sqlalchemy
-    from mlflow.store.db.utils import _initialize_tables  # MLflow's own creation step
 
     path.parent.mkdir(parents=True, exist_ok=True)
     fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=path.name, suffix=".tmp")
@@ -66,7 +67,7 @@ def _build_template(path: Path) -> None:
         engine = sqlalchemy.create_engine(f"sqlite:///{tmp}")
         try:
             with quiet_schema_creation():
-                _initialize_tables(engine)
+                initialize_mlflow_tables(engine)  # MLflow's own creation step
         finally:
             engine.dispose()
         os.replace(tmp, path)  # atomic: a concurrent builder's copy is as good as this one

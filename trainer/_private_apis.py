@@ -1,0 +1,156 @@
+"""Every private API of MLflow, Hydra and Optuna the project relies on, and nothing else.
+
+A library may rename or drop a name that starts with an underscore in any release. Each one used
+here is reached through this module only, so an upgrade breaks one place, and
+``tests/test_private_apis.py`` checks every entry of :data:`PRIVATE_APIS` against the installed
+libraries: a change fails that test naming the library, its version and the attribute.
+
+Nothing heavy is imported at module level: the sweep workers' fork server, the numerical core
+and ``python -m trainer`` import this module before (or without) MLflow, Hydra and Optuna.
+"""
+
+from __future__ import annotations
+
+import importlib
+from collections.abc import Callable
+from dataclasses import dataclass
+from importlib.metadata import PackageNotFoundError, version
+from typing import TYPE_CHECKING, Any
+
+if TYPE_CHECKING:
+    from hydra.core.utils import JobReturn
+    from mlflow import MlflowClient
+    from sqlalchemy.engine import Engine
+
+__all__ = [
+    "OPTUNA_OPTIMIZE_LOGGER",
+    "PRIVATE_APIS",
+    "PrivateAPI",
+    "client_engine",
+    "forget_cached_engines",
+    "import_optuna_rdb_models",
+    "initialize_mlflow_tables",
+    "job_error",
+]
+
+# The logger Optuna's study.optimize warns on for every failed trial (with a traceback); the
+# sweep workers filter it and log one line per trial instead.
+OPTUNA_OPTIMIZE_LOGGER = "optuna.study._optimize"
+
+
+def initialize_mlflow_tables(engine: Engine) -> None:
+    """Create MLflow's tables and run its migrations on an empty database, as MLflow does when
+    it opens a new store (``mlflow.store.db.utils._initialize_tables``); the store template
+    builds its empty database with it."""
+    from mlflow.store.db.utils import _initialize_tables
+
+    _initialize_tables(engine)
+
+
+def forget_cached_engines(matches: Callable[[str], bool]) -> None:
+    """Dispose of and drop MLflow's process-wide cached SQLAlchemy engines whose database URI
+    ``matches`` (``SqlAlchemyStore._engine_map``), e.g. before the file they point at goes."""
+    from mlflow.store.tracking.sqlalchemy_store import SqlAlchemyStore
+
+    engines = SqlAlchemyStore._engine_map
+    for uri in [uri for uri in engines if matches(uri)]:
+        engines.pop(uri).dispose()
+
+
+def client_engine(client: MlflowClient) -> Engine:
+    """The SQLAlchemy engine behind a client of a database store
+    (``client._tracking_client.store.engine``)."""
+    return client._tracking_client.store.engine  # type: ignore[attr-defined, no-any-return]
+
+
+def job_error(result: JobReturn) -> BaseException:
+    """The exception a failed Hydra job raised (``JobReturn._return_value``): the public
+    ``return_value`` would re-raise it and print Hydra's banner."""
+    error = result._return_value
+    if isinstance(error, BaseException):
+        return error
+    return RuntimeError(f"the job failed with {error!r}")
+
+
+def import_optuna_rdb_models() -> None:
+    """Import Optuna's RDB table mappings (``optuna.storages._rdb.models``), so a process that
+    forks workers sets them up once for all of them."""
+    importlib.import_module("optuna.storages._rdb.models")
+
+
+@dataclass(frozen=True)
+class PrivateAPI:
+    """One private name: the distribution it belongs to, where it lives, and a probe that
+    resolves it (raising ``ImportError``/``AttributeError``/``AssertionError`` when gone)."""
+
+    library: str
+    name: str
+    probe: Callable[[], Any]
+
+    def problem(self) -> str | None:
+        """None while the name works as used here; otherwise one line naming the library, its
+        installed version and the name."""
+        try:
+            self.probe()
+        except (ImportError, AttributeError, AssertionError, TypeError) as error:
+            try:
+                installed = version(self.library)
+            except PackageNotFoundError:
+                installed = "not installed"
+            return (f"{self.library} {installed} changed its private API {self.name} "
+                    f"({type(error).__name__}: {error}); update trainer/_private_apis.py")
+        return None
+
+    def __str__(self) -> str:
+        return f"{self.library}:{self.name}"
+
+
+def _attribute(module: str, path: str) -> Any:
+    value: Any = importlib.import_module(module)
+    for part in path.split("."):
+        value = getattr(value, part)
+    return value
+
+
+def _probe_initialize_tables() -> None:
+    function = _attribute("mlflow.store.db.utils", "_initialize_tables")
+    assert callable(function), "not callable"
+
+
+def _probe_engine_map() -> None:
+    engines = _attribute("mlflow.store.tracking.sqlalchemy_store", "SqlAlchemyStore._engine_map")
+    assert isinstance(engines, dict), f"a {type(engines).__name__}, not a dict"
+
+
+def _probe_tracking_client() -> None:
+    from mlflow import MlflowClient
+
+    # Creating a client opens no store; the store is built on first use.
+    client = MlflowClient(tracking_uri="sqlite:///:memory:")
+    tracking_client = client._tracking_client
+    assert isinstance(getattr(type(tracking_client), "store", None), property), \
+        "_tracking_client.store is no property"
+
+
+def _probe_return_value() -> None:
+    from hydra.core.utils import JobReturn, JobStatus
+
+    error = ValueError("x")
+    result = JobReturn(status=JobStatus.FAILED)
+    result.return_value = error  # the public setter writes the private field
+    assert result._return_value is error, "JobReturn keeps its value elsewhere"
+
+
+def _probe_optimize_logger() -> None:
+    importlib.import_module(OPTUNA_OPTIMIZE_LOGGER)
+
+
+PRIVATE_APIS: tuple[PrivateAPI, ...] = (
+    PrivateAPI("mlflow", "mlflow.store.db.utils._initialize_tables", _probe_initialize_tables),
+    PrivateAPI("mlflow", "mlflow.store.tracking.sqlalchemy_store.SqlAlchemyStore._engine_map",
+               _probe_engine_map),
+    PrivateAPI("mlflow", "MlflowClient._tracking_client.store", _probe_tracking_client),
+    PrivateAPI("hydra-core", "hydra.core.utils.JobReturn._return_value", _probe_return_value),
+    PrivateAPI("optuna", "optuna.storages._rdb.models", import_optuna_rdb_models),
+    PrivateAPI("optuna", f"the logger {OPTUNA_OPTIMIZE_LOGGER}", _probe_optimize_logger),
+)
