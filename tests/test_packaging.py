@@ -24,9 +24,9 @@ def _pyproject() -> dict:
 
 
 def _source_packages() -> set[str]:
-    """Dotted names of the regular packages under the import roots (hydra_plugins itself is a
-    namespace package: only its subpackages count)."""
-    found = set()
+    """Dotted names of the packages under the import roots (hydra_plugins is a namespace
+    package, listed so that Hydra finds the sweeper in an editable install too)."""
+    found = {"hydra_plugins"}
     for root in ("trainer", "sweeps", "hydra_plugins"):
         for init in (ROOT / root).rglob("__init__.py"):
             if "__pycache__" not in init.parts:
