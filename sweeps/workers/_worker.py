@@ -46,6 +46,7 @@ from sweeps.study._storage import (
     requeue_interrupted,
 )
 from sweeps.workers._bridge import PruningBridge
+from sweeps.workers._compose import TrialConfigs
 from sweeps.workers._interrupt import stop_if_interrupted
 from trainer import run_context
 from trainer._private_apis import OPTUNA_OPTIMIZE_LOGGER, job_error
@@ -118,6 +119,10 @@ class HydraJob:
     task_function: Any
     hydra_context: Any
     config: Any  # the sweep's master DictConfig
+    _configs: TrialConfigs | None = field(default=None, init=False, repr=False, compare=False)
+
+    def __getstate__(self) -> dict[str, Any]:
+        return {**self.__dict__, "_configs": None}  # each worker process caches its own
 
     def run(self, overrides: Sequence[str], number: int) -> Any:
         """Compose the job's config and run the task; returns Hydra's ``JobReturn``."""
@@ -125,7 +130,9 @@ class HydraJob:
         from hydra.core.utils import configure_log, run_job
         from omegaconf import open_dict
 
-        config = self.hydra_context.config_loader.load_sweep_config(self.config, list(overrides))
+        if self._configs is None:
+            self._configs = TrialConfigs(self.hydra_context.config_loader, self.config)
+        config = self._configs.compose(overrides)
         with open_dict(config):
             config.hydra.job.id = f"{config.hydra.job.name}_{number}"
             config.hydra.job.num = number
