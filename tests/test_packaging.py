@@ -94,7 +94,7 @@ def test_wheel_holds_the_configs_and_every_package(installed_wheel: dict) -> Non
     names = zipfile.ZipFile(installed_wheel["wheel"]).namelist()
     configs = {p.relative_to(ROOT / "conf").as_posix() for p in (ROOT / "conf").rglob("*.yaml")}
     assert {f"trainer/conf/{c}" for c in configs} <= set(names)
-    for package in _source_packages():
+    for package in _source_packages() - {"hydra_plugins"}:  # a namespace: no __init__.py
         assert package.replace(".", "/") + "/__init__.py" in names
 
 
@@ -126,8 +126,9 @@ def test_console_command_trains_sweeps_and_serves_its_model(installed_wheel: dic
         "runs = client.search_runs([exp.experiment_id])\n"
         "assert len(runs) == 1 + 1 + 2, [r.info.run_name for r in runs]\n"
         "assert all(r.info.status == 'FINISHED' for r in runs)\n"
-        "first = min(runs, key=lambda r: r.info.start_time)\n"
-        "model = mlflow.pyfunc.load_model(f'runs:/{first.info.run_id}/model')\n"
+        "models = client.search_logged_models([exp.experiment_id])\n"
+        "assert len(models) >= 2 and all(m.status.name == 'READY' for m in models)\n"
+        "model = mlflow.pyfunc.load_model(f'models:/{models[0].model_id}')\n"
         "X = load_digits().data[:5]\n"
         "print(set(model.predict(X).tolist()) <= set(range(10)))\n"
     )

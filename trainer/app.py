@@ -226,9 +226,8 @@ def _train(
         data.y_test if classification else None,
         prefix="test_",
     )
-    tracker.log_metrics(
-        {**test_metrics, "best_epoch": result.best_epoch, "stopped_epoch": result.stopped_epoch}
-    )
+    end_metrics = {**test_metrics, "best_epoch": result.best_epoch,
+                   "stopped_epoch": result.stopped_epoch}
     tracker.set_tags({STOP_REASON_TAG: result.stop_reason})
     # A pruned trial is a weak configuration cut short: its few epochs stay charted from the
     # per-epoch metrics (and in the sweep's picture of all trials), but drawing its own
@@ -240,8 +239,11 @@ def _train(
                                    best_epoch=result.best_epoch),
             "learning_curves.png",
         )
+    model_id = None
     if plain["mlflow"]["log_model"] and not pruned:
-        tracker.log_pyfunc_model(
+        model_id = tracker.log_model(
+            step=kept_epoch,
+            params=plain,
             network_state=network.state_dict(),
             network_config=network.config(),
             loss=loss_name,
@@ -251,6 +253,10 @@ def _train(
             feature_names=data.feature_names,
             input_example=None,
         )
+        # The model's metrics: those of the epoch whose weights it holds, and the test's
+        kept_logs = {k: v for k, v in result.history[kept_epoch - 1].items() if k != "epoch"}
+        tracker.log_metrics(kept_logs, step=kept_epoch, model_id=model_id)
+    tracker.log_metrics(end_metrics, model_id=model_id)
     tracker.flush()
     if context.parent_run_id is None:  # a sweep prints its own summary, not one per trial
         _print_summary(result, test_metrics, objective, plain, tracker.run_id, uri)

@@ -46,7 +46,15 @@ def test_run_logs_params_metrics_tags_and_artifacts(make_config, store_uri):
     assert logged.data.tags["dataset"] == "digits"
     assert logged.data.tags["stop_reason"] in ("completed", "early_stopping")
     artifacts = {a.path for a in client.list_artifacts(run_id)}
-    assert {"config.yaml", "learning_curves.png", "model"} <= artifacts
+    assert {"config.yaml", "learning_curves.png"} <= artifacts
+    # the model is the run's logged model, holding the kept epoch's weights, with its metrics
+    (output,) = logged.outputs.model_outputs
+    assert output.step == best
+    model = client.get_logged_model(output.model_id)
+    assert model.source_run_id == run_id and model.params["optimizer.lr"] == "0.01"
+    metrics = {(m.key, m.step): m.value for m in model.metrics}
+    assert metrics[("val_loss", best)] == pytest.approx(objective, rel=1e-6)
+    assert metrics[("test_accuracy", 0)] == logged.data.metrics["test_accuracy"]
 
 
 def test_logged_model_predicts_raw_rows_in_original_labels(make_config, store_uri, monkeypatch):
@@ -58,7 +66,8 @@ def test_logged_model_predicts_raw_rows_in_original_labels(make_config, store_ur
 
     iris = load_iris()
     monkeypatch.setenv("MLFLOW_TRACKING_URI", store_uri)
-    model = mlflow.pyfunc.load_model(f"runs:/{run_id}/model")
+    (output,) = MlflowClient(store_uri).get_run(run_id).outputs.model_outputs
+    model = mlflow.pyfunc.load_model(f"models:/{output.model_id}")
     predicted = np.asarray(model.predict(iris.data))
     assert predicted.shape == (150,)
     assert np.mean(predicted == iris.target_names[iris.target]) > 0.8

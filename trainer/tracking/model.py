@@ -1,162 +1,55 @@
-"""The trained model as an MLflow pyfunc model, stored without pickle.
+"""The trained model as an MLflow 3 logged model: a pyfunc model stored without pickle.
 
 A custom pyfunc *flavor* (``loader_module``), not a ``PythonModel`` subclass: MLflow would
-cloudpickle the latter. The model directory holds
+cloudpickle the latter. The model directory holds the arrays and settings described in
+:mod:`trainer.tracking.numpy_mlp_predictor` (``data/nn/weights.npz``, ``data/nn/meta.json``)
+and that one module as its whole code (``code/numpy_mlp_predictor.py``): what predicting
+needs and no more. A model thus loads with NumPy alone, with or without the trainer installed,
+and its top-level module name shadows no installed package (a copy of ``trainer`` would).
 
-- ``data/nn/weights.npz``: ``W0, b0, W1, b1 ...``, the preprocessor's arrays (keys ``pre_*``)
-  and ``classes`` (a numeric or unicode array, never ``object``), read with
-  ``allow_pickle=False``;
-- ``data/nn/meta.json``: the network's constructor arguments, the loss, the task and the
-  feature names;
-- ``code/trainer/``: a copy of this package, so ``mlflow.pyfunc.load_model`` works wherever
-  numpy and pandas are installed, without installing ``trainer``.
+:func:`log_model` stores it the way ``mlflow.pyfunc.log_model`` does, through the client API:
+a logged model (the experiment's Models tab, ``models:/<model_id>``) created with the run as
+its source, linked as the run's output, with its params, and READY once its files are up (FAILED
+if they could not be written). The run's metrics that describe the model are logged with its id
+by the caller (:meth:`trainer.tracking.run.RunTracker.log_metrics`).
 
-MLflow loads it by importing this module and calling :func:`_load_pyfunc` with the data
-directory; the returned :class:`NumpyMLPModel` predicts from raw feature rows: a DataFrame
-(columns picked by name), a 2-D array or a list of rows (taken in order). The signature declares
-only the output, so that MLflow passes arrays through instead of demanding named columns.
+The signature declares only the output, so that MLflow passes arrays through instead of
+demanding named columns; the predictor checks its input itself (columns by name, arrays by
+shape).
 """
 
 from __future__ import annotations
 
+import contextlib
 import json
+import shutil
 import tempfile
-import threading
 import warnings
 from collections.abc import Mapping, Sequence
 from importlib import metadata
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
-from trainer.core.losses import LOSSES
-from trainer.core.network import MLP
 from trainer.core.preprocessing import Preprocessor
-from trainer.errors import DataError
+from trainer.tracking import numpy_mlp_predictor as predictor
 
-__all__ = ["NumpyMLPModel", "save_model"]
+if TYPE_CHECKING:
+    from mlflow import MlflowClient
 
-WEIGHTS_FILE = "weights.npz"
-META_FILE = "meta.json"
-FORMAT_VERSION = 1
-_PREPROCESSOR_PREFIX = "pre_"
-_CLASSES_KEY = "classes"
-_TASKS = ("classification", "regression")
-_PACKAGE_DIR = Path(__file__).resolve().parents[1]  # the trainer package
+__all__ = ["MODEL_NAME", "MODEL_TYPE", "log_model", "save_model"]
 
-
-class NumpyMLPModel:
-    """A trained network with its standardization and labels; what ``_load_pyfunc`` returns.
-
-    Attributes:
-        network: the MLP, used at inference only.
-        loss: the loss key; its output activation turns logits into probabilities or values.
-        task: ``"classification"`` or ``"regression"``.
-        preprocessor: the standardization fitted on the training part.
-        classes: (n_classes,) the labels in the data's own terms; None for regression.
-        feature_names: d names of the raw feature columns, in order.
-    """
-
-    def __init__(
-        self,
-        network: MLP,
-        *,
-        loss: str,
-        task: str,
-        preprocessor: Preprocessor,
-        classes: np.ndarray | None,
-        feature_names: Sequence[str],
-    ) -> None:
-        self.network = network
-        self.loss = loss
-        self.task = task
-        self.preprocessor = preprocessor
-        self.classes = classes
-        self.feature_names = list(feature_names)
-        # The network reuses per-batch-size buffers: one prediction at a time per model.
-        self._lock = threading.Lock()
-
-    @classmethod
-    def load(cls, data_dir: str | Path) -> NumpyMLPModel:
-        """Read ``weights.npz`` and ``meta.json`` from ``data_dir``."""
-        data_dir = Path(data_dir)
-        meta = json.loads((data_dir / META_FILE).read_text())
-        if meta.get("format_version") != FORMAT_VERSION:
-            raise DataError(
-                f"{data_dir / META_FILE}: expected format_version {FORMAT_VERSION}, "
-                f"got {meta.get('format_version')!r}"
-            )
-        with np.load(data_dir / WEIGHTS_FILE, allow_pickle=False) as archive:
-            arrays = {key: archive[key] for key in archive.files}
-        state = {k: v for k, v in arrays.items() if k[:1] in "Wb" and k[1:].isdigit()}
-        pre = {
-            key[len(_PREPROCESSOR_PREFIX) :]: value
-            for key, value in arrays.items()
-            if key.startswith(_PREPROCESSOR_PREFIX)
-        }
-        network = MLP(**meta["network_config"], rng=np.random.default_rng(0))
-        network.load_state_dict(state)
-        return cls(
-            network,
-            loss=meta["loss"],
-            task=meta["task"],
-            preprocessor=Preprocessor.from_arrays(pre),
-            classes=arrays.get(_CLASSES_KEY),
-            feature_names=meta["feature_names"],
-        )
-
-    def _raw_features(self, model_input: Any) -> np.ndarray:
-        """Feature rows (n, d) from a DataFrame (columns picked by name) or an array-like."""
-        columns = getattr(model_input, "columns", None)
-        if columns is not None:
-            names = [str(c) for c in columns]
-            if names == [str(i) for i in range(len(names))]:
-                model_input = model_input.to_numpy()  # unnamed columns: taken in order
-            else:
-                missing = [name for name in self.feature_names if name not in names]
-                if missing:
-                    raise DataError(
-                        f"model input: expected the {len(self.feature_names)} feature columns "
-                        f"the model was trained on, missing {missing}"
-                    )
-                model_input = model_input[self.feature_names].to_numpy()
-        X = np.asarray(model_input)
-        return X.reshape(1, -1) if X.ndim == 1 and len(self.feature_names) == X.shape[0] else X
-
-    def predict_raw(self, model_input: Any) -> np.ndarray:
-        """Probabilities (classification, (n, n_outputs)) or standardized values (regression,
-        (n, k)) for raw feature rows (n, d)."""
-        X = self.preprocessor.transform(self._raw_features(model_input))
-        with self._lock:
-            Z = self.network.logits(X)  # (n, n_outputs)
-        return LOSSES[self.loss].output(Z)
-
-    def predict(self, model_input: Any, params: Mapping[str, Any] | None = None) -> np.ndarray:
-        """Labels or values for raw feature rows (n, d) in the data's own terms.
-
-        Returns:
-            classification: (n,) labels from ``classes`` (argmax of the softmax, or sigmoid
-            >= 0.5 for two classes); regression: (n,) values for one target, (n, k) for k,
-            with the target standardization undone.
-        """
-        out = self.predict_raw(model_input)
-        if self.task == "classification":
-            assert self.classes is not None
-            index = (out[:, 0] >= 0.5).astype(np.intp) if out.shape[1] == 1 else out.argmax(axis=1)
-            return self.classes[index]
-        y = self.preprocessor.inverse_targets(out)  # (n, k)
-        return y[:, 0] if y.shape[1] == 1 else y
-
-    def get_raw_model(self) -> NumpyMLPModel:
-        """This object, for ``mlflow.pyfunc.load_model(uri).get_raw_model()`` (e.g. to reach
-        :meth:`predict_raw` and the class probabilities)."""
-        return self
-
-
-def _load_pyfunc(data_path: str) -> NumpyMLPModel:
-    """MLflow's entry point for this flavor: the model saved in ``data_path``."""
-    return NumpyMLPModel.load(data_path)
+MODEL_NAME = "model"  # also the artifact path: runs:/<run_id>/model finds the logged model
+MODEL_TYPE = "numpy-mlp"
+# The output activation of each loss (its predictions), as the predictor names them.
+OUTPUT_OF_LOSS = {
+    "categorical_crossentropy": "softmax",
+    "binary_crossentropy": "sigmoid",
+    "mse": "identity",
+}
+_PREDICTOR_FILE = Path(predictor.__file__).resolve()
+_LOADER_MODULE = _PREDICTOR_FILE.stem  # imported by this top-level name from the model's code/
 
 
 def _pinned(package: str) -> str:
@@ -179,12 +72,7 @@ _OUTPUT_TYPES = {"b": "boolean", "i": "long", "u": "long", "f": "double", "U": "
 
 
 def _signature(task: str, classes: np.ndarray | None, n_outputs: int) -> Any:
-    """The output schema: labels, one value, or (n, k) values.
-
-    No input schema on purpose: MLflow would then accept only DataFrames with exactly these
-    columns and refuse numpy rows; :meth:`NumpyMLPModel.predict` checks its input itself
-    (columns by name, arrays by shape).
-    """
+    """The output schema: labels, one value, or (n, k) values."""
     from mlflow.models import ModelSignature
     from mlflow.types import ColSpec, Schema, TensorSpec
 
@@ -209,26 +97,28 @@ def save_model(
     classes: np.ndarray | None,
     feature_names: Sequence[str],
     input_example: np.ndarray | None = None,
+    mlflow_model: Any = None,
 ) -> None:
     """Save a trained network as an MLflow pyfunc model directory at ``path`` (new or empty).
 
     Args:
         network_state: ``MLP.state_dict()``: ``W{l}`` (fan_in, fan_out), ``b{l}`` (fan_out,).
         network_config: ``MLP.config()``: the constructor arguments.
-        loss: a key of ``trainer.core.losses.LOSSES``.
+        loss: a key of ``OUTPUT_OF_LOSS`` (the loss the network was trained with).
         task: ``"classification"`` or ``"regression"``.
         preprocessor_arrays: ``Preprocessor.to_arrays()``.
         classes: (n_classes,) labels for classification; None for regression.
         feature_names: d raw feature names, the model's input columns.
         input_example: (n, d) raw feature rows stored with the model (optional).
+        mlflow_model: the ``mlflow.models.Model`` to fill (it carries a logged model's id).
     """
     import mlflow.pyfunc  # here, not at import: loading a model must not need it
     import pandas as pd
 
-    if loss not in LOSSES:
-        raise ValueError(f"loss: expected one of {', '.join(LOSSES)}, got {loss!r}")
-    if task not in _TASKS:
-        raise ValueError(f"task: expected one of {', '.join(_TASKS)}, got {task!r}")
+    if loss not in OUTPUT_OF_LOSS:
+        raise ValueError(f"loss: expected one of {', '.join(OUTPUT_OF_LOSS)}, got {loss!r}")
+    if task not in predictor.TASKS:
+        raise ValueError(f"task: expected one of {', '.join(predictor.TASKS)}, got {task!r}")
     if (task == "classification") != (classes is not None):
         raise ValueError(f"classes: expected labels exactly for classification, task is {task!r}")
     names = [str(name) for name in feature_names]
@@ -239,38 +129,96 @@ def save_model(
 
     # Any: np.savez(file, **arrays) would otherwise match the keyword allow_pickle: bool
     arrays: dict[str, Any] = {key: _plain_array(key, value) for key, value in network_state.items()}
-    for key, value in preprocessor_arrays.items():
-        arrays[_PREPROCESSOR_PREFIX + key] = _plain_array(key, value)
+    pre = Preprocessor.from_arrays(preprocessor_arrays)
+    for key in ("x_mean", "x_scale", "y_mean", "y_scale"):
+        value = getattr(pre, key)
+        if value is not None:
+            arrays[key] = _plain_array(key, value)
     if classes is not None:
-        arrays[_CLASSES_KEY] = _plain_array(_CLASSES_KEY, classes)
+        arrays["classes"] = _plain_array("classes", classes)
     meta = {
-        "format_version": FORMAT_VERSION,
-        "network_config": dict(network_config),
-        "loss": loss,
+        "format_version": predictor.FORMAT_VERSION,
+        "activation": network_config["activation"],
+        "output": OUTPUT_OF_LOSS[loss],
         "task": task,
+        "dtype": network_config["dtype"],
         "feature_names": names,
     }
 
     with tempfile.TemporaryDirectory(prefix="trainer-nn-") as tmp:
         data_dir = Path(tmp) / "nn"
         data_dir.mkdir()
-        np.savez(data_dir / WEIGHTS_FILE, **arrays)
-        (data_dir / META_FILE).write_text(json.dumps(meta, indent=2) + "\n")
+        np.savez(data_dir / predictor.WEIGHTS_FILE, **arrays)
+        (data_dir / predictor.META_FILE).write_text(json.dumps(meta, indent=2) + "\n")
 
         # Run the saved model once (on the example, or one row of zeros): a model that cannot
         # predict fails here, at save time, not when a user loads it.
         rows = np.zeros((1, len(names))) if input_example is None else np.asarray(input_example)
         frame = pd.DataFrame(rows.astype(np.float64), columns=names)
-        NumpyMLPModel.load(data_dir).predict(frame)
+        predictor.MLPPredictor.load(data_dir).predict(frame)
         with warnings.catch_warnings():
             # MLflow nags on every save without an example; the model checks its own input
             warnings.filterwarnings("ignore", message=".*input example was not provided")
             mlflow.pyfunc.save_model(
                 str(path),
-                loader_module=__name__,
+                loader_module=_LOADER_MODULE,
                 data_path=str(data_dir),
-                code_paths=[str(_PACKAGE_DIR)],
-                pip_requirements=[_pinned("numpy"), _pinned("pandas")],
+                code_paths=[str(_PREDICTOR_FILE)],
+                pip_requirements=[_pinned("numpy")],
                 signature=_signature(task, classes, network_config["n_outputs"]),
                 input_example=None if input_example is None else frame,
+                mlflow_model=mlflow_model,
             )
+
+
+def log_model(
+    client: MlflowClient,
+    *,
+    experiment_id: str,
+    run_id: str,
+    step: int,
+    params: Mapping[str, str] | None = None,
+    tags: Mapping[str, str] | None = None,
+    **save_kwargs: Any,
+) -> str:
+    """Save the model (:func:`save_model`'s keyword arguments) as a logged model of the run.
+
+    Args:
+        step: the epoch whose weights the model holds (the run's output link records it).
+        params: the model's params (the run's config, flattened).
+        tags: the model's tags.
+
+    Returns:
+        The model id: ``models:/<model_id>`` loads it.
+    """
+    from mlflow.entities import LoggedModelOutput, LoggedModelStatus
+    from mlflow.models import Model
+
+    model = client.create_logged_model(
+        experiment_id,
+        name=MODEL_NAME,
+        source_run_id=run_id,
+        params=dict(params or {}),
+        tags=dict(tags or {}),
+        model_type=MODEL_TYPE,
+    )
+    tmp = tempfile.mkdtemp(prefix="trainer-model-")
+    try:
+        local = Path(tmp) / MODEL_NAME
+        mlflow_model = Model(
+            artifact_path=model.artifact_location,
+            model_uuid=model.model_id,
+            run_id=run_id,
+            model_id=model.model_id,
+        )
+        save_model(local, mlflow_model=mlflow_model, **save_kwargs)
+        client.log_model_artifacts(model.model_id, str(local))
+        client.log_outputs(run_id, [LoggedModelOutput(model.model_id, step=step)])
+        client.finalize_logged_model(model.model_id, LoggedModelStatus.READY)
+    except BaseException:
+        with contextlib.suppress(Exception):  # the cause matters more than the status
+            client.finalize_logged_model(model.model_id, LoggedModelStatus.FAILED)
+        raise
+    finally:
+        shutil.rmtree(tmp, ignore_errors=True)
+    return model.model_id

@@ -13,15 +13,12 @@ import getpass
 import logging
 import os
 import re
-import shutil
 import subprocess
 import sys
-import tempfile
 import time
 import weakref
 from collections.abc import Mapping
 from functools import lru_cache
-from pathlib import Path
 from types import TracebackType
 from typing import Any
 
@@ -126,11 +123,13 @@ class RunTracker:
         client: MlflowClient,
         run_id: str,
         *,
+        experiment_id: str | None = None,
         flush_interval: float = 2.0,
         max_buffered: int = MAX_METRICS_PER_BATCH,
     ) -> None:
         self.client = client
         self.run_id = run_id
+        self._experiment_id = experiment_id
         self.flush_interval = flush_interval
         self.max_buffered = max_buffered
         self._buffer: list[Metric] = []
@@ -139,6 +138,7 @@ class RunTracker:
         # metrics (benchmarks/RESULTS.md, tracking overhead).
         self._params: dict[str, Param] = {}
         self._tags: dict[str, RunTag] = {}
+        self._step_times: dict[int, int] = {}  # step -> the timestamp its metrics were logged at
         self._last_flush = time.monotonic()
         self._ended = False
         _open_trackers.add(self)
@@ -162,7 +162,13 @@ class RunTracker:
         all_tags.update({k: str(v)[:MAX_TAG_VAL_LENGTH] for k, v in (tags or {}).items()})
         # create_run also sets the mlflow.runName tag (a generated name when None)
         run = client.create_run(experiment_id, tags=all_tags, run_name=run_name)
-        return cls(client, run.info.run_id)
+        return cls(client, run.info.run_id, experiment_id=experiment_id)
+
+    @property
+    def experiment_id(self) -> str:
+        if self._experiment_id is None:
+            self._experiment_id = self.client.get_run(self.run_id).info.experiment_id
+        return self._experiment_id
 
     @property
     def ended(self) -> bool:
@@ -188,13 +194,24 @@ class RunTracker:
         """Buffer one epoch's metrics with ``step=epoch``."""
         self.log_metrics(metrics, step=epoch)
 
-    def log_metrics(self, metrics: Mapping[str, float], step: int | None = None) -> None:
+    def log_metrics(
+        self, metrics: Mapping[str, float], step: int | None = None, *, model_id: str | None = None
+    ) -> None:
         """Buffer metrics at ``step`` (0 when None); written when ~2 s passed since the last
-        write, when the buffer is full, or by :meth:`flush` / :meth:`end`."""
-        timestamp = int(time.time() * 1000)
+        write, when the buffer is full, or by :meth:`flush` / :meth:`end`.
+
+        With ``model_id`` the values also become metrics of that logged model (its Models tab
+        columns). They keep the timestamp of the step's earlier values, so a value the run
+        already has, logged again for the model, stays one point of the run's history (MLflow's
+        ``log_model`` links a step's metrics the same way).
+        """
         step = 0 if step is None else int(step)
+        now = int(time.time() * 1000)
+        timestamp = self._step_times.setdefault(step, now) if model_id else now
+        self._step_times.setdefault(step, timestamp)
         self._buffer.extend(
-            Metric(key, float(value), timestamp, step) for key, value in metrics.items()
+            Metric(key, float(value), timestamp, step, model_id=model_id)
+            for key, value in metrics.items()
         )
         if (
             len(self._buffer) >= self.max_buffered
@@ -230,23 +247,24 @@ class RunTracker:
         """Store a Matplotlib figure as the PNG artifact ``artifact_file``."""
         self.client.log_figure(self.run_id, figure, artifact_file, save_kwargs={"format": "png"})
 
-    def log_pyfunc_model(self, **save_kwargs: Any) -> str:
-        """Save the model with :func:`trainer.tracking.model.save_model` (same keyword arguments)
-        and upload it as the artifact directory ``model``.
+    def log_model(
+        self, *, step: int, params: Mapping[str, Any] | None = None, **save_kwargs: Any
+    ) -> str:
+        """Store the trained network as an MLflow logged model of this run (the experiment's
+        Models tab), with ``params`` (flattened like the run's) and
+        :func:`trainer.tracking.model.save_model`'s keyword arguments.
+
+        Args:
+            step: the epoch whose weights the model holds.
 
         Returns:
-            ``runs:/<run_id>/model``, loadable with ``mlflow.pyfunc.load_model``.
+            The model id: ``models:/<model_id>`` (and ``runs:/<run_id>/model``) load it.
         """
-        from trainer.tracking import model as pyfunc_model  # only when a model is logged
+        from trainer.tracking import model  # only when a model is logged
 
-        tmp = tempfile.mkdtemp(prefix="trainer-model-")
-        try:
-            local = Path(tmp) / MODEL_ARTIFACT_PATH
-            pyfunc_model.save_model(local, **save_kwargs)
-            self.client.log_artifacts(self.run_id, str(local), artifact_path=MODEL_ARTIFACT_PATH)
-        finally:
-            shutil.rmtree(tmp, ignore_errors=True)
-        return f"runs:/{self.run_id}/{MODEL_ARTIFACT_PATH}"
+        flat = {k: v[:MAX_PARAM_VAL_LENGTH] for k, v in flatten_config(params or {}).items()}
+        return model.log_model(self.client, experiment_id=self.experiment_id, run_id=self.run_id,
+                               step=step, params=flat, **save_kwargs)
 
     def artifact_uri(self, artifact_path: str = "") -> str:
         """The absolute URI of the run's artifact directory (or of a path inside it); loading

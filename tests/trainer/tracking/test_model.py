@@ -1,4 +1,5 @@
-"""The pyfunc model: saved without pickle, loaded by MLflow, predicting in the data's own terms."""
+"""The pyfunc model: an MLflow 3 logged model saved without pickle, whose only code is the
+NumPy predictor, loaded by MLflow and predicting in the data's own terms."""
 
 from __future__ import annotations
 
@@ -15,12 +16,12 @@ import numpy as np
 import pandas as pd
 import pytest
 import yaml
+from mlflow.entities import LoggedModelStatus
 
 from trainer.core.losses import LOSSES
 from trainer.core.network import MLP
 from trainer.core.preprocessing import Preprocessor
-from trainer.errors import DataError
-from trainer.tracking import RunTracker, get_client, get_or_create_experiment
+from trainer.tracking import RunTracker, get_client, get_or_create_experiment, numpy_mlp_predictor
 from trainer.tracking.model import save_model
 
 FEATURES = ["height", "weight"]
@@ -82,23 +83,62 @@ def tracking_env(store_uri: str, monkeypatch: pytest.MonkeyPatch) -> str:
     return store_uri
 
 
-def test_logged_classifier_predicts_string_labels_from_runs_uri(
+def test_logged_classifier_is_a_logged_model_of_its_run(
     classifier: dict, tracking_env: str
 ) -> None:
-    # a model logged with the run loads from runs:/<id>/model and returns the data's labels,
-    # the same as the in-memory network on standardized inputs
+    # log_model makes an MLflow 3 logged model: READY, its run as source and output (at the
+    # kept epoch), the config as params; models:/<id> and runs:/<run>/model load it, and it
+    # returns the data's labels, the same as the in-memory network on standardized inputs
     experiment_id = get_or_create_experiment(tracking_env, f"pyfunc-{uuid.uuid4().hex[:8]}")
     with RunTracker.start(tracking_env, experiment_id) as tracker:
-        uri = tracker.log_pyfunc_model(
-            **classifier["save_kwargs"], input_example=classifier["X"][:3]
-        )
-    assert uri == f"runs:/{tracker.run_id}/model"
-    model = mlflow.pyfunc.load_model(uri)
-    predicted = model.predict(pd.DataFrame(classifier["X"], columns=FEATURES))
-    assert predicted.dtype.kind == "U"
-    np.testing.assert_array_equal(predicted, classifier["expected"])
+        model_id = tracker.log_model(step=7, params={"optimizer": {"lr": 0.1}},
+                                     **classifier["save_kwargs"], input_example=classifier["X"][:3])
+        tracker.log_metrics({"test_accuracy": 0.97}, model_id=model_id)
+    client = get_client(tracking_env)
+    logged = client.get_logged_model(model_id)
+    assert logged.status == LoggedModelStatus.READY
+    assert logged.source_run_id == tracker.run_id and logged.experiment_id == experiment_id
+    assert logged.name == "model" and logged.params == {"optimizer.lr": "0.1"}
+    assert [(m.key, m.value) for m in logged.metrics] == [("test_accuracy", 0.97)]
+    run = client.get_run(tracker.run_id)
+    assert [(o.model_id, o.step) for o in run.outputs.model_outputs] == [(model_id, 7)]
+    assert run.data.metrics["test_accuracy"] == 0.97 and run.info.status == "FINISHED"
+    frame = pd.DataFrame(classifier["X"], columns=FEATURES)
+    for uri in (f"models:/{model_id}", f"runs:/{tracker.run_id}/model"):
+        predicted = mlflow.pyfunc.load_model(uri).predict(frame)
+        assert predicted.dtype.kind == "U"
+        np.testing.assert_array_equal(predicted, classifier["expected"])
     assert (predicted == classifier["labels"]).mean() > 0.95
-    assert get_client(tracking_env).get_run(tracker.run_id).info.status == "FINISHED"
+
+
+def test_metrics_linked_to_the_model_stay_one_point_in_the_run(
+    classifier: dict, tracking_env: str
+) -> None:
+    # an epoch's values logged again for the model are not doubled in the run's history
+    experiment_id = get_or_create_experiment(tracking_env, f"pyfunc-{uuid.uuid4().hex[:8]}")
+    with RunTracker.start(tracking_env, experiment_id) as tracker:
+        for epoch in (1, 2, 3):
+            tracker.log_epoch(epoch, {"val_loss": 1.0 / epoch})
+        tracker.flush()
+        model_id = tracker.log_model(step=2, **classifier["save_kwargs"])
+        tracker.log_metrics({"val_loss": 0.5}, step=2, model_id=model_id)
+    client = get_client(tracking_env)
+    history = client.get_metric_history(tracker.run_id, "val_loss")
+    assert sorted((m.step, m.value) for m in history) == [(1, 1.0), (2, 0.5), (3, 1.0 / 3)]
+    model_metrics = client.get_logged_model(model_id).metrics
+    assert [(m.key, m.step, m.value) for m in model_metrics] == [("val_loss", 2, 0.5)]
+
+
+def test_a_model_that_cannot_be_saved_is_marked_failed(
+    classifier: dict, tracking_env: str
+) -> None:
+    # the logged model exists from the start; a save error leaves it FAILED, never PENDING
+    experiment_id = get_or_create_experiment(tracking_env, f"pyfunc-{uuid.uuid4().hex[:8]}")
+    with RunTracker.start(tracking_env, experiment_id) as tracker, \
+            pytest.raises(ValueError, match="loss"):
+        tracker.log_model(step=1, **{**classifier["save_kwargs"], "loss": "hinge"})
+    (logged,) = get_client(tracking_env).search_logged_models([experiment_id])
+    assert logged.status == LoggedModelStatus.FAILED
 
 
 def test_model_directory_holds_no_pickle(classifier: dict, tmp_path: Path) -> None:
@@ -108,18 +148,19 @@ def test_model_directory_holds_no_pickle(classifier: dict, tmp_path: Path) -> No
     assert not [n for n in names if n.endswith((".pkl", ".pickle")) or "cloudpickle" in n]
     mlmodel = yaml.safe_load((tmp_path / "model" / "MLmodel").read_text())
     flavor = mlmodel["flavors"]["python_function"]
-    assert flavor["loader_module"] == "trainer.tracking.model"
+    assert flavor["loader_module"] == "numpy_mlp_predictor"
     assert "cloudpickle_version" not in flavor and "python_model" not in flavor
     with np.load(tmp_path / "model" / flavor["data"] / "weights.npz", allow_pickle=False) as npz:
-        assert {"W0", "b0", "W1", "b1", "classes"} <= set(npz.files)
+        assert {"W0", "b0", "W1", "b1", "classes", "x_mean", "x_scale"} == set(npz.files)
         assert all(npz[key].dtype != object for key in npz.files)
-        assert any(key.startswith("pre_") for key in npz.files)
     meta = json.loads((tmp_path / "model" / flavor["data"] / "meta.json").read_text())
     assert meta["feature_names"] == FEATURES and meta["task"] == "classification"
-    # the model carries the trainer code it needs, and pinned numeric dependencies
-    assert (tmp_path / "model" / "code" / "trainer" / "core" / "network.py").is_file()
-    requirements = (tmp_path / "model" / "requirements.txt").read_text()
-    assert "numpy~=" in requirements and "pandas~=" in requirements
+    assert (meta["activation"], meta["output"], meta["dtype"]) == ("tanh", "softmax", "float32")
+    # its only code is the predictor module, and it needs numpy alone
+    code = tmp_path / "model" / "code"
+    assert [p.name for p in code.rglob("*")] == ["numpy_mlp_predictor.py"]
+    requirements = (tmp_path / "model" / "requirements.txt").read_text().split()
+    assert [r.split("~=")[0] for r in requirements if not r.startswith("mlflow")] == ["numpy"]
 
 
 def test_columns_are_taken_by_name_and_checked(classifier: dict, tmp_path: Path) -> None:
@@ -129,7 +170,7 @@ def test_columns_are_taken_by_name_and_checked(classifier: dict, tmp_path: Path)
     frame = pd.DataFrame(classifier["X"], columns=FEATURES)
     np.testing.assert_array_equal(model.predict(frame[FEATURES[::-1]]), classifier["expected"])
     np.testing.assert_array_equal(model.predict(frame.assign(id=1)), classifier["expected"])
-    with pytest.raises(DataError, match="missing \\['weight'\\]"):
+    with pytest.raises(ValueError, match="missing \\['weight'\\]"):
         model.predict(frame[["height"]])
 
 
@@ -141,7 +182,7 @@ def test_numpy_rows_and_lists_are_taken_in_order(classifier: dict, tmp_path: Pat
     np.testing.assert_array_equal(
         model.predict(classifier["X"][:5].tolist()), classifier["expected"][:5]
     )
-    with pytest.raises(DataError):
+    with pytest.raises(ValueError, match="expected rows of 2 features"):
         model.predict(np.ones((2, 3)))
     proba = model.get_raw_model().predict_raw(classifier["X"])
     assert proba.shape == (len(classifier["X"]), 3)
@@ -276,33 +317,74 @@ def test_classes_must_match_the_task(classifier: dict, tmp_path: Path) -> None:
         save_model(tmp_path / "model", **kwargs)
 
 
-@pytest.mark.slow
-def test_model_loads_in_a_fresh_process_without_trainer_installed(
-    classifier: dict, tmp_path: Path
+@pytest.mark.parametrize("activation", ["relu", "leaky_relu", "tanh", "sigmoid"])
+@pytest.mark.parametrize(
+    ("loss", "n_outputs"), [("categorical_crossentropy", 4), ("binary_crossentropy", 1), ("mse", 2)]
+)
+def test_predictor_computes_what_the_trained_network_computes(
+    activation: str, loss: str, n_outputs: int, tmp_path: Path
 ) -> None:
-    # the saved directory is self-contained: a Python without trainer on its path predicts
+    # the shipped predictor is a second implementation of inference: in float64 it gives the
+    # network's own outputs up to rounding (a few ulps per product of this size)
+    rng = np.random.default_rng(3)
+    net = MLP(5, [7, 6], n_outputs, activation=activation, dtype="float64", rng=rng)
+    X = rng.normal(size=(20, 5))
+    pre = Preprocessor(x_mean=np.zeros(5), x_scale=np.ones(5), n_features=5, dtype="float64")
+    classes = None if loss == "mse" else np.arange(max(n_outputs, 2))
+    save_model(tmp_path / "model", network_state=net.state_dict(), network_config=net.config(),
+               loss=loss, task="regression" if loss == "mse" else "classification",
+               preprocessor_arrays=pre.to_arrays(), classes=classes,
+               feature_names=[f"x{i}" for i in range(5)])
+    loaded = numpy_mlp_predictor.MLPPredictor.load(tmp_path / "model" / "data" / "nn")
+    expected = LOSSES[loss].output(net.logits(X))
+    np.testing.assert_allclose(loaded.predict_raw(X), expected, rtol=1e-12, atol=1e-14)
+
+
+def test_predictor_module_needs_numpy_alone(tmp_path: Path) -> None:
+    # the model's only code imports neither the trainer nor MLflow nor pandas
+    script = (
+        "import sys, numpy_mlp_predictor\n"
+        "loaded = {m.split('.')[0] for m in sys.modules}\n"
+        "print(sorted(loaded & {'trainer', 'mlflow', 'pandas', 'sklearn', 'scipy'}))\n"
+    )
+    env = {k: v for k, v in os.environ.items() if k != "PYTHONPATH"}
+    env["PYTHONPATH"] = str(Path(numpy_mlp_predictor.__file__).parent)
+    result = subprocess.run([sys.executable, "-c", script], cwd=tmp_path, env=env,
+                            capture_output=True, text=True, timeout=60, check=False)
+    assert result.returncode == 0, result.stderr[-2000:]
+    assert result.stdout.strip() == "[]"
+
+
+@pytest.mark.slow
+def test_model_loads_without_trainer_and_never_shadows_it(classifier: dict, tmp_path: Path) -> None:
+    # a Python without trainer predicts from the model alone; where trainer is installed,
+    # loading a model leaves the installed package the one that imports
     save_model(tmp_path / "model", **classifier["save_kwargs"])
     model_dir = str(tmp_path / "model")
-    script = (
+    predict = (
+        f"m = mlflow.pyfunc.load_model({model_dir!r})\n"
+        "print(','.join(m.predict(pd.DataFrame([[100.0, 10.0], [115.0, 40.0]],"
+        f" columns={FEATURES!r}))))\n"
+    )
+    without = (
         "import importlib.util, sys, mlflow.pyfunc, pandas as pd\n"
         # hide an editable install of trainer, as on a machine that only has the model
         "sys.meta_path[:] = [f for f in sys.meta_path"
         " if not getattr(f, '__module__', '').startswith('__editable__')]\n"
         "assert importlib.util.find_spec('trainer') is None\n"
-        f"m = mlflow.pyfunc.load_model({model_dir!r})\n"
-        f"assert sys.modules['trainer'].__file__.startswith({model_dir!r})\n"
-        "print(','.join(m.predict(pd.DataFrame([[100.0, 10.0], [115.0, 40.0]],"
-        f" columns={FEATURES!r}))))\n"
+        + predict
+        + "assert 'trainer' not in sys.modules\n"
     )
-    env = {k: v for k, v in os.environ.items() if k != "PYTHONPATH"}
-    result = subprocess.run(
-        [sys.executable, "-c", script],
-        cwd=tmp_path,
-        env=env,
-        capture_output=True,
-        text=True,
-        timeout=120,
-        check=False,
+    installed = (
+        "import sys, mlflow.pyfunc, pandas as pd\n"
+        + predict
+        + "import trainer\n"
+        f"assert not trainer.__file__.startswith({model_dir!r}), trainer.__file__\n"
     )
-    assert result.returncode == 0, result.stderr[-2000:]
-    assert result.stdout.strip().splitlines()[-1] == "cat,eel"
+    root = str(Path(__file__).resolve().parents[3])
+    base = {k: v for k, v in os.environ.items() if k != "PYTHONPATH"}
+    for script, env in ((without, base), (installed, {**base, "PYTHONPATH": root})):
+        result = subprocess.run([sys.executable, "-c", script], cwd=tmp_path, env=env,
+                                capture_output=True, text=True, timeout=120, check=False)
+        assert result.returncode == 0, result.stderr[-2000:]
+        assert result.stdout.strip().splitlines()[-1] == "cat,eel"
