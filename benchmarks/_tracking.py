@@ -1,8 +1,12 @@
 """Tracking overhead: the small MLP's training with MLflow logging on vs off.
 
-Three peers train the digits problem for ``epochs`` epochs each call, interleaved:
+Four peers train the digits problem for ``epochs`` epochs each call, interleaved:
 
 - ``off``: the trainer's FitLoop with no callback;
+- ``a real run's callbacks``: the FitLoop with every callback ``python -m trainer`` gives it
+  (``EpochLogger``, ``EarlyStopping`` with best weights, ``ProgressReporter`` lines): the
+  per-epoch cost of a real run; its metrics are written at the run's end (one batch, timed in
+  ``whole tracking``);
 - ``epoch logging``: the same FitLoop with ``trainer.app.EpochLogger`` (what every run adds per
   epoch), the buffered metrics written to MLflow's SQLite store before the timer stops;
 - ``whole tracking``: a complete tracked run without artifacts: ``RunTracker.start`` (create the
@@ -17,7 +21,9 @@ from __future__ import annotations
 
 import contextlib
 import io
+import math
 import statistics
+import sys
 import tempfile
 import time
 from collections.abc import Callable
@@ -31,6 +37,7 @@ from benchmarks._data import Problem
 from benchmarks._timing import Timing, interleaved
 
 OFF = "off"
+CALLBACKS = "a real run's callbacks"
 EPOCH_LOGGING = "epoch logging"
 WHOLE = "whole tracking"
 
@@ -94,6 +101,7 @@ def run_tracking(
     from omegaconf import OmegaConf
 
     from trainer import app
+    from trainer.core.callbacks import EarlyStopping, ProgressReporter
     from trainer.tracking import RunTracker, get_or_create_experiment, prepare_store
 
     with tempfile.TemporaryDirectory(prefix="bench-tracking-", dir=workdir) as tmp:
@@ -113,12 +121,27 @@ def run_tracking(
         labels = {"y_train_labels": problem.y_train, "y_val_labels": problem.y_val}
 
         loop_off = _fitloop(problem, epochs, [])
+        # What `python -m trainer` hangs on its loop: the MLflow logger, early stopping with
+        # best weights (patience long enough never to stop) and the per-epoch progress lines.
+        # Its tracker keeps the values: a run writes them at its end, in one batch (the per-run
+        # cost 'whole tracking' measures), so only the work inside the epochs is timed here.
+        buffered = RunTracker.start(uri, experiment_id, run_name="real-callbacks")
+        buffered.flush_interval, buffered.max_buffered = math.inf, sys.maxsize
+        loop_callbacks = _fitloop(problem, epochs, [
+            app.EpochLogger(buffered),
+            EarlyStopping("val_loss", patience=epochs, restore_best_weights=True),
+            ProgressReporter(epochs, style="lines", stream=io.StringIO()),
+        ])
         logged = RunTracker.start(uri, experiment_id, run_name="epoch-logging")
         loop_logged = _fitloop(problem, epochs, [app.EpochLogger(logged)])
         loop_whole = _fitloop(problem, epochs, [])
 
         def off() -> None:
             loop_off.run(*data, **labels)
+
+        def real_callbacks() -> None:
+            buffered._buffer.clear()  # the previous call's values: not this call's work
+            loop_callbacks.run(*data, **labels)
 
         def epoch_logging() -> None:
             loop_logged.run(*data, **labels)
@@ -130,10 +153,12 @@ def run_tracking(
                 loop_whole.callbacks = [app.EpochLogger(tracker)]
                 loop_whole.run(*data, **labels)
 
-        peers = {OFF: off, EPOCH_LOGGING: epoch_logging, WHOLE: whole}
+        peers = {OFF: off, CALLBACKS: real_callbacks, EPOCH_LOGGING: epoch_logging, WHOLE: whole}
         timings = interleaved(peers, repeats, progress=progress)
         metrics_per_epoch = len(loop_off.result.history[-1]) - 1  # all logs but "epoch"
         logged.end()
+        buffered._buffer.clear()
+        buffered.end()
 
         app_seconds: list[float] = []
         # the first call pays one-off imports (matplotlib, the pyfunc flavour): not timed

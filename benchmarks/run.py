@@ -26,11 +26,11 @@ from pathlib import Path
 if __package__ in (None, ""):  # `python benchmarks/run.py`: make `benchmarks` importable
     sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
-from benchmarks import _data, _env, _mlp, _report, _sweep, _tracking  # noqa: E402
+from benchmarks import _data, _env, _mlp, _overhead, _report, _sweep, _tracking  # noqa: E402
 
 REPO = Path(__file__).resolve().parent.parent
 DEFAULT_OUT = REPO / "benchmarks" / "RESULTS.md"
-BENCHMARKS = ("medium", "small", "tracking", "sweep")
+BENCHMARKS = ("medium", "small", "tracking", "sweep", "overhead")
 
 
 @dataclass(frozen=True)
@@ -51,11 +51,14 @@ class Settings:
     sweep_seeds: int = 3  # pruning pairs (pruned vs unpruned), one per sampler seed
     sweep_repeats: int = 3  # n_jobs=1 vs n_jobs=2 pairs on the same trials (median of 3)
     with_float64: bool = True
+    overhead_repeats: int = 3  # rounds of the one-run / start-up / per-trial commands
+    overhead_trials: tuple[int, int] = (_overhead.FEW, _overhead.MANY)  # short, long sweep
 
 
 FULL = Settings()
 QUICK = Settings(mode="quick", small_epochs=5, tracking_epochs=20, tracking_repeats=7,
-                 app_repeats=1, sweep_trials=12, sweep_seeds=1, sweep_repeats=1)
+                 app_repeats=1, sweep_trials=12, sweep_seeds=1, sweep_repeats=1,
+                 overhead_repeats=1)
 
 
 @dataclass
@@ -64,6 +67,7 @@ class Results:
     small: _mlp.EpochResult | None = None
     tracking: _tracking.TrackingResult | None = None
     sweep: _sweep.SweepResult | None = None
+    overhead: _overhead.OverheadResult | None = None
 
 
 def say(message: str) -> None:
@@ -84,6 +88,8 @@ def run_benchmarks(
 
     from threadpoolctl import threadpool_limits
 
+    from trainer.app import blas_threads_for
+
     results = Results()
     load_start = _env.load_average()
     # MLflow's pyfunc logging warns about inferred integer columns on every whole run
@@ -98,10 +104,17 @@ def run_benchmarks(
         if "small" in only:
             say(f"small MLP: digits, {settings.small_epochs} epochs per call")
             problem = _data.small(rows=settings.small_rows)
-            results.small = _mlp.run_epochs(
-                problem, epochs=settings.small_epochs, repeats=settings.repeats,
-                threads=threads, with_torch=with_torch, with_float64=settings.with_float64,
-                progress=say)
+            # What the command line runs: such a model trains on the BLAS threads
+            # `python -m trainer` picks for it (one: a second thread's synchronization costs
+            # more than it saves at this size), and every peer gets the same.
+            small_threads = blas_threads_for(
+                [problem.n_features, *problem.hidden, problem.n_classes], problem.batch_size,
+                available=threads)
+            with threadpool_limits(limits=small_threads):
+                results.small = _mlp.run_epochs(
+                    problem, epochs=settings.small_epochs, repeats=settings.repeats,
+                    threads=small_threads, with_torch=with_torch,
+                    with_float64=settings.with_float64, progress=say)
         if "tracking" in only:
             say(f"tracking overhead: {settings.tracking_epochs} epochs per run")
             results.tracking = _tracking.run_tracking(
@@ -120,6 +133,13 @@ def run_benchmarks(
                                               seeds=settings.sweep_seeds,
                                               repeats=settings.sweep_repeats,
                                               workdir=Path(tmp), progress=say)
+    if "overhead" in only:
+        say(f"waiting for one run and a sweep: {settings.overhead_repeats} rounds of commands")
+        with tempfile.TemporaryDirectory(prefix="bench-overhead-", dir=workdir) as tmp:
+            few, many = settings.overhead_trials
+            results.overhead = _overhead.run_overhead(repeats=settings.overhead_repeats,
+                                                      workdir=Path(tmp), few=few, many=many,
+                                                      progress=say)
     if env.openblas_env:
         env.notes.append(
             "OpenBLAS overrides were set for this run; `env -u OPENBLAS_CORETYPE -u "
@@ -135,6 +155,7 @@ def write_report(results: Results, env: _env.Environment, settings: Settings, ou
     text = _report.render(env, command=command, mode=settings.mode, when=when, seconds=seconds,
                           medium=results.medium, small=results.small,
                           tracking=results.tracking, sweep=results.sweep,
+                          overhead=results.overhead,
                           hand_written=_report.hand_written_part(previous))
     out.parent.mkdir(parents=True, exist_ok=True)
     out.write_text(text)

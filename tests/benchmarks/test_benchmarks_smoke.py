@@ -17,25 +17,34 @@ REPO = Path(__file__).resolve().parents[2]
 if str(REPO) not in sys.path:  # benchmarks/ is not an installed package
     sys.path.insert(0, str(REPO))
 
-from benchmarks import _mlp, _report, _sweep, _tracking  # noqa: E402
+from benchmarks import _mlp, _overhead, _report, _sweep, _tracking  # noqa: E402
 from benchmarks.run import FULL, Settings, run_benchmarks, write_report  # noqa: E402
 
 TINY = replace(FULL, mode="tiny", repeats=1, medium_rows=256, medium_val_rows=32, small_rows=96,
                small_epochs=1, tracking_epochs=2, tracking_repeats=1, app_repeats=0,
-               sweep_trials=2, sweep_seeds=1, sweep_repeats=1)
+               sweep_trials=2, sweep_seeds=1, sweep_repeats=1, overhead_repeats=1,
+               overhead_trials=(1, 2))
 
 TARGET_NAMES = [
     "Medium MLP epoch: trainer / scikit-learn (float32)",
     "Medium MLP epoch: trainer / PyTorch",
     "Medium MLP epoch: trainer / GEMM bound",
     "Small MLP epoch: trainer / scikit-learn (float32)",
+    "Per-epoch cost: a real run's callbacks / the bare FitLoop, added",
     "MLflow per-epoch logging adds to the small MLP's training",
     "MLflow whole tracked run (create, params, epochs, end) adds",
     "Pruning: epochs trained, pruned / unpruned (median over seeds)",
     "Pruning: best val_loss, pruned vs unpruned (relative, median over seeds)",
     "Sweep wall time: n_jobs=1 / n_jobs=2 (the same trials, median)",
     "Per-trial overhead in a running sweep (median)",
+    "Share of a 40-trial sweep's wall time spent in epochs (n_jobs=1, median over seeds)",
+    "One small run: `python -m trainer` / the bare scikit-learn script",
+    'Sweep start-up / `python -c "import optuna, mlflow"`',
+    "Per-trial cost: trainer sweep / hand-written Optuna + MLflow script",
 ]
+TRACKING_TARGETS = TARGET_NAMES[4:7]
+SWEEP_TARGETS = TARGET_NAMES[7:12]
+OVERHEAD_TARGETS = TARGET_NAMES[12:]
 
 
 def _row(text: str, first_cell: str) -> list[str]:
@@ -81,9 +90,9 @@ def test_tracking_benchmark_reports_overheads(tmp_path: Path) -> None:
     text = _run(tmp_path, TINY, ("tracking",))
 
     assert "## 3. Tracking overhead" in text
-    for variant in (_tracking.OFF, _tracking.EPOCH_LOGGING, _tracking.WHOLE):
+    for variant in (_tracking.OFF, _tracking.CALLBACKS, _tracking.EPOCH_LOGGING, _tracking.WHOLE):
         assert re.fullmatch(r"[+-]\d+\.\d%", _row(text, variant)[2])
-    for name in TARGET_NAMES[4:6]:
+    for name in TRACKING_TARGETS:
         assert re.fullmatch(r"-?\d+\.\d%", _row(text, name)[2].lstrip("+"))
 
 
@@ -138,5 +147,39 @@ def test_sweep_benchmark_reads_back_every_variant(tmp_path: Path) -> None:
     for variant in _sweep.plan(TINY.sweep_seeds, TINY.sweep_repeats):
         cells = _row(text, variant.label)
         assert int(cells[3]) > 0, cells  # epochs trained
-    for name in TARGET_NAMES[6:]:
+    for name in SWEEP_TARGETS:
+        assert _row(text, name)[3] in ("**met**", "**missed**")
+
+
+def test_overhead_figures_from_known_timings() -> None:
+    # Per-trial cost is (T(many) - T(few)) / (many - few) per repeat, its median compared with
+    # the reference script's; the run and start-up targets are ratios of medians.
+    result = _overhead.OverheadResult(few=4, many=20, startups=[1.5, 1.8, 2.1], seconds={
+        _overhead.IMPORT: [1.0, 1.2, 1.1],
+        _overhead.SKLEARN: [1.0, 1.0, 1.2],
+        _overhead.TRAINER_RUN: [2.0, 2.4, 2.2],
+        f"{_overhead.TRAINER_SWEEP}, 4 trials": [4.0, 4.0, 4.0],
+        f"{_overhead.TRAINER_SWEEP}, 20 trials": [8.0, 8.8, 12.0],
+        f"{_overhead.REFERENCE}, 4 trials": [5.0, 5.0, 5.0],
+        f"{_overhead.REFERENCE}, 20 trials": [13.0, 13.0, 13.0],
+    })
+    assert result.per_trial(_overhead.TRAINER_SWEEP) == pytest.approx(0.3)
+    assert result.per_trial(_overhead.REFERENCE) == pytest.approx(0.5)
+    measured = {t.name: t.measured for t in _report.overhead_targets(result)}
+    assert measured == pytest.approx(dict(zip(OVERHEAD_TARGETS, [2.2, 1.8 / 1.1, 0.6],
+                                              strict=True)))
+    text = "\n".join(_report.overhead_section(result))
+    assert "(T(20) - T(4)) / 16 = 0.300 s wall" in text
+
+
+@pytest.mark.slow  # a few real commands: the trainer, the scripts, two tiny sweeps each
+def test_overhead_benchmark_runs_every_command(tmp_path: Path) -> None:
+    # Every command runs and lands in the report, and the three targets carry a ratio.
+    text = _run(tmp_path, TINY, ("overhead",))
+
+    assert "## 5. Waiting for one run and for a sweep" in text
+    for command in (_overhead.IMPORT, _overhead.SKLEARN, _overhead.TRAINER_RUN,
+                    f"{_overhead.TRAINER_SWEEP}, 2 trials", f"{_overhead.REFERENCE}, 2 trials"):
+        assert re.fullmatch(r"\d+\.\d\d s", _row(text, command)[1])
+    for name in OVERHEAD_TARGETS:
         assert _row(text, name)[3] in ("**met**", "**missed**")
