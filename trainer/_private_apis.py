@@ -60,7 +60,7 @@ def forget_cached_engines(matches: Callable[[str], bool]) -> None:
 def client_engine(client: MlflowClient) -> Engine:
     """The SQLAlchemy engine behind a client of a database store
     (``client._tracking_client.store.engine``)."""
-    return client._tracking_client.store.engine  # type: ignore[attr-defined, no-any-return]
+    return client._tracking_client.store.engine
 
 
 def job_error(result: JobReturn) -> BaseException:

@@ -17,12 +17,11 @@ from omegaconf import DictConfig, OmegaConf
 from threadpoolctl import threadpool_limits
 
 from trainer import run_context
-from trainer.config import check_dtype, validate_metric_names, validate_run_config
+from trainer.config import build_optimizer, check_config, check_metric_names, check_mlflow
 from trainer.core.callbacks import Callback, EarlyStopping, ProgressReporter, metric_mode
 from trainer.core.fit import FitLoop, FitResult
 from trainer.core.losses import LOSSES, task_loss
 from trainer.core.network import MLP
-from trainer.core.optimizers import build_optimizer
 from trainer.core.penalties import WeightPenalty
 from trainer.data import Dataset, load_dataset
 from trainer.errors import ConfigError, TrainerError
@@ -85,6 +84,7 @@ def run(cfg: DictConfig | Mapping[str, Any]) -> float:
     plain: dict[str, Any] = OmegaConf.to_container(config, resolve=True)  # type: ignore[assignment]
     base = start_dir()
 
+    check_mlflow(plain)  # the rest is checked inside the run, which then ends FAILED
     uri = context.tracking_uri or resolve_tracking_uri(plain["mlflow"]["tracking_uri"], base)
     experiment_id = context.experiment_id
     if experiment_id is None:
@@ -140,9 +140,9 @@ def _train(
     context: run_context.RunContext,
     uri: str,
 ) -> tuple[float, FitResult]:
-    validate_run_config(plain)
+    check_config(plain)
     model_cfg, reg = plain["model"], plain["regularization"]
-    dtype = check_dtype(model_cfg["dtype"])
+    dtype = np.dtype(model_cfg["dtype"])
     seed = plain["seed"]
     # Independent streams for the split, the initialization/dropout and the shuffling, so
     # changing one (e.g. dropout draws) never shifts another.
@@ -150,7 +150,7 @@ def _train(
 
     data = load_dataset(plain["data"], seed=int(split_seed.generate_state(1)[0]), dtype=dtype,
                         base_dir=base)
-    validate_metric_names(plain, data.task)
+    check_metric_names(plain, data.task)
     loss_name = _choose_loss(plain["loss"], data)
     tracker.set_tags({TASK_TAG: data.task, LOSS_TAG: loss_name})
 

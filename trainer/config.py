@@ -1,8 +1,17 @@
-"""Checks of the top-level config keys, once, at the boundary.
+"""The config's schema: what every key of ``conf/config.yaml`` accepts, checked once, at the
+boundary, before anything is built.
 
-The components check their own nodes where they are built (``model.*`` in the network,
-``optimizer.*`` in the optimizer factory, ``data.*`` in the loader); this module checks the rest.
-Every failure is a :class:`~trainer.errors.ConfigError` naming the key.
+Each key is declared once. A key that feeds a core component is checked by that component's own
+table (``MLP.PARAMETERS``, ``Adam.PARAMETERS``, ``EarlyStopping.PARAMETERS`` ...; see
+``trainer.core.parameters``), mapped below to the config key; the ``data`` node is declared in
+``trainer.data.settings``; the keys only the application has (``seed``, ``mlflow.*``,
+``early_stopping.enabled`` ...) are declared here. The defaults are the YAML files'.
+
+Every failure is a :class:`~trainer.errors.ConfigError` naming the key
+(``optimizer.lr: expected a finite number > 0, got -0.1``); a key a node does not have
+(``+data.extra=1``) is refused the same way. ``objective``, ``early_stopping.monitor`` and
+``loss`` depend on the task and are checked once the data set is loaded
+(:func:`check_metric_names`).
 """
 
 from __future__ import annotations
@@ -10,73 +19,152 @@ from __future__ import annotations
 from collections.abc import Mapping
 from typing import Any
 
-from trainer.core.dtypes import DTYPES, check_dtype
-from trainer.errors import ConfigError
+from trainer.core.callbacks import EarlyStopping, ProgressReporter
+from trainer.core.dtypes import DTYPE
+from trainer.core.fit import FitLoop
+from trainer.core.losses import LOSSES
+from trainer.core.network import MLP
+from trainer.core.optimizers import OPTIMIZERS, Optimizer
+from trainer.core.parameters import (
+    BOOLEAN,
+    NON_NEGATIVE_INT,
+    Constraint,
+    Nullable,
+    Options,
+    Text,
+)
+from trainer.core.penalties import WeightPenalty
+from trainer.data.settings import PARAMETERS as DATA_PARAMETERS
+from trainer.errors import ConfigError, ParameterError
 
-__all__ = ["DTYPES", "check_dtype", "validate_metric_names", "validate_run_config"]
+__all__ = [
+    "METRICS",
+    "NODES",
+    "TOP_LEVEL",
+    "build_optimizer",
+    "check_config",
+    "check_metric_names",
+    "check_mlflow",
+    "check_node",
+]
 
-PROGRESS_STYLES = ("auto", "bar", "lines", "none")
-EARLY_STOPPING_MODES = ("auto", "min", "max")
-OBJECTIVES = {
+# The top-level keys besides the nodes.
+TOP_LEVEL: dict[str, Constraint] = {
+    "epochs": FitLoop.PARAMETERS["epochs"],
+    "batch_size": FitLoop.PARAMETERS["batch_size"],
+    "seed": NON_NEGATIVE_INT,
+    "loss": Nullable(Options(list(LOSSES))),   # and it must fit the task: check_metric_names
+    "objective": Text(),                       # a metric the task logs: check_metric_names
+    "progress": ProgressReporter.PARAMETERS["style"],
+}
+
+MLFLOW: dict[str, Constraint] = {
+    "tracking_uri": Text(),
+    "experiment": Text(),
+    "run_name": Nullable(Text()),
+    "log_model": BOOLEAN,
+}
+
+# Every node but ``optimizer``, whose keys depend on its ``name`` (see build_optimizer).
+NODES: dict[str, Mapping[str, Constraint]] = {
+    "data": DATA_PARAMETERS,
+    "model": {key: MLP.PARAMETERS[key] for key in ("hidden", "activation", "init")}
+    | {"dtype": DTYPE},
+    "regularization": {"dropout": MLP.PARAMETERS["dropout"], **WeightPenalty.PARAMETERS},
+    "early_stopping": {"enabled": BOOLEAN, **EarlyStopping.PARAMETERS},
+    "mlflow": MLFLOW,
+}
+
+# The metrics a run of each task logs: what objective and early_stopping.monitor may name.
+METRICS = {
     "classification": ("val_loss", "val_accuracy", "train_loss", "train_accuracy"),
     "regression": ("val_loss", "val_r2", "train_loss"),
 }
 
 
-def _is_int(value: Any) -> bool:
-    return isinstance(value, int) and not isinstance(value, bool)
+def check_node(path: str, node: Mapping[str, Any], constraints: Mapping[str, Constraint], *,
+               owner: str | None = None, optional: frozenset[str] = frozenset()
+               ) -> dict[str, Any]:
+    """The keys of ``node`` converted by their constraints.
+
+    Args:
+        path: the node's key (``model``; ``""`` for the top level).
+        node: the node's plain values.
+        constraints: what each key accepts.
+        owner: how an unknown key's message names the node (default ``path``).
+        optional: keys that may be left out; every other key must be present.
+
+    Raises:
+        ConfigError: naming the first key that is unknown, missing or refused.
+    """
+    prefix = f"{path}." if path else ""
+    for key, value in node.items():
+        if key not in constraints:
+            raise ConfigError.unknown_key(f"{prefix}{key}", owner or path or "the config",
+                                          list(constraints), value)
+    checked: dict[str, Any] = {}
+    for key, constraint in constraints.items():
+        if key not in node and key in optional:
+            continue
+        try:
+            checked[key] = constraint(key, node.get(key))
+        except ParameterError as error:
+            raise ConfigError(f"{prefix}{key}", error.expected, error.received) from None
+    return checked
 
 
-def _is_number(value: Any) -> bool:
-    return isinstance(value, int | float) and not isinstance(value, bool)
+def check_mlflow(cfg: Mapping[str, Any]) -> dict[str, Any]:
+    """The ``mlflow`` node, checked before the store is opened."""
+    return check_node("mlflow", _node(cfg, "mlflow"), MLFLOW)
 
 
-def positive_int(cfg: Mapping[str, Any], key: str, path: str) -> int:
-    value = cfg[key]
-    if not _is_int(value) or value < 1:
-        raise ConfigError(path, "a positive integer", value)
-    return value
+def _node(cfg: Mapping[str, Any], key: str) -> Mapping[str, Any]:
+    node = cfg.get(key)
+    if not isinstance(node, Mapping):
+        raise ConfigError(key, "a config node (group of keys)", node)
+    return node
 
 
-def non_negative_number(cfg: Mapping[str, Any], key: str, path: str) -> float:
-    value = cfg[key]
-    if not _is_number(value) or value < 0 or value != value:
-        raise ConfigError(path, "a number >= 0", value)
-    return float(value)
+def check_config(cfg: Mapping[str, Any]) -> None:
+    """Check every key of the resolved config (a plain dict, as ``OmegaConf.to_container``
+    gives it) against the schema.
+
+    Raises:
+        ConfigError: naming the first key that is unknown, missing or refused.
+    """
+    top = {key: value for key, value in cfg.items() if key not in NODES and key != "optimizer"}
+    check_node("", top, TOP_LEVEL)
+    for path, constraints in NODES.items():
+        check_node(path, _node(cfg, path), constraints)
+    _optimizer_arguments(_node(cfg, "optimizer"))
 
 
-def validate_run_config(cfg: Mapping[str, Any]) -> None:
-    """Check the keys owned by the run itself (not model, optimizer or data)."""
-    positive_int(cfg, "epochs", "epochs")
-    positive_int(cfg, "batch_size", "batch_size")
-    if not _is_int(cfg["seed"]) or cfg["seed"] < 0:
-        raise ConfigError("seed", "an integer >= 0", cfg["seed"])
-    if cfg["progress"] not in PROGRESS_STYLES:
-        raise ConfigError("progress", f"one of {', '.join(PROGRESS_STYLES)}", cfg["progress"])
-
-    reg = cfg["regularization"]
-    dropout = reg["dropout"]
-    if not _is_number(dropout) or not 0 <= dropout < 1:
-        raise ConfigError("regularization.dropout", "a rate in [0, 1)", dropout)
-    non_negative_number(reg, "l1", "regularization.l1")
-    non_negative_number(reg, "l2", "regularization.l2")
-
-    es = cfg["early_stopping"]
-    if es["mode"] not in EARLY_STOPPING_MODES:
-        raise ConfigError(
-            "early_stopping.mode", f"one of {', '.join(EARLY_STOPPING_MODES)}", es["mode"]
-        )
-    if not _is_int(es["patience"]) or es["patience"] < 0:
-        raise ConfigError("early_stopping.patience", "an integer >= 0", es["patience"])
-    if not _is_int(es["start_from_epoch"]) or es["start_from_epoch"] < 0:
-        raise ConfigError("early_stopping.start_from_epoch", "an integer >= 0",
-                          es["start_from_epoch"])
-    non_negative_number(es, "min_delta", "early_stopping.min_delta")
+def _optimizer_arguments(node: Mapping[str, Any]) -> tuple[type[Optimizer], dict[str, Any]]:
+    name = node.get("name")
+    if not isinstance(name, str) or name not in OPTIMIZERS:
+        raise ConfigError("optimizer.name", f"one of {', '.join(OPTIMIZERS)}", name)
+    cls = OPTIMIZERS[name]
+    arguments = {key: value for key, value in node.items() if key != "name"}
+    # lr has no default; the others default to the constructor's
+    optional = frozenset(cls.PARAMETERS) - {"lr"}
+    checked = check_node("optimizer", arguments, cls.PARAMETERS, owner=f"optimizer {name}",
+                         optional=optional)
+    return cls, checked
 
 
-def validate_metric_names(cfg: Mapping[str, Any], task: str) -> None:
+def build_optimizer(node: Mapping[str, Any]) -> Optimizer:
+    """The optimizer of the ``optimizer`` node: ``{name, lr, that optimizer's own keys}``.
+
+    Raises:
+        ConfigError: an unknown name, a key the optimizer does not have, or a refused value.
+    """
+    cls, arguments = _optimizer_arguments(node)
+    return cls(**arguments)
+
+
+def check_metric_names(cfg: Mapping[str, Any], task: str) -> None:
     """``objective`` and ``early_stopping.monitor`` must be metrics the task logs."""
-    valid = OBJECTIVES[task]
+    valid = METRICS[task]
     for key, value in (("objective", cfg["objective"]),
                        ("early_stopping.monitor", cfg["early_stopping"]["monitor"])):
         if value not in valid:

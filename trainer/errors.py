@@ -1,13 +1,17 @@
 """Errors a user can fix. Each message is one line naming the key or file, what was expected
-and what was received; the command line prints it without a traceback."""
+and what was received; the command line prints it without a traceback.
+
+The core's errors (``trainer.core.errors``) name a parameter; :class:`ConfigError` names the
+config key it came from.
+"""
 
 from __future__ import annotations
 
 from typing import Any
 
+from trainer.core.errors import DataError, ParameterError, TrainerError, TrainingDiverged
 
-class TrainerError(Exception):
-    """Base class: an error caused by input, reported as one line."""
+__all__ = ["ConfigError", "DataError", "ParameterError", "TrainerError", "TrainingDiverged"]
 
 
 class ConfigError(TrainerError):
@@ -15,12 +19,11 @@ class ConfigError(TrainerError):
 
     def __init__(self, key: str, expected: str, received: Any) -> None:
         self.key = key
+        self.expected = expected
+        self.received = received
         super().__init__(f"{key}: expected {expected}, got {received!r}")
 
-
-class DataError(TrainerError):
-    """A data file or column cannot be used (missing, non-numeric, missing values ...)."""
-
-
-class TrainingDiverged(TrainerError):
-    """The loss became NaN or infinite."""
+    @classmethod
+    def unknown_key(cls, key: str, owner: str, valid: list[str], received: Any) -> ConfigError:
+        """A key the config node does not have (``+data.extra=1``)."""
+        return cls(key, f"no such key for {owner} (valid: {', '.join(valid)})", received)

@@ -110,6 +110,12 @@ def test_regression_logs_r2(make_config, store_uri):
         ("model.dtype=float16", "model.dtype"),
         ("objective=val_r2", "objective"),
         ("loss=mse", "loss"),
+        ("early_stopping.enabled=maybe", "early_stopping.enabled"),
+        ("early_stopping.restore_best_weights=2", "early_stopping.restore_best_weights"),
+        ("model.hidden=64", "model.hidden"),
+        ("model.hidden=null", "model.hidden"),
+        ("+data.extra=1", "data.extra"),
+        ("+optimizer.x=1", "optimizer.x"),
     ],
 )
 def test_bad_config_fails_naming_the_key_and_marks_run_failed(make_config, store_uri, override,
@@ -121,6 +127,13 @@ def test_bad_config_fails_naming_the_key_and_marks_run_failed(make_config, store
     logged = MlflowClient(store_uri).get_run(run_id)
     assert logged.info.status == "FAILED"
     assert logged.data.tags["failure_reason"] == message
+
+
+def test_bad_mlflow_key_fails_before_any_run_exists(make_config):
+    # the mlflow node says where runs go: it is checked before a store is opened
+    expected = r"^mlflow\.log_model: expected true or false, got 'maybe'$"
+    with pytest.raises(ConfigError, match=expected):
+        run(make_config(*FAST, "mlflow.log_model=maybe"))
 
 
 def test_unknown_optimizer_lists_the_valid_ones(make_config):

@@ -4,5 +4,7 @@ It imports nothing from Hydra, OmegaConf, MLflow, Optuna or matplotlib (a test p
 saved model predicts with the core alone. Modules: ``initializers``, ``activations``,
 ``losses``, ``penalties``, ``network`` (the MLP, forward and backward), ``optimizers`` with the
 fused ``kernels``, ``callbacks`` (early stopping, progress), ``fit`` (the loop), ``metrics``,
-``preprocessing`` (standardization saved with the model), ``dtypes``.
+``preprocessing`` (standardization saved with the model), ``dtypes``; ``parameters`` (what
+each class's parameters accept, its ``PARAMETERS`` table) and ``errors`` (one-line errors that
+name the parameter).
 """

@@ -12,9 +12,20 @@ from __future__ import annotations
 import math
 import sys
 import warnings
-from typing import TYPE_CHECKING, Any, TextIO
+from typing import TYPE_CHECKING, Any, ClassVar, TextIO
 
 import numpy as np
+
+from trainer.core.parameters import (
+    BOOLEAN,
+    NON_NEGATIVE,
+    NON_NEGATIVE_INT,
+    POSITIVE_INT,
+    Constraint,
+    Options,
+    Text,
+    check,
+)
 
 if TYPE_CHECKING:
     from trainer.core.fit import FitLoop
@@ -50,6 +61,15 @@ class EarlyStopping(Callback):
     the end of training, whether or not the stop was triggered.
     """
 
+    PARAMETERS: ClassVar[dict[str, Constraint]] = {
+        "monitor": Text(),
+        "mode": Options(["auto", "min", "max"]),
+        "patience": NON_NEGATIVE_INT,
+        "min_delta": NON_NEGATIVE,
+        "restore_best_weights": BOOLEAN,
+        "start_from_epoch": NON_NEGATIVE_INT,
+    }
+
     def __init__(
         self,
         monitor: str = "val_loss",
@@ -60,12 +80,15 @@ class EarlyStopping(Callback):
         restore_best_weights: bool = False,
         start_from_epoch: int = 0,
     ) -> None:
-        self.monitor = monitor
-        self.mode = metric_mode(monitor) if mode == "auto" else mode
-        self.patience = patience
-        self.min_delta = abs(min_delta)
-        self.restore_best_weights = restore_best_weights
-        self.start_from_epoch = start_from_epoch
+        checked = check(self.PARAMETERS, monitor=monitor, mode=mode, patience=patience,
+                        min_delta=min_delta, restore_best_weights=restore_best_weights,
+                        start_from_epoch=start_from_epoch)
+        self.monitor: str = monitor
+        self.mode: str = metric_mode(monitor) if mode == "auto" else mode
+        self.patience: int = checked["patience"]
+        self.min_delta: float = checked["min_delta"]
+        self.restore_best_weights: bool = checked["restore_best_weights"]
+        self.start_from_epoch: int = checked["start_from_epoch"]
         self.on_train_begin(None)
 
     def on_train_begin(self, loop: FitLoop | None) -> None:
@@ -114,7 +137,13 @@ class EarlyStopping(Callback):
 class ProgressReporter(Callback):
     """Shows each epoch: a live bar on a terminal, one quiet line per epoch otherwise."""
 
+    PARAMETERS: ClassVar[dict[str, Constraint]] = {
+        "epochs": POSITIVE_INT,
+        "style": Options(["auto", "bar", "lines", "none"]),
+    }
+
     def __init__(self, epochs: int, *, style: str = "auto", stream: TextIO | None = None) -> None:
+        check(self.PARAMETERS, epochs=epochs, style=style)
         self.epochs = epochs
         self.stream = stream if stream is not None else sys.stderr
         if style == "auto":

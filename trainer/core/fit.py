@@ -15,17 +15,18 @@ from __future__ import annotations
 import math
 from collections.abc import Sequence
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, ClassVar
 
 import numpy as np
 
 from trainer.core.callbacks import Callback
+from trainer.core.errors import TrainingDiverged
 from trainer.core.losses import Loss
 from trainer.core.metrics import accuracy_from_logits, predicted_classes, r2_score
 from trainer.core.network import MLP
 from trainer.core.optimizers import Optimizer
+from trainer.core.parameters import POSITIVE_INT, Constraint, check
 from trainer.core.penalties import WeightPenalty
-from trainer.errors import TrainingDiverged
 
 
 @dataclass
@@ -52,6 +53,9 @@ class FitLoop:
         callbacks: hooks called in order after every epoch.
     """
 
+    PARAMETERS: ClassVar[dict[str, Constraint]] = {"epochs": POSITIVE_INT,
+                                                   "batch_size": POSITIVE_INT}
+
     def __init__(
         self,
         network: MLP,
@@ -64,6 +68,7 @@ class FitLoop:
         rng: np.random.Generator,
         callbacks: Sequence[Callback] = (),
     ) -> None:
+        check(self.PARAMETERS, epochs=epochs, batch_size=batch_size)
         self.network = network
         self.loss = loss
         self.optimizer = optimizer

@@ -19,7 +19,7 @@ from abc import ABC, abstractmethod
 
 import numpy as np
 
-from trainer.errors import ConfigError, DataError
+from trainer.core.errors import DataError, ParameterError
 
 
 def softmax(Z: np.ndarray) -> np.ndarray:
@@ -147,6 +147,7 @@ LOSSES: dict[str, Loss] = {
     "mse": MeanSquaredError(),
 }
 
+# The tasks a network learns; every module that names a task uses these.
 TASKS = ("classification", "regression")
 
 
@@ -155,7 +156,7 @@ def task_loss(task: str, n_classes: int | None) -> str:
     if task == "regression":
         return "mse"
     if task != "classification":
-        raise ConfigError("data.task", f"one of {', '.join(TASKS)}", task)
+        raise ParameterError("task", f"one of {', '.join(TASKS)}", task)
     if n_classes is None or n_classes < 2:
         raise DataError(f"classification target: expected at least 2 classes, got {n_classes}")
     return "binary_crossentropy" if n_classes == 2 else "categorical_crossentropy"

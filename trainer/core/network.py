@@ -16,14 +16,15 @@ from __future__ import annotations
 
 from collections import OrderedDict
 from collections.abc import Mapping, Sequence
-from typing import Any
+from typing import Any, ClassVar
 
 import numpy as np
 
-from trainer.config import check_dtype
 from trainer.core.activations import ACTIVATIONS
+from trainer.core.dtypes import DTYPE
+from trainer.core.errors import DataError
 from trainer.core.initializers import INITIALIZERS
-from trainer.errors import ConfigError, DataError
+from trainer.core.parameters import POSITIVE_INT, Constraint, Options, Real, Widths, check
 
 _MAX_WORKSPACES = 6  # row counts kept: full batch, last partial batch, inference chunks ...
 
@@ -58,20 +59,6 @@ class _Workspace:
             self.ones = np.ones(self.n, self.Z[0].dtype)  # db = 1^T dZ runs as one BLAS gemv
 
 
-def _check_hidden(hidden: Any) -> list[int]:
-    if isinstance(hidden, (str, bytes)):
-        raise ConfigError("model.hidden", "a list of layer widths (integers >= 1)", hidden)
-    try:  # a list, a tuple, or Hydra's ListConfig
-        widths = list(hidden)
-    except TypeError:
-        raise ConfigError("model.hidden", "a list of layer widths (integers >= 1)",
-                          hidden) from None
-    for w in widths:
-        if isinstance(w, bool) or not isinstance(w, (int, np.integer)) or w < 1:
-            raise ConfigError("model.hidden", "a list of layer widths (integers >= 1)", widths)
-    return [int(w) for w in widths]
-
-
 class MLP:
     """Dense layers n_inputs -> hidden... -> n_outputs on flat ``params`` / ``grads`` vectors.
 
@@ -81,33 +68,34 @@ class MLP:
     the dropout masks.
     """
 
+    PARAMETERS: ClassVar[dict[str, Constraint]] = {
+        "n_inputs": POSITIVE_INT,
+        "hidden": Widths(),
+        "n_outputs": POSITIVE_INT,
+        "activation": Options(list(ACTIVATIONS)),
+        "init": Options(list(INITIALIZERS)),
+        "dropout": Real(0.0, 1.0, closed="left", description="a rate in [0, 1)"),
+        "dtype": DTYPE,
+    }
+
     def __init__(self, n_inputs: int, hidden: Sequence[int], n_outputs: int, *,
                  activation: str = "relu", init: str = "he_normal", dropout: float = 0.0,
                  dtype: Any = np.float32, rng: np.random.Generator) -> None:
-        for name, value in (("n_inputs", n_inputs), ("n_outputs", n_outputs)):
-            if isinstance(value, bool) or not isinstance(value, (int, np.integer)) or value < 1:
-                raise ValueError(f"MLP: {name} must be an integer >= 1, got {value!r}")
-        hidden = _check_hidden(hidden)
-        if activation not in ACTIVATIONS:
-            raise ConfigError("model.activation", f"one of {', '.join(ACTIVATIONS)}", activation)
-        if init not in INITIALIZERS:
-            raise ConfigError("model.init", f"one of {', '.join(INITIALIZERS)}", init)
-        if (isinstance(dropout, bool) or not isinstance(dropout, (int, float, np.floating))
-                or not 0.0 <= dropout < 1.0):
-            raise ConfigError("regularization.dropout", "a rate in [0, 1)", dropout)
-        self.dtype = check_dtype(dtype)
-        self.n_inputs = int(n_inputs)
-        self.hidden = hidden
-        self.n_outputs = int(n_outputs)
-        self.activation = activation
-        self.init = init
-        self.dropout = float(dropout)
+        checked = check(self.PARAMETERS, n_inputs=n_inputs, hidden=hidden, n_outputs=n_outputs,
+                        activation=activation, init=init, dropout=dropout, dtype=dtype)
+        self.dtype: np.dtype = checked["dtype"]
+        self.n_inputs: int = checked["n_inputs"]
+        self.hidden: list[int] = checked["hidden"]
+        self.n_outputs: int = checked["n_outputs"]
+        self.activation: str = activation
+        self.init: str = init
+        self.dropout: float = checked["dropout"]
         self.rng = rng
         self._act = ACTIVATIONS[activation]
         # Python floats: mixing them into float32 arrays keeps float32
         self._keep_scale = 1.0 / (1.0 - self.dropout)
 
-        sizes = [self.n_inputs, *hidden, self.n_outputs]
+        sizes = [self.n_inputs, *self.hidden, self.n_outputs]
         self._shapes = list(zip(sizes[:-1], sizes[1:], strict=True))
         self._widths = sizes[1:]
         self.n_weights = sum(fi * fo for fi, fo in self._shapes)

@@ -1,10 +1,18 @@
-"""First-order optimizers updating one flat parameter vector in place (Keras formulas).
+"""First-order optimizers updating one flat parameter vector in place.
+
+The update rules, written in each class: SGD and Momentum as Keras writes them
+(``v = mu v - lr g; p += v``); RMSprop and Adam add ``eps`` outside the square root, as PyTorch
+does (``p -= lr g / (sqrt(S) + eps)``; Adam: ``p -= lr mhat / (sqrt(vhat) + eps)`` with
+bias-corrected ``mhat``, ``vhat``), where Keras adds it inside the root (RMSprop) or to the
+uncorrected ``sqrt(v)`` (Adam). The two placements differ only while ``S`` or ``v`` is of the
+order of ``eps``.
 
 Each ``step(params, grads)`` works on the whole network at once with preallocated state (made
 lazily at the first step, in the parameters' dtype), so a step allocates nothing: SGD and
-Momentum in a few NumPy calls, RMSprop and Adam in one fused pass (``trainer.core.kernels``; as nine
-NumPy passes Adam was a fifth of a medium-model step). Hyper-parameters are kept as Python
-floats: a float32 vector is never promoted to float64.
+Momentum in a few NumPy calls, RMSprop and Adam in one fused pass (``trainer.core.kernels``; as
+nine NumPy passes Adam was a fifth of a medium-model step). Hyper-parameters are kept as Python
+floats: a float32 vector is never promoted to float64. Each class declares what its
+hyper-parameters accept in ``PARAMETERS`` (``trainer.core.parameters``).
 
 Two accumulators are stored rescaled, which is exact algebra and saves a multiply per element:
 RMSprop keeps S' = S / (1 - rho) and Adam keeps m' = m / (1 - beta1), v' = v / (1 - beta2);
@@ -14,42 +22,24 @@ the constant factors are folded into the step size and epsilon (see each class).
 from __future__ import annotations
 
 import math
-from collections.abc import Mapping
-from typing import Any
+from typing import ClassVar
 
 import numpy as np
 
 from trainer.core.kernels import adam_update, rmsprop_update
-from trainer.errors import ConfigError
+from trainer.core.parameters import BOOLEAN, POSITIVE, UNIT_INTERVAL, Constraint, check
 
-
-def _number(key: str, value: Any) -> float:
-    if isinstance(value, bool) or not isinstance(value, (int, float, np.integer, np.floating)):
-        raise ConfigError(key, "a number", value)
-    return float(value)
-
-
-def _positive(key: str, value: Any) -> float:
-    x = _number(key, value)
-    if not (x > 0.0 and math.isfinite(x)):
-        raise ConfigError(key, "a finite number > 0", value)
-    return x
-
-
-def _unit_interval(key: str, value: Any) -> float:
-    x = _number(key, value)
-    if not 0.0 <= x < 1.0:
-        raise ConfigError(key, "a number in [0, 1)", value)
-    return x
+__all__ = ["OPTIMIZERS", "SGD", "Adam", "Momentum", "Optimizer", "RMSprop"]
 
 
 class Optimizer:
     """Base class: ``step(params, grads)`` updates flat ``params`` (n,) in place from ``grads``."""
 
     name: str = ""
+    PARAMETERS: ClassVar[dict[str, Constraint]] = {"lr": POSITIVE}
 
     def __init__(self, lr: float) -> None:
-        self.lr = _positive("optimizer.lr", lr)
+        self.lr = POSITIVE("lr", lr)
         self.iterations = 0
         self._tmp: np.ndarray | None = None
 
@@ -81,13 +71,13 @@ class Momentum(Optimizer):
     """v = mu v - lr g; p += v.  Nesterov: p += mu v - lr g (with the updated v)."""
 
     name = "momentum"
+    PARAMETERS = {"lr": POSITIVE, "momentum": UNIT_INTERVAL, "nesterov": BOOLEAN}
 
     def __init__(self, lr: float, momentum: float = 0.9, nesterov: bool = False) -> None:
         super().__init__(lr)
-        self.momentum = _unit_interval("optimizer.momentum", momentum)
-        if not isinstance(nesterov, (bool, np.bool_)):
-            raise ConfigError("optimizer.nesterov", "true or false", nesterov)
-        self.nesterov = bool(nesterov)
+        checked = check(self.PARAMETERS, momentum=momentum, nesterov=nesterov)
+        self.momentum: float = checked["momentum"]
+        self.nesterov: bool = checked["nesterov"]
         self.velocity: np.ndarray | None = None
 
     def step(self, params: np.ndarray, grads: np.ndarray) -> None:
@@ -117,11 +107,13 @@ class RMSprop(Optimizer):
     """
 
     name = "rmsprop"
+    PARAMETERS = {"lr": POSITIVE, "rho": UNIT_INTERVAL, "eps": POSITIVE}
 
     def __init__(self, lr: float, rho: float = 0.9, eps: float = 1e-7) -> None:
         super().__init__(lr)
-        self.rho = _unit_interval("optimizer.rho", rho)
-        self.eps = _positive("optimizer.eps", eps)
+        checked = check(self.PARAMETERS, rho=rho, eps=eps)
+        self.rho: float = checked["rho"]
+        self.eps: float = checked["eps"]
         self.sq_avg: np.ndarray | None = None   # S'
 
     def step(self, params: np.ndarray, grads: np.ndarray) -> None:
@@ -146,13 +138,16 @@ class Adam(Optimizer):
     """
 
     name = "adam"
+    PARAMETERS = {"lr": POSITIVE, "beta1": UNIT_INTERVAL, "beta2": UNIT_INTERVAL,
+                  "eps": POSITIVE}
 
     def __init__(self, lr: float, beta1: float = 0.9, beta2: float = 0.999,
                  eps: float = 1e-8) -> None:
         super().__init__(lr)
-        self.beta1 = _unit_interval("optimizer.beta1", beta1)
-        self.beta2 = _unit_interval("optimizer.beta2", beta2)
-        self.eps = _positive("optimizer.eps", eps)
+        checked = check(self.PARAMETERS, beta1=beta1, beta2=beta2, eps=eps)
+        self.beta1: float = checked["beta1"]
+        self.beta2: float = checked["beta2"]
+        self.eps: float = checked["eps"]
         self.m: np.ndarray | None = None  # m'
         self.v: np.ndarray | None = None  # v'
 
@@ -178,28 +173,3 @@ OPTIMIZERS: dict[str, type[Optimizer]] = {
     "rmsprop": RMSprop,
     "adam": Adam,
 }
-
-# the keys each optimizer's config node may hold besides "name"
-_KEYS: dict[str, tuple[str, ...]] = {
-    "sgd": ("lr",),
-    "momentum": ("lr", "momentum", "nesterov"),
-    "rmsprop": ("lr", "rho", "eps"),
-    "adam": ("lr", "beta1", "beta2", "eps"),
-}
-
-
-def build_optimizer(cfg: Mapping[str, Any]) -> Optimizer:
-    """The optimizer of the Hydra ``optimizer`` node: {name, lr, that optimizer's own keys}."""
-    name = cfg.get("name")
-    if name not in OPTIMIZERS:
-        raise ConfigError("optimizer.name", f"one of {', '.join(OPTIMIZERS)}", name)
-    kwargs = {str(k): v for k, v in cfg.items() if k != "name"}
-    allowed = _KEYS[name]
-    for key in kwargs:
-        if key not in allowed:
-            raise ConfigError(f"optimizer.{key}",
-                              f"no such key for optimizer {name} (valid: {', '.join(allowed)})",
-                              kwargs[key])
-    if "lr" not in kwargs:
-        raise ConfigError("optimizer.lr", "a learning rate > 0", None)
-    return OPTIMIZERS[name](**kwargs)

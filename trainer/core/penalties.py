@@ -5,25 +5,22 @@
 
 from __future__ import annotations
 
+from typing import ClassVar
+
 import numpy as np
 
-from trainer.errors import ConfigError
-
-
-def _non_negative(key: str, value: float) -> float:
-    if isinstance(value, bool) or not isinstance(value, (int, float, np.integer, np.floating)):
-        raise ConfigError(key, "a number >= 0", value)
-    if not value >= 0 or not np.isfinite(value):
-        raise ConfigError(key, "a finite number >= 0", value)
-    return float(value)  # a Python float never promotes a float32 array
+from trainer.core.parameters import NON_NEGATIVE, Constraint, check
 
 
 class WeightPenalty:
     """l1 * sum|W| + l2 * sum W^2 over the flat weight vector W (n_weights,)."""
 
+    PARAMETERS: ClassVar[dict[str, Constraint]] = {"l1": NON_NEGATIVE, "l2": NON_NEGATIVE}
+
     def __init__(self, l1: float = 0.0, l2: float = 0.0) -> None:
-        self.l1 = _non_negative("regularization.l1", l1)
-        self.l2 = _non_negative("regularization.l2", l2)
+        checked = check(self.PARAMETERS, l1=l1, l2=l2)  # Python floats: float32 stays float32
+        self.l1: float = checked["l1"]
+        self.l2: float = checked["l2"]
         self._scratch: np.ndarray | None = None  # W-sized, so a step allocates nothing
 
     @property

@@ -12,7 +12,7 @@ from typing import Any
 
 import numpy as np
 
-from trainer.errors import DataError
+from trainer.core.errors import DataError
 
 _ARRAY_PREFIX = "preprocessor."
 

@@ -20,25 +20,26 @@ from typing import Any
 import numpy as np
 
 from trainer.core.dtypes import check_dtype
+from trainer.core.parameters import NON_NEGATIVE_INT
 from trainer.core.preprocessing import Preprocessor
 from trainer.data.dataset import Dataset
 from trainer.data.loaders import DATASETS
-from trainer.data.settings import DEFAULTS, TASKS, check_seed, parse_settings
+from trainer.data.settings import TASK_CHOICES, Settings, parse_settings
 from trainer.data.split import fit_scale, split_rows
 from trainer.data.targets import MAX_AUTO_CLASSES, encode_classes, resolve_task
 
 __all__ = [
     "DATASETS",
-    "DEFAULTS",
     "MAX_AUTO_CLASSES",
-    "TASKS",
+    "TASK_CHOICES",
     "Dataset",
     "Preprocessor",
+    "Settings",
     "load_dataset",
 ]
 
 def load_dataset(
-    cfg: Mapping[str, Any],
+    cfg: Mapping[str, Any] | Settings,
     *,
     seed: int,
     dtype: np.dtype | str = "float32",
@@ -49,7 +50,7 @@ def load_dataset(
     Args:
         cfg: the Hydra ``data`` node (DictConfig or dict): ``name``, ``path``, ``target``,
             ``task``, ``val_fraction``, ``test_fraction``, ``standardize``, ``dropna``; keys
-            left out take :data:`DEFAULTS`.
+            left out take the values of ``conf/data/NAME.yaml``. Or settings checked already.
         seed: drives the split; the same seed gives identical arrays.
         dtype: ``float32`` (default) or ``float64``.
         base_dir: resolves a relative ``data.path`` (the directory the command was started
@@ -59,11 +60,12 @@ def load_dataset(
     labels with at most 20 distinct values, regression otherwise.
 
     Raises:
-        ConfigError: a key holds a value outside what it accepts.
+        ConfigError: a key of the node holds a value outside what it accepts.
+        ParameterError: ``seed`` or ``dtype`` is not what they accept.
         DataError: the file or its contents cannot be used.
     """
-    settings = parse_settings(cfg)
-    seed = check_seed(seed)
+    settings = cfg if isinstance(cfg, Settings) else parse_settings(cfg)
+    seed = NON_NEGATIVE_INT("seed", seed)
     float_dtype = check_dtype(dtype)
     base = Path.cwd() if base_dir is None else Path(base_dir)
 

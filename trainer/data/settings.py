@@ -1,27 +1,27 @@
-"""The ``data`` node of the config, validated once: :func:`parse_settings`."""
+"""The ``data`` node of the config: what each key accepts (:data:`PARAMETERS`), checked once by
+:func:`parse_settings`.
+
+The defaults live in one place, the YAML files: a mapping that leaves a key out (the library call
+``load_dataset({"name": "wine"}, seed=0)``) takes it from ``conf/data/NAME.yaml``, and a mapping
+without a name takes the data set ``conf/config.yaml`` picks.
+"""
 
 from __future__ import annotations
 
 from collections.abc import Mapping
-from dataclasses import dataclass
-from numbers import Integral, Real
+from dataclasses import dataclass, fields
+from functools import cache
 from typing import Any
 
-from trainer.errors import ConfigError
+from trainer.core.losses import TASKS
+from trainer.core.parameters import BOOLEAN, Constraint, Options, Real
+from trainer.errors import ConfigError, ParameterError
 
-TASKS = ("auto", "classification", "regression")
+__all__ = ["PARAMETERS", "TASK_CHOICES", "Settings", "default_name", "defaults", "parse_settings"]
 
-# The keys of conf/data/*.yaml with their defaults, used when a plain dict leaves one out.
-DEFAULTS: dict[str, Any] = {
-    "name": "digits",
-    "path": None,
-    "target": None,
-    "task": "auto",
-    "val_fraction": 0.2,
-    "test_fraction": 0.2,
-    "standardize": True,
-    "dropna": False,
-}
+# What data.task accepts: a task, or auto (inferred from the labels, see trainer.data.targets).
+TASK_CHOICES = ("auto", *TASKS)
+
 
 @dataclass(frozen=True)
 class Settings:
@@ -37,73 +37,102 @@ class Settings:
     dropna: bool
 
 
+def _dataset_names() -> list[str]:
+    from trainer.data.loaders import DATASETS  # the loaders import Settings: read it late
+
+    return list(DATASETS)
+
+
+class _OptionalText(Constraint):
+    """A path or column name; null, empty or Hydra's ``???`` (unset mandatory value) mean
+    unset. Hydra parses ``data.target=3`` as an int: CSV headers are strings."""
+
+    @property
+    def expected(self) -> str:
+        return "a path or name (or null)"
+
+    def convert(self, value: Any) -> str | None:
+        if value is None or (isinstance(value, str) and value.strip() in ("", "???")):
+            return None
+        if isinstance(value, bool) or not isinstance(value, str | int):
+            raise TypeError(value)
+        return str(value)
+
+
+_FRACTION = Real(0.0, 1.0, closed="neither",
+                 description="a fraction between 0 and 1 (exclusive)")
+
+PARAMETERS: dict[str, Constraint] = {
+    "name": Options(_dataset_names, hint=" (pick one on the command line with data=NAME)"),
+    "path": _OptionalText(),
+    "target": _OptionalText(),
+    "task": Options(TASK_CHOICES),
+    "val_fraction": _FRACTION,
+    "test_fraction": _FRACTION,
+    "standardize": BOOLEAN,
+    "dropna": BOOLEAN,
+}
+assert set(PARAMETERS) == {f.name for f in fields(Settings)}
+
+
 def _as_dict(cfg: Mapping[str, Any]) -> dict[str, Any]:
     """A plain dict of the node; a Hydra ``???`` (unset mandatory value) stays the string."""
-    try:
-        from omegaconf import DictConfig, OmegaConf
-    except ImportError:  # pragma: no cover - omegaconf comes with hydra-core
-        DictConfig = ()  # type: ignore[assignment,misc]
+    from omegaconf import DictConfig, OmegaConf
+
     if isinstance(cfg, DictConfig):
         return OmegaConf.to_container(cfg, resolve=True, throw_on_missing=False)  # type: ignore[return-value]
     return dict(cfg)
 
 
-def _is_unset(value: Any) -> bool:
-    return value is None or (isinstance(value, str) and value.strip() in ("", "???"))
+def _load_yaml(*parts: str) -> Any:
+    from omegaconf import OmegaConf
+
+    from trainer import CONFIG_DIR
+
+    path = CONFIG_DIR.joinpath(*parts)
+    return OmegaConf.to_container(OmegaConf.load(path)) if path.is_file() else None
 
 
-def _fraction(values: Mapping[str, Any], key: str) -> float:
-    value = values[key]
-    if isinstance(value, bool) or not isinstance(value, Real) or not 0 < float(value) < 1:
-        raise ConfigError(f"data.{key}", "a fraction between 0 and 1 (exclusive)", value)
-    return float(value)
+@cache
+def default_name() -> str:
+    """The data set ``conf/config.yaml`` picks (its defaults list: ``- data: digits``)."""
+    for entry in (_load_yaml("config.yaml") or {}).get("defaults", []):
+        if isinstance(entry, dict) and "data" in entry:
+            return str(entry["data"])
+    return "digits"
 
 
-def _flag(values: Mapping[str, Any], key: str) -> bool:
-    value = values[key]
-    if not isinstance(value, bool):
-        raise ConfigError(f"data.{key}", "true or false", value)
-    return value
+@cache
+def defaults(name: str) -> dict[str, Any]:
+    """The keys of ``conf/data/NAME.yaml`` (empty for a name without a file)."""
+    loaded = _load_yaml("data", f"{name}.yaml")
+    return dict(loaded) if isinstance(loaded, dict) else {}
 
 
 def parse_settings(cfg: Mapping[str, Any]) -> Settings:
-    values = {**DEFAULTS, **_as_dict(cfg)}
-    name = values["name"]
-    from trainer.data.loaders import DATASETS  # the loaders need Settings: import late
+    """The ``data`` node checked key by key; keys left out come from the data set's YAML file.
 
-    if name not in DATASETS:
-        raise ConfigError(
-            "data.name",
-            f"one of {', '.join(DATASETS)} (pick one on the command line with data=NAME)",
-            name,
-        )
-    task = values["task"]
-    if task not in TASKS:
-        raise ConfigError("data.task", f"one of {', '.join(TASKS)}", task)
-    val_fraction = _fraction(values, "val_fraction")
-    test_fraction = _fraction(values, "test_fraction")
-    if val_fraction + test_fraction >= 1:
+    Raises:
+        ConfigError: naming the first key (``data.test_fraction``) that holds a value outside
+            what it accepts, or a key the node does not have.
+    """
+    given = _as_dict(cfg)
+    name = given.setdefault("name", default_name())
+    values = {**defaults(name), **given} if isinstance(name, str) else given
+    for key in values:
+        if key not in PARAMETERS:
+            raise ConfigError.unknown_key(f"data.{key}", "data", list(PARAMETERS), values[key])
+    checked: dict[str, Any] = {}
+    for key, constraint in PARAMETERS.items():
+        try:
+            checked[key] = constraint(key, values.get(key))
+        except ParameterError as error:
+            raise ConfigError(f"data.{key}", error.expected, error.received) from None
+    total = checked["val_fraction"] + checked["test_fraction"]
+    if total >= 1:
         raise ConfigError(
             "data.val_fraction + data.test_fraction",
             "a sum below 1 (the rest is the training part)",
-            round(val_fraction + test_fraction, 10),
+            round(total, 10),
         )
-    path = None if _is_unset(values["path"]) else str(values["path"])
-    # Hydra parses data.target=3 as an int; CSV headers are strings.
-    target = None if _is_unset(values["target"]) else str(values["target"])
-    return Settings(
-        name=name,
-        path=path,
-        target=target,
-        task=task,
-        val_fraction=val_fraction,
-        test_fraction=test_fraction,
-        standardize=_flag(values, "standardize"),
-        dropna=_flag(values, "dropna"),
-    )
-
-
-def check_seed(seed: Any) -> int:
-    if isinstance(seed, bool) or not isinstance(seed, Integral) or seed < 0:
-        raise ConfigError("seed", "a non-negative integer", seed)
-    return int(seed)
+    return Settings(**checked)

@@ -126,14 +126,15 @@ def test_penalty_value_and_gradient():
     np.testing.assert_allclose(G, 0.1 + 0.1 * np.sign(W) + 0.02 * W)
 
 
-@pytest.mark.parametrize(("kwargs", "key"), [
-    ({"l1": -0.1}, "regularization.l1"),
-    ({"l2": float("nan")}, "regularization.l2"),
-    ({"l2": "big"}, "regularization.l2"),
+@pytest.mark.parametrize(("kwargs", "message"), [
+    ({"l1": -0.1}, "l1: expected a finite number >= 0, got -0.1"),
+    ({"l2": float("nan")}, "l2: expected a finite number >= 0, got nan"),
+    ({"l2": "big"}, "l2: expected a finite number >= 0, got 'big'"),
 ])
-def test_penalty_rejects_bad_coefficients(kwargs, key):
-    # a negative, NaN or non-numeric coefficient is a ConfigError naming its key
-    from trainer.errors import ConfigError
+def test_penalty_rejects_bad_coefficients(kwargs, message):
+    # a negative, NaN or non-numeric coefficient is refused naming the parameter
+    from trainer.core.errors import ParameterError
 
-    with pytest.raises(ConfigError, match=key):
+    with pytest.raises(ParameterError) as info:
         WeightPenalty(**kwargs)
+    assert str(info.value) == message

@@ -6,8 +6,8 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
+from trainer.core.errors import DataError, ParameterError
 from trainer.core.losses import LOSSES, task_loss
-from trainer.errors import ConfigError, DataError
 
 
 def _case(name: str, dtype=np.float64, n: int = 7, seed: int = 0):
@@ -167,8 +167,8 @@ def test_task_loss_mapping(task, n_classes, expected):
 
 
 def test_task_loss_errors():
-    # an unknown task names data.task; a single class is a data problem
-    with pytest.raises(ConfigError, match="data.task"):
+    # an unknown task is a bad parameter; a single class is a data problem
+    with pytest.raises(ParameterError, match="^task: expected one of classification, regression"):
         task_loss("ranking", 3)
     with pytest.raises(DataError, match="at least 2 classes"):
         task_loss("classification", 1)

@@ -1,5 +1,5 @@
 """Optimizers: one and two steps against the written formulas, computed here independently,
-and the validation of the Hydra ``optimizer`` node."""
+and what the constructors accept."""
 
 from __future__ import annotations
 
@@ -7,10 +7,9 @@ import math
 
 import numpy as np
 import pytest
-from omegaconf import OmegaConf
 
-from trainer.core.optimizers import OPTIMIZERS, SGD, Adam, Momentum, RMSprop, build_optimizer
-from trainer.errors import ConfigError
+from trainer.core.errors import ParameterError
+from trainer.core.optimizers import SGD, Adam, Momentum, RMSprop
 
 N = 50
 
@@ -120,59 +119,18 @@ def test_adam_first_step_is_lr_times_sign():
     np.testing.assert_allclose(p, -0.01 * np.sign([2.0, -0.5, 1e3, -1e-2]), rtol=1e-5)
 
 
-def test_build_optimizer_from_dict_and_dictconfig():
-    # the Hydra node (plain dict or DictConfig) builds the named optimizer with its keys
-    opt = build_optimizer({"name": "momentum", "lr": 0.05, "momentum": 0.5, "nesterov": True})
-    assert isinstance(opt, Momentum) and opt.lr == 0.05 and opt.momentum == 0.5 and opt.nesterov
-    cfg = OmegaConf.create({"name": "adam", "lr": 1e-3, "beta1": 0.8, "beta2": 0.99, "eps": 1e-7})
-    adam = build_optimizer(cfg)
-    assert isinstance(adam, Adam)
-    assert (adam.beta1, adam.beta2, adam.eps) == (0.8, 0.99, 1e-7)
-    assert type(adam.lr) is float
-    assert isinstance(build_optimizer({"name": "sgd", "lr": 1}), SGD)
-    assert set(OPTIMIZERS) == {"sgd", "momentum", "rmsprop", "adam"}
-
-
-def test_every_shipped_optimizer_config_builds():
-    # conf/optimizer/*.yaml are valid inputs to build_optimizer
-    from pathlib import Path
-
-    conf = Path(__file__).resolve().parents[3] / "conf" / "optimizer"
-    files = sorted(conf.glob("*.yaml"))
-    assert files
-    for path in files:
-        opt = build_optimizer(OmegaConf.load(path))
-        assert opt.name == path.stem
-
-
-@pytest.mark.parametrize(("cfg", "key"), [
-    ({"name": "sgd", "lr": 0.0}, "optimizer.lr"),
-    ({"name": "sgd", "lr": -1.0}, "optimizer.lr"),
-    ({"name": "sgd", "lr": math.inf}, "optimizer.lr"),
-    ({"name": "sgd", "lr": "fast"}, "optimizer.lr"),
-    ({"name": "sgd"}, "optimizer.lr"),
-    ({"name": "momentum", "lr": 0.1, "momentum": 1.0}, "optimizer.momentum"),
-    ({"name": "momentum", "lr": 0.1, "momentum": -0.1}, "optimizer.momentum"),
-    ({"name": "momentum", "lr": 0.1, "nesterov": "yes"}, "optimizer.nesterov"),
-    ({"name": "rmsprop", "lr": 0.1, "rho": 1.0}, "optimizer.rho"),
-    ({"name": "rmsprop", "lr": 0.1, "eps": 0.0}, "optimizer.eps"),
-    ({"name": "adam", "lr": 0.1, "beta1": 1.0}, "optimizer.beta1"),
-    ({"name": "adam", "lr": 0.1, "beta2": -0.5}, "optimizer.beta2"),
-    ({"name": "adam", "lr": 0.1, "eps": -1e-8}, "optimizer.eps"),
-    ({"name": "sgd", "lr": 0.1, "momentum": 0.9}, "optimizer.momentum"),
-    ({"name": "adam", "lr": 0.1, "rho": 0.9}, "optimizer.rho"),
+@pytest.mark.parametrize(("make", "message"), [
+    (lambda: Adam(-1), "lr: expected a finite number > 0, got -1"),
+    (lambda: SGD(math.inf), "lr: expected a finite number > 0, got inf"),
+    (lambda: SGD("fast"), "lr: expected a finite number > 0, got 'fast'"),
+    (lambda: Momentum(0.1, momentum=1.0), "momentum: expected a number in [0, 1), got 1.0"),
+    (lambda: Momentum(0.1, nesterov="yes"), "nesterov: expected true or false, got 'yes'"),
+    (lambda: RMSprop(0.1, rho=-0.1), "rho: expected a number in [0, 1), got -0.1"),
+    (lambda: Adam(0.1, eps=0.0), "eps: expected a finite number > 0, got 0.0"),
 ])
-def test_invalid_values_raise_config_error_naming_the_key(cfg, key):
-    # each bad value is reported as a ConfigError whose message starts with the key
-    with pytest.raises(ConfigError) as info:
-        build_optimizer(cfg)
-    assert info.value.key == key
-    assert str(info.value).startswith(key)
-
-
-def test_unknown_name_lists_valid_ones():
-    # an unknown optimizer name lists every valid name
-    with pytest.raises(ConfigError, match="optimizer.name") as info:
-        build_optimizer({"name": "adagrad", "lr": 0.1})
-    for name in ("sgd", "momentum", "rmsprop", "adam"):
-        assert name in str(info.value)
+def test_constructors_name_their_own_parameter(make, message):
+    # the core names its parameter, not a config key: the app adds that
+    with pytest.raises(ParameterError) as info:
+        make()
+    assert str(info.value) == message
+    assert isinstance(info.value, ValueError)

@@ -9,7 +9,7 @@ import pytest
 from omegaconf import OmegaConf
 
 from trainer.data import Dataset, Preprocessor, load_dataset
-from trainer.errors import ConfigError, DataError
+from trainer.errors import ConfigError, DataError, ParameterError
 
 CONF_DATA = Path(__file__).resolve().parents[3] / "conf" / "data"
 
@@ -325,10 +325,10 @@ def test_bad_config_values_name_their_key(overrides, key):
 
 
 def test_bad_seed_and_dtype():
-    # A negative seed and a non-float dtype are refused naming seed and model.dtype.
-    with pytest.raises(ConfigError, match="seed"):
+    # A negative seed and a non-float dtype are refused naming the parameters seed and dtype.
+    with pytest.raises(ParameterError, match="^seed: expected an integer >= 0, got -1"):
         load_dataset(data_cfg("iris"), seed=-1)
-    with pytest.raises(ConfigError, match=r"model\.dtype.*float16"):
+    with pytest.raises(ParameterError, match=r"^dtype: expected one of float32, float64"):
         load_dataset(data_cfg("iris"), seed=0, dtype="float16")
 
 
