@@ -16,7 +16,7 @@ import os
 import socket
 import sys
 from collections.abc import Mapping, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any
 
@@ -35,10 +35,11 @@ from sweeps.reporting._tracking import (
     mlflow_key,
 )
 from sweeps.search._space import SearchSpace, parse_search_space
-from sweeps.study._budget import Budget, count_trials
+from sweeps.study._budget import PARENT_RUN_ATTR, Budget, count_trials
 from sweeps.study._factories import build_pruner, build_sampler, spec_name
 from sweeps.study._storage import (
     StorageSpec,
+    database_time,
     load_or_create_study,
     open_storage,
     recover_lost_trials,
@@ -46,6 +47,15 @@ from sweeps.study._storage import (
     resolve_storage_url,
 )
 from sweeps.workers._fork_server import start_fork_server
+from sweeps.workers._launchers import (
+    BASIC_LAUNCHER,
+    FinishedTrialLog,
+    await_trials_elsewhere,
+    check_stores_reach_workers,
+    launch_workers,
+    launcher_target,
+    shares_the_console,
+)
 from sweeps.workers._processes import (
     EXIT_INTERRUPTED,
     run_local_worker,
@@ -63,6 +73,7 @@ log = logging.getLogger("sweeps")
 
 KEY = "hydra.sweeper"
 DIRECTIONS = ("minimize", "maximize")
+ROLES = ("controller", "worker")
 MONITOR_INTERVAL = 2.0  # seconds between the parent run's updates
 
 
@@ -117,6 +128,9 @@ class OptunaSweep:
             null`` disables it.
         max_retry: how often a crashed trial's parameters are run again.
         max_failure_rate: stop when more than this share of (at least 4) finished trials failed.
+        role: ``controller`` (creates the study and the MLflow parent run, runs or launches the
+            workers, reports) or ``worker`` (joins the study with ``n_jobs`` local workers and
+            no controller: N copies of one command together run ``n_trials``).
     """
 
     def __init__(
@@ -136,13 +150,14 @@ class OptunaSweep:
         grace_period: int | None = 20,
         max_retry: int | None = 3,
         max_failure_rate: float = 0.5,
+        role: str = "controller",
     ) -> None:
         # Checked in sweep(): an error raised here would reach the user wrapped by Hydra's
         # instantiate instead of as one line.
         self.keys = dict(n_trials=n_trials, n_jobs=n_jobs, storage=storage,
                          study_name=study_name, direction=direction, seed=seed,
                          heartbeat_interval=heartbeat_interval, grace_period=grace_period,
-                         max_retry=max_retry, max_failure_rate=max_failure_rate)
+                         max_retry=max_retry, max_failure_rate=max_failure_rate, role=role)
         self.sampler = sampler
         self.pruner = pruner
         self.params = params
@@ -150,6 +165,7 @@ class OptunaSweep:
         self.config: Any = None
         self.hydra_context: Any = None
         self.task_function: Any = None
+        self._launcher: str | None = None  # hydra.launcher's target, unless Hydra's basic one
 
     def setup(self, *, hydra_context: Any, task_function: Any, config: Any) -> None:
         self.hydra_context = hydra_context
@@ -185,7 +201,16 @@ class OptunaSweep:
         n_trials = _positive_int(self.keys["n_trials"], "n_trials")
         n_jobs = _positive_int(self.keys["n_jobs"], "n_jobs", allow=(-1,))
         n_jobs = run_context.available_cores() if n_jobs == -1 else n_jobs
-        if n_jobs > 1:
+        role = self.keys["role"]
+        if role not in ROLES:
+            raise ConfigError(f"{KEY}.role", " or ".join(ROLES), role)
+        target = launcher_target(config)
+        self._launcher = None if target == BASIC_LAUNCHER else target
+        if self._launcher is not None and role == "worker":
+            raise ConfigError(f"{KEY}.role", "controller with hydra/launcher="
+                              f"{target.rsplit('.', 1)[-1]} (a joining worker runs its n_jobs "
+                              "workers itself, with Hydra's basic launcher)", role)
+        if n_jobs > 1 and self._launcher is None:
             start_fork_server()  # a no-op when the sweeper plugin started it already
         seed = self.keys["seed"] if self.keys["seed"] is not None else config.get("seed")
         if seed is not None and (isinstance(seed, bool) or not isinstance(seed, int)):
@@ -213,9 +238,10 @@ class OptunaSweep:
                        else _positive_int(self.keys["max_retry"], "max_retry", allow=(0,))),
             tracking_uri=tracking_uri,
         )
+        check_stores_reach_workers(target, storage_spec.url, tracking_uri)
         study_name = self.keys["study_name"] or self._default_study_name(space, direction,
                                                                          objective)
-        storage = open_storage(storage_spec)
+        storage = open_storage(storage_spec)  # creates the tables before any worker starts
         study = load_or_create_study(storage, study_name, direction=direction)
         recover_lost_trials(study, storage_spec)  # a killed earlier run's trials: queue again
 
@@ -224,9 +250,10 @@ class OptunaSweep:
         OmegaConf.save(config, sweep_dir / "multirun.yaml")
 
         budget = count_trials(study.get_trials(deepcopy=False), n_trials)
-        log.info("study %r in %s: %d of %d trials finished, %d to run (%d at a time)",
-                 study_name, _redact(storage_spec.url), budget.finished, n_trials,
-                 n_trials - budget.finished, n_jobs)
+        log.info("%sstudy %r in %s: %d of %d trials finished, %d to run (%d at a time%s)",
+                 "joining " if role == "worker" else "", study_name, _redact(storage_spec.url),
+                 budget.finished, n_trials, n_trials - budget.finished, n_jobs,
+                 " here" if role == "worker" else "")
         if budget.done:
             best = best_trial(study, space.overrides)
             self._print_best(best, study_name)
@@ -236,13 +263,17 @@ class OptunaSweep:
 
         n_workers = max(1, min(n_jobs, n_trials - budget.finished))
         plan = WorkerPlan(
-            study_name=study_name, storage=storage_spec, sampler=self.sampler,
+            study_name=study_name, sampler=self.sampler,
+            storage=replace(storage_spec, create_schema=False),  # created above
             pruner=self.pruner, seed=seed, space=space, n_trials=n_trials, objective=objective,
             max_failure_rate=float(rate), tracking=None,
-            # workers never oversubscribe the cores
-            blas_threads=max(1, run_context.available_cores() // n_workers),
+            # Local workers never oversubscribe the cores; a launched worker sizes itself.
+            blas_threads=(max(1, run_context.available_cores() // n_workers)
+                          if self._launcher is None else None),
             poll_interval=min(2.0, float(storage_spec.heartbeat_interval or 2)),
         )
+        if role == "worker":
+            return self._join(plan, study, n_workers, tracking_uri)
         if tracking_uri is None:
             return self._run(plan, study, n_workers, tracker=None)
         return self._run_tracked(plan, study, n_workers, tracking_uri, space, direction,
@@ -256,7 +287,8 @@ class OptunaSweep:
         experiment_id = get_or_create_experiment(uri, str(self.config.mlflow.experiment))
         # A parent's heartbeat is refreshed every MONITOR_INTERVAL seconds while its sweep lives.
         stale_after = max(3 * MONITOR_INTERVAL, storage.grace_period or 0)
-        kill_stale_parents(uri, experiment_id, plan.study_name, stale_after)
+        kill_stale_parents(uri, experiment_id, plan.study_name, stale_after,
+                           now=database_time(study))
         kill_orphan_trial_runs(uri, experiment_id, study)
         tracker = RunTracker.start(
             uri, experiment_id, run_name=plan.study_name,
@@ -273,10 +305,12 @@ class OptunaSweep:
                 "study_name": plan.study_name,
             })
             target = TrackingTarget(uri, experiment_id, tracker.run_id)
-            plan = WorkerPlan(**{**plan.__dict__, "tracking": target})
+            plan = replace(plan, tracking=target)
+            study.set_user_attr(PARENT_RUN_ATTR, tracker.run_id)  # joining workers use it
             result = self._run(plan, study, n_workers, tracker=tracker)
             kill_orphan_trial_runs(uri, experiment_id, study)
-            kill_stale_parents(uri, experiment_id, plan.study_name, stale_after)
+            kill_stale_parents(uri, experiment_id, plan.study_name, stale_after,
+                               now=database_time(study), keep=tracker.run_id)
             result.parent_run_id = tracker.run_id
             if result.status != "FINISHED":
                 tracker.end(result.status, failure_reason=self._status_reason(result))
@@ -294,7 +328,15 @@ class OptunaSweep:
         pids = [os.getpid()]  # slot 0 runs here
         with monitor:
             try:
-                if n_workers == 1:
+                if self._launcher is not None:
+                    trial_log = (contextlib.nullcontext() if shares_the_console(self._launcher)
+                                 else FinishedTrialLog(study, interval=MONITOR_INTERVAL))
+                    with trial_log:
+                        launch_workers(plan, job, n_workers, hydra_context=self.hydra_context,
+                                       config=self.config)
+                        # The launcher's word on its jobs is not trusted: the study's is.
+                        crashed = not await_trials_elsewhere(study, plan).done
+                elif n_workers == 1:
                     run_local_worker(plan, job)
                 else:
                     crashed = run_processes(plan, job, n_workers, pids)
@@ -313,7 +355,7 @@ class OptunaSweep:
             result.artifacts = log_study_artifacts(tracker, study, best, summary=summary,
                                                    metric=plan.objective or "objective")
         result.status, message = _verdict(status, budget, plan, crashed, best is not None,
-                                          fail_reasons(trials))
+                                          fail_reasons(trials), launched=self._launcher)
         if message:
             print(message, file=sys.stderr, flush=True)
         self._print_best(best, plan.study_name)
@@ -324,6 +366,20 @@ class OptunaSweep:
         if result.status == "FAILED" and tracker is None:
             raise SystemExit(1)
         return result
+
+    def _join(self, plan: WorkerPlan, study: optuna.Study, n_workers: int,
+              uri: str | None) -> SweepResult:
+        """``role=worker``: run ``n_workers`` local workers on the study, with no parent run
+        of their own: their trial runs are children of the study's parent run when a
+        controller recorded one."""
+        if uri is not None:
+            from trainer.tracking import get_or_create_experiment, prepare_store
+
+            prepare_store(uri)
+            experiment_id = get_or_create_experiment(uri, str(self.config.mlflow.experiment))
+            parent = study.user_attrs.get(PARENT_RUN_ATTR)
+            plan = replace(plan, tracking=TrackingTarget(uri, experiment_id, parent))
+        return self._run(plan, study, n_workers, tracker=None)
 
     # ------------------------------------------------------------------ helpers
 
@@ -385,7 +441,7 @@ class OptunaSweep:
 
 
 def _verdict(status: str, budget: Budget, plan: WorkerPlan, crashed: bool, has_best: bool,
-             reasons: Sequence[str]) -> tuple[str, str | None]:
+             reasons: Sequence[str], *, launched: str | None = None) -> tuple[str, str | None]:
     """The sweep's final status and the one line that explains it (None when all is well)."""
     last = reasons[0] if reasons else "see the log above"
     if status == "KILLED":
@@ -395,6 +451,10 @@ def _verdict(status: str, budget: Budget, plan: WorkerPlan, crashed: bool, has_b
         return "FAILED", (f"error: sweep stopped: {budget.failed} of {budget.finished} finished "
                           f"trials failed (more than max_failure_rate={plan.max_failure_rate}); "
                           f"last: {last}")
+    if crashed and launched is not None:
+        return "FAILED", (f"error: the launched workers stopped with {budget.finished} of "
+                          f"{plan.n_trials} trials finished (see their logs under "
+                          "hydra.sweep.dir); run the same command again to resume")
     if crashed:
         return "FAILED", ("error: a sweep worker stopped unexpectedly (see its output above); "
                           "run the same command again to resume")

@@ -15,7 +15,6 @@ import logging
 import re
 import shlex
 import threading
-import time
 import warnings
 from collections.abc import Callable, Iterator, Mapping, Sequence
 from dataclasses import dataclass
@@ -97,13 +96,15 @@ def _running_runs(uri: str, experiment_id: str, study_name: str) -> list[Any]:
     ))
 
 
-def kill_stale_parents(uri: str, experiment_id: str, study_name: str, stale_after: float) -> int:
-    """Mark KILLED the parent runs of ``study_name`` whose heartbeat is older than
-    ``stale_after`` seconds (their sweep process died without ending them)."""
+def kill_stale_parents(uri: str, experiment_id: str, study_name: str, stale_after: float, *,
+                       now: float, keep: str | None = None) -> int:
+    """Mark KILLED the parent runs of ``study_name`` (but ``keep``) whose heartbeat is older
+    than ``stale_after`` seconds at ``now`` (their sweep process died without ending them).
+    Heartbeats and ``now`` are read on the study database's clock (``database_time``), so
+    controllers on machines with skewed clocks do not judge each other wrongly."""
     killed = 0
-    now = time.time()
     for run in _running_runs(uri, experiment_id, study_name):
-        if run.data.tags.get(ROLE_TAG) != "parent":
+        if run.data.tags.get(ROLE_TAG) != "parent" or run.info.run_id == keep:
             continue
         beat = float(run.data.tags.get(HEARTBEAT_TAG, run.info.start_time / 1000))
         if now - beat > stale_after:
@@ -217,12 +218,15 @@ class SweepMonitor:
 
     def update(self) -> Budget:
         """One poll: heartbeat, then counts and best-so-far when a trial finished."""
-        self.tracker.set_tags({HEARTBEAT_TAG: f"{time.time():.0f}"})
+        from sweeps.study._storage import database_time
+
+        self.tracker.set_tags({HEARTBEAT_TAG: f"{database_time(self.study):.0f}"})
         trials = self.study.get_trials(deepcopy=False)
         self.budget = budget = count_trials(trials, self.n_trials)
         best = best_trial(self.study, self.fallback)
         seen = (budget.complete, budget.pruned, budget.failed, best.number if best else None)
         if seen == self._seen:
+            self.tracker.flush()  # the heartbeat, even while no trial finishes
             return budget
         self._seen = seen
         metrics: dict[str, float] = {"trials_complete": budget.complete,

@@ -22,6 +22,7 @@ from optuna.trial import FrozenTrial, TrialState
 __all__ = [
     "FAIL_REASON_ATTR",
     "OVERRIDES_ATTR",
+    "PARENT_RUN_ATTR",
     "PER_RUN_ATTRS",
     "RUN_ID_ATTR",
     "SURPLUS_ATTR",
@@ -37,6 +38,7 @@ RUN_ID_ATTR = "mlflow_run_id"
 SURPLUS_ATTR = "sweep.surplus"
 WORKER_ATTR = "worker"  # host:pid of the worker process that ran the trial
 OVERRIDES_ATTR = "overrides"  # the trial's exact Hydra overrides
+PARENT_RUN_ATTR = "mlflow_parent_run_id"  # a study's attribute: its controller's MLflow run
 # Attributes of one run of a trial's parameters: a retried copy starts without them.
 PER_RUN_ATTRS = frozenset({FAIL_REASON_ATTR, RUN_ID_ATTR, WORKER_ATTR, OVERRIDES_ATTR})
 # Written by optuna.storages.RetryHeartbeatStaleTrialCallback on the re-enqueued copy.

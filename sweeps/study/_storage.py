@@ -25,6 +25,7 @@ start time another machine wrote.
 from __future__ import annotations
 
 import copy
+import datetime
 import random
 import time
 import warnings
@@ -50,6 +51,7 @@ __all__ = [
     "DEFAULT_STORAGE_FILE",
     "RetryCrashedTrial",
     "StorageSpec",
+    "database_time",
     "default_storage_url",
     "load_or_create_study",
     "open_storage",
@@ -257,12 +259,32 @@ def load_or_create_study(
 _seen_without_heartbeat: dict[int, float] = {}
 
 
+def _engine(study: optuna.Study) -> Any:
+    """The SQLAlchemy engine of the study's RDB storage (None for other storages)."""
+    storage = getattr(study._storage, "_backend", study._storage)  # under Optuna's cache
+    return getattr(storage, "engine", None)
+
+
+def database_time(study: optuna.Study) -> float:
+    """Now, in POSIX seconds, by the clock of the study's database: the one clock that every
+    machine sharing the study reads alike (this machine's clock for non-RDB storages)."""
+    import sqlalchemy
+
+    engine = _engine(study)
+    if engine is None:
+        return time.time()
+    with engine.connect() as connection:
+        now = connection.execute(sqlalchemy.select(sqlalchemy.func.now())).scalar()
+    if now.tzinfo is None:  # SQLite's CURRENT_TIMESTAMP is UTC without a zone
+        now = now.replace(tzinfo=datetime.UTC)
+    return float(now.timestamp())
+
+
 def _trials_with_heartbeat(study: optuna.Study, trial_ids: list[int]) -> set[int]:
     """Which of ``trial_ids`` have a row in Optuna's heartbeat table."""
     import sqlalchemy
 
-    storage = getattr(study._storage, "_backend", study._storage)  # under Optuna's cache
-    engine = getattr(storage, "engine", None)
+    engine = _engine(study)
     if engine is None or not trial_ids:
         return set(trial_ids)  # not an RDB storage: nothing to judge by
     query = sqlalchemy.text("SELECT trial_id FROM trial_heartbeats WHERE trial_id IN :ids")

@@ -1,0 +1,252 @@
+"""Workers placed by Hydra's configured launcher: submitit (SLURM or local jobs), joblib, Ray.
+
+With a launcher other than Hydra's basic one, the sweep process is a *controller*: it creates
+the schema, the study and the MLflow parent run, then hands ``n_jobs`` worker jobs to the
+launcher in one batch. A launcher's ``launch()`` returns only when its whole batch has ended, so
+each job is a long-lived worker looping ask -> run -> tell on the shared study
+(:func:`sweeps.workers._worker.run_worker`) until the study has ``n_trials``: no batch barrier,
+pruning in every worker. What the launcher reports about its jobs is not trusted (submitit
+reports some failed jobs COMPLETED, hydra#1928): the controller reads the study afterwards.
+
+A worker decides its own resources (:func:`trainer.run_context.available_cores`: its CPU
+affinity, ``SLURM_CPUS_PER_TASK``). Signals in a worker job: SIGINT and SIGTERM end its running
+trial as interrupted (FAIL, parameters queued again, MLflow run KILLED); submitit's preemption
+signal (SIGUSR2) does the same, then hands over to submitit, which requeues the job.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import logging
+import signal
+import threading
+import time
+from collections.abc import Iterator
+from dataclasses import dataclass, replace
+from typing import Any
+
+import optuna
+
+from sweeps.study._budget import Budget, count_trials
+from sweeps.study._storage import recover_lost_trials
+from sweeps.workers._worker import HydraJob, WorkerPlan, run_worker
+from sweeps.workers._worker import _log_finished as log_finished
+from trainer import run_context
+from trainer.errors import ConfigError
+
+__all__ = [
+    "BASIC_LAUNCHER",
+    "FinishedTrialLog",
+    "LaunchedWorker",
+    "await_trials_elsewhere",
+    "check_stores_reach_workers",
+    "launch_workers",
+    "launcher_target",
+    "places_work_elsewhere",
+    "shares_the_console",
+]
+
+log = logging.getLogger("sweeps")
+
+BASIC_LAUNCHER = "hydra._internal.core_plugins.basic_launcher.BasicLauncher"
+_JOBLIB = "hydra_plugins.hydra_joblib_launcher.joblib_launcher.JoblibLauncher"
+# Launchers whose jobs run on the controller's machine: local SQLite files reach them.
+_SAME_MACHINE = frozenset({
+    BASIC_LAUNCHER,
+    _JOBLIB,
+    "hydra_plugins.hydra_submitit_launcher.submitit_launcher.LocalLauncher",
+})
+
+
+def launcher_target(config: Any) -> str:
+    """The ``_target_`` of ``hydra.launcher`` (Hydra's basic launcher when none is set)."""
+    from omegaconf import OmegaConf
+
+    return str(OmegaConf.select(config, "hydra.launcher._target_", default=None)
+               or BASIC_LAUNCHER)
+
+
+def shares_the_console(target: str) -> bool:
+    """Whether the launcher's jobs print to the controller's own console (joblib's processes
+    do; submitit's jobs write to files under ``.submitit/``)."""
+    return target == _JOBLIB
+
+
+def places_work_elsewhere(target: str) -> bool:
+    """Whether a launcher may run its jobs on other machines (unknown launchers may)."""
+    return target not in _SAME_MACHINE
+
+
+def _local_file(uri: str | None) -> bool:
+    return uri is not None and uri.startswith(("sqlite:", "file:"))
+
+
+def check_stores_reach_workers(target: str, storage_url: str, tracking_uri: str | None) -> None:
+    """Refuse a local-file study or tracking store when the launcher places work elsewhere.
+
+    Raises:
+        ConfigError: naming the key that points at a file other machines cannot share.
+    """
+    if not places_work_elsewhere(target):
+        return
+    launcher = target.rsplit(".", 1)[-1]
+    if _local_file(storage_url):
+        raise ConfigError("hydra.sweeper.storage", f"a database server URL such as "
+                          f"postgresql+psycopg2://user:password@host/db (hydra/launcher "
+                          f"{launcher} runs workers on other machines)", storage_url)
+    if _local_file(tracking_uri):
+        raise ConfigError("mlflow.tracking_uri", f"an MLflow tracking server such as "
+                          f"http://host:5000 (hydra/launcher {launcher} runs workers on other "
+                          f"machines)", tracking_uri)
+
+
+@contextlib.contextmanager
+def _worker_signals() -> Iterator[tuple[list[int], dict[int, Any]]]:
+    """SIGINT, SIGTERM and submitit's preemption signal (SIGUSR2) interrupt the running trial,
+    once; yields the signals received and the handlers that were there before (for SIGUSR2,
+    submitit's, which requeues the job). Those come back afterwards."""
+    from sweeps.workers._interrupt import INTERRUPT_REQUESTED
+
+    received: list[int] = []
+    previous: dict[int, Any] = {}
+    if threading.current_thread() is not threading.main_thread():  # no handlers there
+        yield received, previous
+        return
+
+    def handler(signum: int, frame: Any) -> None:
+        received.append(signum)
+        if INTERRUPT_REQUESTED.is_set():  # the trial is being recorded: let it finish
+            return
+        INTERRUPT_REQUESTED.set()
+        raise KeyboardInterrupt(f"signal {signum}")
+
+    INTERRUPT_REQUESTED.clear()
+    for sig in (signal.SIGINT, signal.SIGTERM, getattr(signal, "SIGUSR2", None)):
+        if sig is not None:
+            previous[sig] = signal.signal(sig, handler)
+    try:
+        yield received, previous
+    finally:
+        for sig, old in previous.items():
+            signal.signal(sig, old)
+
+
+@dataclass
+class LaunchedWorker:
+    """The task function of one launched job: a worker loop on the shared study.
+
+    Attributes:
+        plan: the sweep's worker plan (``blas_threads`` is decided here, in the worker).
+        job: runs one trial as a Hydra job.
+        workers_per_host: how many of the batch's workers share a machine (all of them for the
+            launchers that stay on the controller's machine; else 1).
+    """
+
+    plan: WorkerPlan
+    job: HydraJob
+    workers_per_host: int = 1
+
+    def __call__(self, cfg: Any) -> dict[str, Any]:
+        from hydra.core.hydra_config import HydraConfig
+
+        from trainer.tracking import end_open_runs
+
+        index = int(HydraConfig.get().job.num)
+        threads = max(1, run_context.available_cores() // max(1, self.workers_per_host))
+        plan = replace(self.plan, blas_threads=threads)
+        report = None
+        try:
+            # Interrupted: the trial was recorded so and queued again; the job ends.
+            with _worker_signals() as (received, previous), \
+                    contextlib.suppress(KeyboardInterrupt):
+                report = run_worker(plan, self.job, index)
+        finally:
+            end_open_runs()  # a run whose own handler could not end it ends KILLED
+        preemption = getattr(signal, "SIGUSR2", None)
+        if preemption in received and callable(previous.get(preemption)):
+            log.info("worker %d preempted: its trial is queued again, submitit requeues the job",
+                     index)
+            previous[preemption](preemption, None)  # submitit's: requeue, then exit
+        return {
+            "index": index,
+            "trials": list(report.trials) if report else [],
+            "interrupted": report is None,
+            "stopped_for_failures": bool(report and report.stopped_for_failures),
+        }
+
+
+def launch_workers(plan: WorkerPlan, job: HydraJob, n_workers: int, *, hydra_context: Any,
+                   config: Any) -> None:
+    """Launch ``n_workers`` worker jobs through the configured launcher; returns when the
+    launcher's batch has ended (or the launcher failed: logged, the study tells the rest)."""
+    from hydra.core.plugins import Plugins
+
+    target = launcher_target(config)
+    same_host = n_workers if not places_work_elsewhere(target) else 1
+    task = LaunchedWorker(plan, job, workers_per_host=same_host)
+    launcher = Plugins.instance().instantiate_launcher(
+        hydra_context=hydra_context, task_function=task, config=config)
+    overrides = [[f"hydra.sweep.subdir=worker_{i}"] for i in range(n_workers)]
+    log.info("launching %d worker jobs through %s", n_workers, target.rsplit(".", 1)[-1])
+    try:
+        launcher.launch(overrides, initial_job_idx=0)
+    except KeyboardInterrupt:
+        raise
+    except Exception as error:  # a job died (killed, preempted for good): see the study
+        log.warning("the launcher reported: %s: %s", type(error).__name__,
+                    str(error).splitlines()[0] if str(error) else "")
+
+
+def await_trials_elsewhere(study: optuna.Study, plan: WorkerPlan) -> Budget:
+    """What the launched workers left: wait while any trial still runs somewhere (a job the
+    launcher reports ended may still be running, and a crashed one's trial goes stale), failing
+    and re-queueing stale trials; returns the study's budget then."""
+    quiet_polls = 0
+    while True:
+        budget = count_trials(study.get_trials(deepcopy=False), plan.n_trials)
+        if budget.done or plan.storage.heartbeat_interval is None:
+            return budget
+        # Two polls in a row with nothing running: a live worker is never that long between
+        # two trials.
+        quiet_polls = quiet_polls + 1 if budget.running == 0 else 0
+        if quiet_polls >= 2:
+            return budget
+        recover_lost_trials(study, plan.storage)
+        time.sleep(plan.poll_interval)
+
+
+class FinishedTrialLog:
+    """Prints each trial of the study once it has finished, from a daemon thread: the
+    controller's console follows the launched workers' trials as a local sweep's does."""
+
+    def __init__(self, study: optuna.Study, *, interval: float = 2.0) -> None:
+        self.study = study
+        self.interval = interval
+        self._stop = threading.Event()
+        self._thread = threading.Thread(target=self._loop, name="sweep-trial-log", daemon=True)
+        self._seen: set[int] = {t.number for t in study.get_trials(deepcopy=False)
+                                if t.state.is_finished()}
+
+    def __enter__(self) -> FinishedTrialLog:
+        self._thread.start()
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self._stop.set()
+        self._thread.join()
+        self.poll()
+
+    def _loop(self) -> None:
+        while not self._stop.wait(self.interval):
+            self.poll()
+
+    def poll(self) -> None:
+        try:
+            trials = self.study.get_trials(deepcopy=False)
+        except Exception as error:  # a busy database must not stop the sweep: next poll
+            log.warning("sweep: could not read the study: %s", error)
+            return
+        for trial in trials:
+            if trial.state.is_finished() and trial.number not in self._seen:
+                self._seen.add(trial.number)
+                log_finished(self.study, trial)

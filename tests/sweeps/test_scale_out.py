@@ -1,0 +1,215 @@
+"""One study shared by workers that share no files: PostgreSQL for the study, an MLflow tracking
+server for the runs, Hydra's launchers (submitit) for placing the workers.
+
+Each test starts the real command, as a user on a cluster would, in start directories of its
+own, with tiny trials. The services come from ``.ci/services.sh`` (see ``conftest.py``); each
+test uses its own study and MLflow experiment on them.
+"""
+
+from __future__ import annotations
+
+import os
+import signal
+import uuid
+from pathlib import Path
+
+import numpy as np
+import optuna
+import pytest
+from optuna.trial import TrialState
+from test_sweep_cli import run, start, wait_for
+
+from sweeps import count_trials
+from sweeps.study._budget import PARENT_RUN_ATTR, RUN_ID_ATTR, SURPLUS_ATTR, WORKER_ATTR
+
+pytestmark = pytest.mark.slow
+optuna.logging.set_verbosity(optuna.logging.WARNING)
+
+TINY = ["hydra/sweeper=optuna", "model.hidden=[16]", "epochs=3", "hydra.sweeper.pruner=none",
+        "optimizer.lr=tag(log, interval(1e-3, 1e-1))", "hydra.sweeper.heartbeat_interval=1",
+        "hydra.sweeper.grace_period=3", "progress=none"]
+# Trials that train for about a second, so that a test can stop a worker mid-trial.
+SLOW_TRIALS = ["batch_size=1", "epochs=25", "early_stopping.enabled=false"]
+
+
+def shared_stores(pg_url: str, server: str, name: str) -> list[str]:
+    """The two URLs a worker needs, and the study's and experiment's name."""
+    return [f"hydra.sweeper.storage={pg_url}", f"hydra.sweeper.study_name={name}",
+            f"mlflow.tracking_uri={server}", f"mlflow.experiment={name}"]
+
+
+def unique(prefix: str) -> str:
+    return f"{prefix}-{uuid.uuid4().hex[:8]}"
+
+
+def server_runs(server: str, experiment: str) -> list:
+    from mlflow import MlflowClient
+
+    client = MlflowClient(server)
+    found = client.get_experiment_by_name(experiment)
+    assert found is not None, f"no experiment {experiment!r} on the server"
+    return list(client.search_runs([found.experiment_id], max_results=1000))
+
+
+def no_local_stores(*dirs: Path) -> None:
+    # everything went to the two servers: no SQLite study or MLflow store was written
+    for directory in dirs:
+        assert not list(directory.rglob("*.db")), list(directory.rglob("*.db"))
+
+
+def check_study_and_runs(pg_url: str, server: str, name: str, n_trials: int
+                         ) -> tuple[list, list, list]:
+    """Exactly ``n_trials`` finished, nothing RUNNING anywhere, every trial that ran has its
+    run on the server, and every child run's parent is a parent run of the study. Returns the
+    trials, the parent runs and the child runs."""
+    study = optuna.load_study(study_name=name, storage=pg_url)
+    trials = study.get_trials()
+    budget = count_trials(trials, n_trials)
+    assert budget.finished == n_trials and budget.running == budget.waiting == 0, budget
+    runs = server_runs(server, name)
+    assert [r.info.run_name for r in runs if r.info.status == "RUNNING"] == []
+    parents = [r for r in runs if r.data.tags.get("sweep.role") == "parent"]
+    children = [r for r in runs if r.data.tags.get("sweep.role") != "parent"]
+    parent_ids = {r.info.run_id for r in parents}
+    if parents:  # a controller made them: every trial run is the child of one
+        assert all(r.data.tags.get("mlflow.parentRunId") in parent_ids for r in children)
+    child_ids = {r.info.run_id for r in children}
+    ran = [t for t in trials if t.state in (TrialState.COMPLETE, TrialState.PRUNED)
+           and not t.user_attrs.get(SURPLUS_ATTR)]
+    assert ran and all(t.user_attrs[RUN_ID_ATTR] in child_ids for t in ran)
+    return trials, parents, children
+
+
+def workers_of(trials: list) -> set[str]:
+    return {t.user_attrs[WORKER_ATTR] for t in trials
+            if t.state == TrialState.COMPLETE and WORKER_ATTR in t.user_attrs}
+
+
+# --------------------------------------------------------------------------- two machines
+
+
+def test_two_sweeps_with_no_shared_files_share_one_study_and_one_mlflow_server(
+        tmp_path, pg_url, mlflow_server):
+    # two "machines" (start directories with nothing in common) run the same sweep on one
+    # PostgreSQL study and one MLflow server: together exactly n_trials, each did some, every
+    # run is on the server with its parent, and a trial's model loads through the server
+    name, n_trials = unique("two-machines"), 6
+    dirs = [tmp_path / "machine-a", tmp_path / "machine-b"]
+    args = [*TINY, *shared_stores(pg_url, mlflow_server, name), "epochs=6",
+            f"hydra.sweeper.n_trials={n_trials}", "hydra.sweeper.n_jobs=1"]
+    procs = []
+    for directory in dirs:
+        directory.mkdir()
+        procs.append(start(directory, *args))
+    results = [p.communicate(timeout=300) for p in procs]
+    assert [p.returncode for p in procs] == [0, 0], [err[-3000:] for _, err in results]
+
+    trials, parents, children = check_study_and_runs(pg_url, mlflow_server, name, n_trials)
+    assert len(workers_of(trials)) == 2  # both machines ran trials
+    assert sorted(r.info.status for r in parents) == ["FINISHED", "FINISHED"]
+    study = optuna.load_study(study_name=name, storage=pg_url)
+    assert study.user_attrs[PARENT_RUN_ATTR] in {r.info.run_id for r in parents}
+    no_local_stores(*dirs)
+
+    import mlflow
+
+    mlflow.set_tracking_uri(mlflow_server)
+    best = study.best_trial.user_attrs[RUN_ID_ATTR]
+    model = mlflow.pyfunc.load_model(f"runs:/{best}/model")
+    predictions = np.asarray(model.predict(np.zeros((3, 64))))
+    assert predictions.shape[0] == 3
+
+
+# --------------------------------------------------------------------------- launchers
+
+
+def test_submitit_local_launches_n_jobs_workers_that_run_the_study(tmp_path, pg_url,
+                                                                   mlflow_server):
+    # hydra/launcher=submitit_local: the sweep creates study and parent run, submitit starts
+    # n_jobs long-lived worker jobs, and they run exactly n_trials between them
+    name, n_trials = unique("submitit"), 6
+    done = run(tmp_path, *TINY, *shared_stores(pg_url, mlflow_server, name), "epochs=6",
+               "hydra/launcher=submitit_local", f"hydra.sweeper.n_trials={n_trials}",
+               "hydra.sweeper.n_jobs=2", "mlflow.log_model=false", timeout=300)
+    assert done.returncode == 0, done.stderr[-3000:]
+    trials, parents, _ = check_study_and_runs(pg_url, mlflow_server, name, n_trials)
+    assert [r.info.status for r in parents] == ["FINISHED"]
+    assert len(workers_of(trials)) == 2  # two submitit jobs, neither the sweep process
+    sweep_dirs = list(tmp_path.glob("multirun/*/*/.submitit"))
+    assert sweep_dirs, "submitit placed no jobs"
+    assert "best of study" in done.stdout + done.stderr
+    no_local_stores(tmp_path)
+
+
+def test_a_killed_worker_loses_only_its_trial(tmp_path, pg_url, mlflow_server):
+    # SIGKILL of one launched worker mid-trial: the other worker fails that trial once its
+    # heartbeat is stale, runs its parameters again, and the sweep ends FINISHED with
+    # exactly n_trials; the killed trial's run ends KILLED and nothing stays RUNNING
+    name, n_trials = unique("killed-worker"), 4
+    proc = start(tmp_path, *TINY, *SLOW_TRIALS, *shared_stores(pg_url, mlflow_server, name),
+                 "hydra/launcher=submitit_local", f"hydra.sweeper.n_trials={n_trials}",
+                 "hydra.sweeper.n_jobs=2", "mlflow.log_model=false")
+    victim: list[optuna.trial.FrozenTrial] = []
+
+    def a_trial_trains() -> bool:
+        trials = optuna.load_study(study_name=name, storage=pg_url).get_trials()
+        victim[:] = [t for t in trials
+                     if t.state == TrialState.RUNNING and RUN_ID_ATTR in t.user_attrs][:1]
+        return bool(victim)
+
+    wait_for(proc, a_trial_trains, timeout=180, every=0.5)
+    [lost] = victim
+    os.kill(int(lost.user_attrs[WORKER_ATTR].rsplit(":", 1)[1]), signal.SIGKILL)
+    _, err = proc.communicate(timeout=300)
+    assert proc.returncode == 0, err[-3000:]
+
+    trials, parents, children = check_study_and_runs(pg_url, mlflow_server, name, n_trials)
+    assert trials[lost.number].state == TrialState.FAIL
+    again = [t for t in trials if t.system_attrs.get("failed_trial") == lost.number]
+    assert len(again) == 1 and again[0].params == lost.params
+    assert again[0].state == TrialState.COMPLETE
+    [killed] = [r for r in children if r.info.run_id == lost.user_attrs[RUN_ID_ATTR]]
+    assert killed.info.status == "KILLED"
+    assert [r.info.status for r in parents] == ["FINISHED"]
+
+
+def test_sqlite_with_a_launcher_that_places_work_elsewhere_is_one_line(tmp_path):
+    # a SLURM job cannot reach this machine's SQLite file: refused before anything starts
+    done = run(tmp_path, *TINY, "hydra/launcher=submitit_slurm", timeout=120)
+    assert done.returncode == 1
+    lines = done.stderr.strip().splitlines()
+    assert lines[-1].startswith("error: hydra.sweeper.storage: expected a database server URL")
+    assert not list(tmp_path.rglob(".submitit"))
+
+
+# --------------------------------------------------------------------------- joining workers
+
+
+def test_workers_join_a_fresh_database_at_once_and_run_exactly_n_trials(
+        tmp_path, fresh_pg_database, mlflow_server):
+    # hydra.sweeper.role=worker: two copies of one command, no controller, started together
+    # on an empty database (Optuna #1092 would crash one): both finish, exactly n_trials
+    name, n_trials = unique("joiners"), 6
+    args = [*TINY, *shared_stores(fresh_pg_database, mlflow_server, name), "epochs=8",
+            "hydra.sweeper.role=worker", f"hydra.sweeper.n_trials={n_trials}",
+            "mlflow.log_model=false"]
+    dirs = [tmp_path / "a", tmp_path / "b"]
+    for directory in dirs:
+        directory.mkdir()
+    procs = [start(d, *args) for d in dirs]
+    results = [p.communicate(timeout=300) for p in procs]
+    assert [p.returncode for p in procs] == [0, 0], [err[-3000:] for _, err in results]
+    trials, parents, children = check_study_and_runs(fresh_pg_database, mlflow_server, name,
+                                                     n_trials)
+    assert parents == []  # no controller: trial runs are top-level, tagged with the study
+    assert all("mlflow.parentRunId" not in r.data.tags for r in children)
+    assert all(r.data.tags["optuna.study_name"] == name for r in children)
+    assert len(workers_of(trials)) == 2
+    no_local_stores(*dirs)
+
+
+def test_a_joining_worker_with_a_launcher_is_one_line(tmp_path, pg_url):
+    done = run(tmp_path, *TINY, f"hydra.sweeper.storage={pg_url}", "hydra.sweeper.role=worker",
+               "hydra/launcher=submitit_local", timeout=120)
+    assert done.returncode == 1
+    assert done.stderr.strip().splitlines()[-1].startswith("error: hydra.sweeper.role:")
