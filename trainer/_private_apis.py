@@ -18,6 +18,7 @@ from importlib.metadata import PackageNotFoundError, version
 from typing import TYPE_CHECKING, Any
 
 if TYPE_CHECKING:
+    import optuna
     from hydra.core.utils import JobReturn
     from mlflow import MlflowClient
     from sqlalchemy.engine import Engine
@@ -31,6 +32,8 @@ __all__ = [
     "import_optuna_rdb_models",
     "initialize_mlflow_tables",
     "job_error",
+    "study_engine",
+    "trial_id",
 ]
 
 # The logger Optuna's study.optimize warns on for every failed trial (with a traceback); the
@@ -76,6 +79,19 @@ def import_optuna_rdb_models() -> None:
     """Import Optuna's RDB table mappings (``optuna.storages._rdb.models``), so a process that
     forks workers sets them up once for all of them."""
     importlib.import_module("optuna.storages._rdb.models")
+
+
+def study_engine(study: optuna.Study) -> Engine | None:
+    """The SQLAlchemy engine of a study's RDB storage (``study._storage``, under Optuna's
+    ``_CachedStorage._backend``), None for other storages: the sweeps read the heartbeat table
+    and the database's clock through it."""
+    storage = getattr(study._storage, "_backend", study._storage)
+    return getattr(storage, "engine", None)
+
+
+def trial_id(trial: optuna.trial.FrozenTrial) -> int:
+    """A trial's storage id (``FrozenTrial._trial_id``), the key of Optuna's heartbeat rows."""
+    return int(trial._trial_id)
 
 
 @dataclass(frozen=True)
@@ -141,6 +157,15 @@ def _probe_return_value() -> None:
     assert result._return_value is error, "JobReturn keeps its value elsewhere"
 
 
+def _probe_study_storage() -> None:
+    import optuna
+
+    study = optuna.create_study(storage="sqlite:///:memory:")
+    assert study_engine(study) is not None, "no RDB engine under study._storage"
+    trial = study.ask()
+    assert trial_id(study.trials[0]) == trial._trial_id, "FrozenTrial._trial_id differs"
+
+
 def _probe_optimize_logger() -> None:
     importlib.import_module(OPTUNA_OPTIMIZE_LOGGER)
 
@@ -153,4 +178,6 @@ PRIVATE_APIS: tuple[PrivateAPI, ...] = (
     PrivateAPI("hydra-core", "hydra.core.utils.JobReturn._return_value", _probe_return_value),
     PrivateAPI("optuna", "optuna.storages._rdb.models", import_optuna_rdb_models),
     PrivateAPI("optuna", f"the logger {OPTUNA_OPTIMIZE_LOGGER}", _probe_optimize_logger),
+    PrivateAPI("optuna", "Study._storage(._backend).engine, FrozenTrial._trial_id",
+               _probe_study_storage),
 )

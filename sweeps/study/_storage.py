@@ -45,6 +45,7 @@ from sweeps.study._budget import (
     SURPLUS_ATTR,
     WORKER_ATTR,
 )
+from trainer._private_apis import study_engine, trial_id
 from trainer.errors import ConfigError
 
 __all__ = [
@@ -259,18 +260,12 @@ def load_or_create_study(
 _seen_without_heartbeat: dict[int, float] = {}
 
 
-def _engine(study: optuna.Study) -> Any:
-    """The SQLAlchemy engine of the study's RDB storage (None for other storages)."""
-    storage = getattr(study._storage, "_backend", study._storage)  # under Optuna's cache
-    return getattr(storage, "engine", None)
-
-
 def database_time(study: optuna.Study) -> float:
     """Now, in POSIX seconds, by the clock of the study's database: the one clock that every
     machine sharing the study reads alike (this machine's clock for non-RDB storages)."""
     import sqlalchemy
 
-    engine = _engine(study)
+    engine = study_engine(study)
     if engine is None:
         return time.time()
     with engine.connect() as connection:
@@ -284,7 +279,7 @@ def _trials_with_heartbeat(study: optuna.Study, trial_ids: list[int]) -> set[int
     """Which of ``trial_ids`` have a row in Optuna's heartbeat table."""
     import sqlalchemy
 
-    engine = _engine(study)
+    engine = study_engine(study)
     if engine is None or not trial_ids:
         return set(trial_ids)  # not an RDB storage: nothing to judge by
     query = sqlalchemy.text("SELECT trial_id FROM trial_heartbeats WHERE trial_id IN :ids")
@@ -310,20 +305,20 @@ def recover_lost_trials(study: optuna.Study, spec: StorageSpec) -> None:
         warnings.simplefilter("ignore", ExperimentalWarning)
         optuna.storages.fail_stale_trials(study)
     grace = spec.grace_period or 2 * spec.heartbeat_interval
-    running = {t._trial_id: t for t in study.get_trials(deepcopy=False,
+    running = {trial_id(t): t for t in study.get_trials(deepcopy=False,
                                                         states=(TrialState.RUNNING,))}
     beating = _trials_with_heartbeat(study, list(running))
     now = time.monotonic()
-    for trial_id in list(_seen_without_heartbeat):
-        if trial_id not in running or trial_id in beating:
-            del _seen_without_heartbeat[trial_id]
-    for trial_id, trial in running.items():
-        if trial_id in beating:
+    for key in list(_seen_without_heartbeat):
+        if key not in running or key in beating:
+            del _seen_without_heartbeat[key]
+    for key, trial in running.items():
+        if key in beating:
             continue
-        first_seen = _seen_without_heartbeat.setdefault(trial_id, now)
+        first_seen = _seen_without_heartbeat.setdefault(key, now)
         if now - first_seen <= grace:
             continue
-        del _seen_without_heartbeat[trial_id]
+        del _seen_without_heartbeat[key]
         try:
             study.tell(trial.number, state=TrialState.FAIL)
         except (ValueError, RuntimeError):  # another process got there first
