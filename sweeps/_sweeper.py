@@ -22,6 +22,7 @@ from typing import Any
 
 import optuna
 
+from sweeps.reporting._registry import RegisteredModel, register_best_model
 from sweeps.reporting._tracking import (
     ROLE_TAG,
     STUDY_TAG,
@@ -88,6 +89,7 @@ class SweepResult:
     parent_run_id: str | None = None
     status: str = "FINISHED"
     artifacts: list[str] = field(default_factory=list)
+    registered: RegisteredModel | None = None
 
 
 def _positive_int(value: Any, key: str, *, allow: Sequence[int] = ()) -> int:
@@ -131,6 +133,8 @@ class OptunaSweep:
         role: ``controller`` (creates the study and the MLflow parent run, runs or launches the
             workers, reports) or ``worker`` (joins the study with ``n_jobs`` local workers and
             no controller: N copies of one command together run ``n_trials``).
+        register_model: a registered model's name: the best trial's model becomes its next
+            version in MLflow's Model Registry at the end of the sweep; None: no registration.
     """
 
     def __init__(
@@ -151,13 +155,15 @@ class OptunaSweep:
         max_retry: int | None = 3,
         max_failure_rate: float = 0.5,
         role: str = "controller",
+        register_model: str | None = None,
     ) -> None:
         # Checked in sweep(): an error raised here would reach the user wrapped by Hydra's
         # instantiate instead of as one line.
         self.keys = dict(n_trials=n_trials, n_jobs=n_jobs, storage=storage,
                          study_name=study_name, direction=direction, seed=seed,
                          heartbeat_interval=heartbeat_interval, grace_period=grace_period,
-                         max_retry=max_retry, max_failure_rate=max_failure_rate, role=role)
+                         max_retry=max_retry, max_failure_rate=max_failure_rate, role=role,
+                         register_model=register_model)
         self.sampler = sampler
         self.pruner = pruner
         self.params = params
@@ -229,6 +235,7 @@ class OptunaSweep:
                 n_trials = size
 
         tracking_uri = self._tracking_uri(start_dir)
+        register_as = self._registered_model_name(tracking_uri)
         storage_spec = StorageSpec(
             url=resolve_storage_url(self.keys["storage"], start_dir),
             heartbeat_interval=_optional_positive_int(self.keys["heartbeat_interval"],
@@ -259,7 +266,10 @@ class OptunaSweep:
             self._print_best(best, study_name)
             log.info("the study has its %d trials; raise hydra.sweeper.n_trials to run more",
                      n_trials)
-            return SweepResult(study_name, storage_spec.url, budget, best)
+            result = SweepResult(study_name, storage_spec.url, budget, best)
+            if register_as is not None and tracking_uri is not None and role != "worker":
+                result.registered = self._register(tracking_uri, register_as, best, study_name)
+            return result
 
         n_workers = max(1, min(n_jobs, n_trials - budget.finished))
         plan = WorkerPlan(
@@ -276,8 +286,12 @@ class OptunaSweep:
             return self._join(plan, study, n_workers, tracking_uri)
         if tracking_uri is None:
             return self._run(plan, study, n_workers, tracker=None)
-        return self._run_tracked(plan, study, n_workers, tracking_uri, space, direction,
-                                 storage_spec)
+        result = self._run_tracked(plan, study, n_workers, tracking_uri, space, direction,
+                                   storage_spec)
+        if register_as is not None and result.status == "FINISHED":
+            result.registered = self._register(tracking_uri, register_as, result.best,
+                                               study_name)
+        return result
 
     def _run_tracked(self, plan: WorkerPlan, study: optuna.Study, n_workers: int, uri: str,
                      space: SearchSpace, direction: str, storage: StorageSpec) -> SweepResult:
@@ -403,6 +417,48 @@ class OptunaSweep:
         from trainer.tracking import resolve_tracking_uri
 
         return resolve_tracking_uri(str(mlflow_cfg.tracking_uri), start_dir)
+
+    def _registered_model_name(self, tracking_uri: str | None) -> str | None:
+        """``register_model`` checked against what registering needs (tracking, models)."""
+        name = self.keys["register_model"]
+        if name is None:
+            return None
+        if not isinstance(name, str) or not name.strip() or "/" in name:
+            raise ConfigError(f"{KEY}.register_model", "a registered model's name (no '/') or "
+                              "null", name)
+        if tracking_uri is None:
+            raise ConfigError("mlflow.tracking_uri", "a tracking URI when "
+                              f"{KEY}.register_model is set", None)
+        log_model = self.config.get("mlflow", {}).get("log_model", True)
+        if not log_model:
+            raise ConfigError("mlflow.log_model", f"true when {KEY}.register_model is set "
+                              "(the best trial's model is registered)", log_model)
+        return name
+
+    @staticmethod
+    def _register(uri: str, name: str, best: BestTrial | None,
+                  study_name: str) -> RegisteredModel | None:
+        """Register the best trial's model as the next version of ``name``, saying so."""
+        if best is None or best.run_id is None:
+            log.warning("no completed trial with an MLflow run: no model registered as %r", name)
+            return None
+        from mlflow.exceptions import MlflowException
+
+        from trainer.tracking import get_client
+
+        try:
+            registered = register_best_model(get_client(uri), name, run_id=best.run_id,
+                                             study_name=study_name, trial_number=best.number,
+                                             value=best.value)
+        except MlflowException as error:
+            first_line = str(error.message).strip().splitlines()[0]
+            raise TrainerError(f"{KEY}.register_model: could not register the best trial's "
+                               f"model as {name!r}: {first_line}") from None
+        if registered is not None:
+            verb = "registered" if registered.new else "already registered"
+            log.info("best model (trial %d) %s as %r version %s: %s", best.number, verb,
+                     name, registered.version, registered.uri)
+        return registered
 
     def _default_study_name(self, space: SearchSpace, direction: str,
                             objective: str | None) -> str:
