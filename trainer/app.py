@@ -33,7 +33,6 @@ from trainer.tracking import (
     prepare_store,
     resolve_tracking_uri,
 )
-from trainer.tracking.pictures import learning_curves_figure
 from trainer.tracking.tags import (
     DATASET_TAG,
     LOSS_TAG,
@@ -233,10 +232,15 @@ def _train(
     # per-epoch metrics (and in the sweep's picture of all trials), but drawing its own
     # picture (~0.2 s) and storing its model would be most of a sweep's per-trial overhead.
     pruned = result.stop_reason == "pruned"
-    if not pruned:
+    title = f"{data.name} ({loss_name})"
+    if not pruned and context.learning_curves is not None:
+        context.learning_curves(tracker.run_id, result.history, title, result.best_epoch)
+    elif not pruned:
+        # matplotlib (0.4 s to import) only in the processes that draw
+        from trainer.tracking.pictures import learning_curves_figure
+
         tracker.log_figure(
-            learning_curves_figure(result.history, title=f"{data.name} ({loss_name})",
-                                   best_epoch=result.best_epoch),
+            learning_curves_figure(result.history, title=title, best_epoch=result.best_epoch),
             "learning_curves.png",
         )
     model_id = None

@@ -31,6 +31,9 @@ class RunContext:
         parent_run_id: the sweep's parent MLflow run; the run becomes its child.
         tags: extra MLflow tags (study name, trial number).
         blas_threads: BLAS threads this run may use (``None``: all cores).
+        learning_curves: draws and logs the run's learning-curve picture instead of the run,
+            called with ``(run_id, history, title, best_epoch)`` (a sweep with a free core hands
+            its trials' pictures to one drawing process, so the next trial starts sooner).
         on_run_started: called with the MLflow run id as soon as the run exists (a sweep records
             it on the trial, so a crashed trial's run can be marked KILLED later).
     """
@@ -41,6 +44,7 @@ class RunContext:
     parent_run_id: str | None = None
     tags: Mapping[str, str] = field(default_factory=dict)
     blas_threads: int | None = None
+    learning_curves: Callable[[str, list[dict[str, float]], str, int | None], None] | None = None
     on_run_started: Callable[[str], None] | None = None
 
 

@@ -21,7 +21,6 @@ from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
 import optuna
-from matplotlib.figure import Figure
 from optuna.trial import FrozenTrial, TrialState
 
 from sweeps.study._budget import FAIL_REASON_ATTR, OVERRIDES_ATTR, RUN_ID_ATTR, Budget, count_trials
@@ -290,7 +289,7 @@ def log_study_artifacts(tracker: RunTracker, study: optuna.Study, best: BestTria
         except Exception as error:  # e.g. importances need two completed trials
             log.info("sweep: no %s (%s)", name, error)
             continue
-        figure = axes if isinstance(axes, Figure) else (
+        figure = axes if isinstance(axes, matplotlib.figure.Figure) else (
             axes.figure if hasattr(axes, "figure") else axes.flat[0].figure)
         figure.set_size_inches(9, 5.5)
         figure.tight_layout()

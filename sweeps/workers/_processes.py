@@ -20,7 +20,7 @@ import tempfile
 import threading
 import time
 import traceback
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from typing import Any
 
 from sweeps.workers._interrupt import INTERRUPT_REQUESTED
@@ -54,12 +54,13 @@ def _flag_interrupts(*, once: bool) -> dict[int, Any]:
     return {sig: signal.signal(sig, handler) for sig in (signal.SIGINT, signal.SIGTERM)}
 
 
-def run_local_worker(plan: WorkerPlan, job: HydraJob, index: int = 0) -> None:
+def run_local_worker(plan: WorkerPlan, job: HydraJob, index: int = 0, *,
+                     draw: Callable[..., None] | None = None) -> None:
     """Run slot ``index`` in this process, with its interrupts flagged as in a worker process;
-    the previous signal handlers come back afterwards."""
+    the previous signal handlers come back afterwards. ``draw``: see ``run_worker``."""
     previous = _flag_interrupts(once=False)
     try:
-        run_worker(plan, job, index)
+        run_worker(plan, job, index, draw=draw)
     finally:
         for sig, handler in previous.items():
             signal.signal(sig, handler)

@@ -19,7 +19,7 @@ import math
 import os
 import socket
 import time
-from collections.abc import Iterator, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -177,10 +177,12 @@ def _one_line(error: BaseException) -> str:
 class _TrialRunner:
     """The objective given to ``study.optimize``: one trial = one Hydra job."""
 
-    def __init__(self, plan: WorkerPlan, job: HydraJob, study: optuna.Study) -> None:
+    def __init__(self, plan: WorkerPlan, job: HydraJob, study: optuna.Study,
+                 draw: Callable[..., None] | None = None) -> None:
         self.plan = plan
         self.job = job
         self.study = study
+        self.draw = draw  # draws the trials' pictures elsewhere (None: each trial draws its own)
         self.worker = f"{socket.gethostname()}:{os.getpid()}"
         self.current: int | None = None  # the trial asked last
         self.ran: bool = False  # whether it was within the budget (not a surplus)
@@ -255,6 +257,7 @@ class _TrialRunner:
             parent_run_id=target.parent_run_id if target else None,
             tags={STUDY_TAG: self.plan.study_name, TRIAL_NUMBER_TAG: str(trial.number)},
             blas_threads=self.plan.blas_threads,
+            learning_curves=self.draw,
             on_run_started=on_run_started,
         )
 
@@ -302,8 +305,11 @@ def _quiet_optuna() -> Iterator[None]:
         optuna.logging.set_verbosity(verbosity)
 
 
-def run_worker(plan: WorkerPlan, job: HydraJob, index: int = 0) -> WorkerReport:
+def run_worker(plan: WorkerPlan, job: HydraJob, index: int = 0, *,
+               draw: Callable[..., None] | None = None) -> WorkerReport:
     """Run trials until the study has ``n_trials`` finished (or most fail); returns a report.
+    ``draw`` takes over the trials' learning-curve pictures (see
+    ``trainer.run_context.RunContext.learning_curves``).
 
     Raises:
         KeyboardInterrupt: Ctrl-C / SIGTERM; the running trial was recorded FAIL, its
@@ -316,7 +322,7 @@ def run_worker(plan: WorkerPlan, job: HydraJob, index: int = 0) -> WorkerReport:
                                   seed=worker_seed(plan.seed, index, len(study.trials)),
                                   grid=plan.space.grid)
     study.pruner = build_pruner(plan.pruner)
-    runner = _TrialRunner(plan, job, study)
+    runner = _TrialRunner(plan, job, study, draw)
     heartbeats = plan.storage.heartbeat_interval is not None
     next_recovery = time.monotonic() + plan.poll_interval
 

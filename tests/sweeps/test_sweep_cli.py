@@ -176,6 +176,9 @@ def test_parent_and_child_runs(digits):
     assert parent.data.metrics["best_value"] == pytest.approx(study.best_value)
     assert parent.data.tags["best.trial_number"] == str(study.best_trial.number)
     kids = children(runs)
+    from mlflow import MlflowClient
+
+    client = MlflowClient(f"sqlite:///{cwd}/mlruns/mlflow.db")
     assert len(kids) == 8 and {r.data.tags["mlflow.parentRunId"] for r in kids} == {
         parent.info.run_id}
     by_number = {int(r.data.tags["optuna.trial_number"]): r for r in kids}
@@ -187,6 +190,10 @@ def test_parent_and_child_runs(digits):
         assert t.user_attrs[RUN_ID_ATTR] == kid.info.run_id
         assert kid.data.tags["stop_reason"] == (
             "pruned" if t.state == TrialState.PRUNED else kid.data.tags["stop_reason"])
+        # a finished trial's picture is there when the sweep ends, wherever it was drawn
+        pictures = {a.path for a in client.list_artifacts(kid.info.run_id)} & {
+            "learning_curves.png"}
+        assert pictures == (set() if t.state == TrialState.PRUNED else {"learning_curves.png"})
     assert {r.data.tags["stop_reason"] for r in kids
             if r.data.tags["optuna.trial_state"] == "PRUNED"} == {"pruned"}
 
