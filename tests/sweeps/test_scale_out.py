@@ -141,35 +141,46 @@ def test_submitit_local_launches_n_jobs_workers_that_run_the_study(tmp_path, pg_
     no_local_stores(tmp_path)
 
 
-def test_a_killed_worker_loses_only_its_trial(tmp_path, pg_url, mlflow_server):
-    # SIGKILL of one launched worker mid-trial: the other worker fails that trial once its
-    # heartbeat is stale, runs its parameters again, and the sweep ends FINISHED with
-    # exactly n_trials; the killed trial's run ends KILLED and nothing stays RUNNING
-    name, n_trials = unique("killed-worker"), 4
+def test_a_killed_and_a_preempted_worker_lose_only_their_trials(tmp_path, pg_url, mlflow_server):
+    # SIGKILL of one launched worker mid-trial: the other fails that trial once its heartbeat
+    # is stale and runs its parameters again. Then submitit's preemption signal (SIGUSR2) to
+    # the other: its trial ends interrupted at once and is queued again, and submitit requeues
+    # the job, whose fresh worker finishes the study. Exactly n_trials, the lost trials' runs
+    # KILLED, nothing RUNNING, and the sweep ends FINISHED whatever submitit says of its jobs
+    name, n_trials = unique("lost-workers"), 4
     proc = start(tmp_path, *TINY, *SLOW_TRIALS, *shared_stores(pg_url, mlflow_server, name),
                  "hydra/launcher=submitit_local", f"hydra.sweeper.n_trials={n_trials}",
                  "hydra.sweeper.n_jobs=2", "mlflow.log_model=false")
-    victim: list[optuna.trial.FrozenTrial] = []
+    found: list[optuna.trial.FrozenTrial] = []
 
-    def a_trial_trains() -> bool:
+    def a_trial_trains(*, besides: str | None = None) -> bool:
         trials = optuna.load_study(study_name=name, storage=pg_url).get_trials()
-        victim[:] = [t for t in trials
-                     if t.state == TrialState.RUNNING and RUN_ID_ATTR in t.user_attrs][:1]
-        return bool(victim)
+        found[:] = [t for t in trials if t.state == TrialState.RUNNING
+                    and RUN_ID_ATTR in t.user_attrs and t.user_attrs[WORKER_ATTR] != besides][:1]
+        return bool(found)
+
+    def pid(trial: optuna.trial.FrozenTrial) -> int:
+        return int(trial.user_attrs[WORKER_ATTR].rsplit(":", 1)[1])
 
     wait_for(proc, a_trial_trains, timeout=180, every=0.5)
-    [lost] = victim
-    os.kill(int(lost.user_attrs[WORKER_ATTR].rsplit(":", 1)[1]), signal.SIGKILL)
+    [killed] = found
+    os.kill(pid(killed), signal.SIGKILL)
+    wait_for(proc, lambda: a_trial_trains(besides=killed.user_attrs[WORKER_ATTR]), timeout=120,
+             every=0.5)
+    [preempted] = found
+    os.kill(pid(preempted), signal.SIGUSR2)
     _, err = proc.communicate(timeout=300)
     assert proc.returncode == 0, err[-3000:]
 
     trials, parents, children = check_study_and_runs(pg_url, mlflow_server, name, n_trials)
-    assert trials[lost.number].state == TrialState.FAIL
-    again = [t for t in trials if t.system_attrs.get("failed_trial") == lost.number]
-    assert len(again) == 1 and again[0].params == lost.params
-    assert again[0].state == TrialState.COMPLETE
-    [killed] = [r for r in children if r.info.run_id == lost.user_attrs[RUN_ID_ATTR]]
-    assert killed.info.status == "KILLED"
+    assert trials[preempted.number].user_attrs["fail_reason"].startswith("interrupted")
+    runs = {r.info.run_id: r for r in children}
+    for lost in (killed, preempted):
+        assert trials[lost.number].state == TrialState.FAIL
+        again = [t for t in trials if t.system_attrs.get("failed_trial") == lost.number]
+        assert len(again) == 1 and again[0].params == lost.params
+        assert again[0].state == TrialState.COMPLETE
+        assert runs[lost.user_attrs[RUN_ID_ATTR]].info.status == "KILLED"
     assert [r.info.status for r in parents] == ["FINISHED"]
 
 
