@@ -22,6 +22,7 @@ from typing import Any
 
 import optuna
 
+from sweeps._settings import KEY, parse_settings
 from sweeps.reporting._drawer import PictureDrawer
 from sweeps.reporting._registry import RegisteredModel, register_best_model
 from sweeps.reporting._tracking import (
@@ -69,13 +70,10 @@ from trainer.errors import ConfigError, TrainerError
 from trainer.interrupts import sigterm_as_interrupt
 from trainer.tracking.tags import DIRECTION_TAG, STORAGE_TAG
 
-__all__ = ["DIRECTIONS", "OptunaSweep", "SweepResult"]
+__all__ = ["OptunaSweep", "SweepResult"]
 
 log = logging.getLogger("sweeps")
 
-KEY = "hydra.sweeper"
-DIRECTIONS = ("minimize", "maximize")
-ROLES = ("controller", "worker")
 MONITOR_INTERVAL = 2.0  # seconds between the parent run's updates
 
 
@@ -93,17 +91,6 @@ class SweepResult:
     registered: RegisteredModel | None = None
 
 
-def _positive_int(value: Any, key: str, *, allow: Sequence[int] = ()) -> int:
-    if isinstance(value, bool) or not isinstance(value, int) or (value < 1 and value not in allow):
-        expected = "a positive integer" + (f" or {', '.join(map(str, allow))}" if allow else "")
-        raise ConfigError(f"{KEY}.{key}", expected, value)
-    return value
-
-
-def _optional_positive_int(value: Any, key: str) -> int | None:
-    return None if value is None else _positive_int(value, key)
-
-
 def _redact(url: str) -> str:
     """The URL without its password (it ends up in MLflow and the logs)."""
     try:
@@ -118,53 +105,23 @@ class OptunaSweep:
     """The Optuna sweep behind ``hydra/sweeper=optuna``; the keys are ``hydra.sweeper.*``.
 
     Args:
-        n_trials: the study's total number of trials (re-running resumes up to it).
-        n_jobs: trials at once, each slot a worker process (-1: one per core).
-        storage: a SQLAlchemy URL; None: ``sqlite:///<start dir>/mlruns/optuna.db``.
-        study_name: None: the sweep's name plus a hash of its search space and fixed overrides.
-        direction: ``minimize``, ``maximize`` or ``auto`` (follows ``objective``).
-        seed: sampler seed; None: the app's ``seed``.
         sampler, pruner: see ``sweeps.study._factories``.
         params: the search space (Hydra sweep grammar, see ``sweeps.search._space``).
         conditions: ``{child: "parent=value[,value...]"}`` for conditional parameters.
-        heartbeat_interval, grace_period: crash detection (seconds); ``heartbeat_interval:
-            null`` disables it.
-        max_retry: how often a crashed trial's parameters are run again.
-        max_failure_rate: stop when more than this share of (at least 4) finished trials failed.
-        role: ``controller`` (creates the study and the MLflow parent run, runs or launches the
-            workers, reports) or ``worker`` (joins the study with ``n_jobs`` local workers and
-            no controller: N copies of one command together run ``n_trials``).
-        register_model: a registered model's name: the best trial's model becomes its next
-            version in MLflow's Model Registry at the end of the sweep; None: no registration.
+        keys: the other keys, :class:`sweeps._settings.SweeperSettings` (``n_trials``,
+            ``n_jobs``, ``storage`` ...), checked when the sweep starts.
     """
 
     def __init__(
         self,
         *,
-        n_trials: int = 20,
-        n_jobs: int = 1,
-        storage: str | None = None,
-        study_name: str | None = None,
-        direction: str = "auto",
-        seed: int | None = None,
         sampler: Any = "tpe",
         pruner: Any = "median",
         params: Mapping[str, Any] | None = None,
         conditions: Mapping[str, Any] | None = None,
-        heartbeat_interval: int | None = 5,
-        grace_period: int | None = 20,
-        max_retry: int | None = 3,
-        max_failure_rate: float = 0.5,
-        role: str = "controller",
-        register_model: str | None = None,
+        **keys: Any,
     ) -> None:
-        # Checked in sweep(): an error raised here would reach the user wrapped by Hydra's
-        # instantiate instead of as one line.
-        self.keys = dict(n_trials=n_trials, n_jobs=n_jobs, storage=storage,
-                         study_name=study_name, direction=direction, seed=seed,
-                         heartbeat_interval=heartbeat_interval, grace_period=grace_period,
-                         max_retry=max_retry, max_failure_rate=max_failure_rate, role=role,
-                         register_model=register_model)
+        self.keys = keys  # checked by sweep() (see sweeps._settings)
         self.sampler = sampler
         self.pruner = pruner
         self.params = params
@@ -203,14 +160,12 @@ class OptunaSweep:
         if not space.params:
             raise ConfigError(f"{KEY}.params", "at least one searched parameter (e.g. "
                               "'optimizer.lr=tag(log, interval(1e-4, 1e-1))')", "none")
+        settings = parse_settings(self.keys)
         objective = config.get("objective")
-        direction = self._direction(objective)
-        n_trials = _positive_int(self.keys["n_trials"], "n_trials")
-        n_jobs = _positive_int(self.keys["n_jobs"], "n_jobs", allow=(-1,))
-        n_jobs = run_context.available_cores() if n_jobs == -1 else n_jobs
-        role = self.keys["role"]
-        if role not in ROLES:
-            raise ConfigError(f"{KEY}.role", " or ".join(ROLES), role)
+        direction = self._direction(settings.direction, objective)
+        n_trials = settings.n_trials
+        n_jobs = run_context.available_cores() if settings.n_jobs == -1 else settings.n_jobs
+        role = settings.role
         target = launcher_target(config)
         self._launcher = None if target == BASIC_LAUNCHER else target
         if self._launcher is not None and role == "worker":
@@ -219,12 +174,7 @@ class OptunaSweep:
                               "workers itself, with Hydra's basic launcher)", role)
         if n_jobs > 1 and self._launcher is None:
             start_fork_server()  # a no-op when the sweeper plugin started it already
-        seed = self.keys["seed"] if self.keys["seed"] is not None else config.get("seed")
-        if seed is not None and (isinstance(seed, bool) or not isinstance(seed, int)):
-            raise ConfigError(f"{KEY}.seed", "an integer or null", seed)
-        rate = self.keys["max_failure_rate"]
-        if isinstance(rate, bool) or not isinstance(rate, int | float) or not 0 <= rate <= 1:
-            raise ConfigError(f"{KEY}.max_failure_rate", "a number in [0, 1]", rate)
+        seed = settings.seed if settings.seed is not None else config.get("seed")
 
         # Fail on a bad sampler/pruner now, not in every worker.
         build_sampler(self.sampler, seed=seed, grid=space.grid)
@@ -236,19 +186,17 @@ class OptunaSweep:
                 n_trials = size
 
         tracking_uri = self._tracking_uri(start_dir)
-        register_as = self._registered_model_name(tracking_uri)
+        register_as = self._registered_model_name(settings.register_model, tracking_uri)
         storage_spec = StorageSpec(
-            url=resolve_storage_url(self.keys["storage"], start_dir),
-            heartbeat_interval=_optional_positive_int(self.keys["heartbeat_interval"],
-                                                      "heartbeat_interval"),
-            grace_period=_optional_positive_int(self.keys["grace_period"], "grace_period"),
-            max_retry=(None if self.keys["max_retry"] is None
-                       else _positive_int(self.keys["max_retry"], "max_retry", allow=(0,))),
+            url=resolve_storage_url(settings.storage, start_dir),
+            heartbeat_interval=settings.heartbeat_interval,
+            grace_period=settings.grace_period,
+            max_retry=settings.max_retry,
             tracking_uri=tracking_uri,
         )
         check_stores_reach_workers(target, storage_spec.url, tracking_uri)
-        study_name = self.keys["study_name"] or self._default_study_name(space, direction,
-                                                                         objective)
+        study_name = settings.study_name or self._default_study_name(space, direction,
+                                                                     objective)
         storage = open_storage(storage_spec)  # creates the tables before any worker starts
         study = load_or_create_study(storage, study_name, direction=direction)
         recover_lost_trials(study, storage_spec)  # a killed earlier run's trials: queue again
@@ -277,7 +225,7 @@ class OptunaSweep:
             study_name=study_name, sampler=self.sampler,
             storage=replace(storage_spec, create_schema=False),  # created above
             pruner=self.pruner, seed=seed, space=space, n_trials=n_trials, objective=objective,
-            max_failure_rate=float(rate), tracking=None,
+            max_failure_rate=settings.max_failure_rate, tracking=None,
             # Local workers never oversubscribe the cores; a launched worker sizes itself.
             blas_threads=(max(1, run_context.available_cores() // n_workers)
                           if self._launcher is None else None),
@@ -415,18 +363,16 @@ class OptunaSweep:
 
     # ------------------------------------------------------------------ helpers
 
-    def _direction(self, objective: str | None) -> str:
-        direction = self.keys["direction"]
-        if direction in (None, "auto"):
+    @staticmethod
+    def _direction(direction: str, objective: str | None) -> str:
+        if direction == "auto":
             if objective is None:
                 raise ConfigError(f"{KEY}.direction", "minimize or maximize (the app has no "
                                   "`objective` to follow)", direction)
             from trainer.core.callbacks import metric_mode
 
             return "minimize" if metric_mode(str(objective)) == "min" else "maximize"
-        if direction not in DIRECTIONS:
-            raise ConfigError(f"{KEY}.direction", "auto, minimize or maximize", direction)
-        return str(direction)
+        return direction
 
     def _tracking_uri(self, start_dir: Path) -> str | None:
         mlflow_cfg = self.config.get("mlflow")
@@ -436,14 +382,10 @@ class OptunaSweep:
 
         return resolve_tracking_uri(str(mlflow_cfg.tracking_uri), start_dir)
 
-    def _registered_model_name(self, tracking_uri: str | None) -> str | None:
+    def _registered_model_name(self, name: str | None, tracking_uri: str | None) -> str | None:
         """``register_model`` checked against what registering needs (tracking, models)."""
-        name = self.keys["register_model"]
         if name is None:
             return None
-        if not isinstance(name, str) or not name.strip() or "/" in name:
-            raise ConfigError(f"{KEY}.register_model", "a registered model's name (no '/') or "
-                              "null", name)
         if tracking_uri is None:
             raise ConfigError("mlflow.tracking_uri", "a tracking URI when "
                               f"{KEY}.register_model is set", None)

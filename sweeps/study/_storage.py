@@ -36,6 +36,7 @@ from typing import Any
 import optuna
 from optuna.exceptions import ExperimentalWarning
 from optuna.storages import BaseStorage, RDBStorage
+from optuna.study import StudyDirection
 from optuna.trial import TrialState
 
 from sweeps.study._budget import (
@@ -242,7 +243,8 @@ def load_or_create_study(
     for attempt in range(_OPEN_ATTEMPTS):
         try:
             study = optuna.create_study(storage=storage, study_name=study_name,
-                                        direction=direction, sampler=sampler, pruner=pruner,
+                                        direction=StudyDirection[direction.upper()],
+                                        sampler=sampler, pruner=pruner,
                                         load_if_exists=True)
             break
         except optuna.exceptions.DuplicatedStudyError:
