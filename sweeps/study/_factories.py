@@ -105,7 +105,7 @@ def build_sampler(
         return _call(spec, {}, SAMPLER_KEY)
     if spec is None:
         spec = "tpe"
-    name, kwargs = _split(spec, SAMPLER_KEY)
+    name, kwargs = _name_and_arguments(spec, SAMPLER_KEY)
     if name is None:
         return _instantiate(spec, SAMPLER_KEY, BaseSampler)
     factory = _lookup(SAMPLERS, name, SAMPLER_KEY)
@@ -130,13 +130,13 @@ def build_pruner(spec: Any) -> BasePruner:
         return _call(spec, {}, PRUNER_KEY)
     if spec is None:
         spec = "median"
-    name, kwargs = _split(spec, PRUNER_KEY)
+    name, kwargs = _name_and_arguments(spec, PRUNER_KEY)
     if name is None:
         return _instantiate(spec, PRUNER_KEY, BasePruner)
     return _call(_lookup(PRUNERS, name, PRUNER_KEY), kwargs, PRUNER_KEY)
 
 
-def _split(spec: Any, key: str) -> tuple[str | None, dict[str, Any]]:
+def _name_and_arguments(spec: Any, key: str) -> tuple[str | None, dict[str, Any]]:
     """``"tpe"`` -> ("tpe", {}); ``{name: tpe, a: 1}`` -> ("tpe", {a: 1}); a ``_target_``
     mapping -> (None, {})."""
     if isinstance(spec, str):

@@ -272,6 +272,8 @@ def database_time(study: optuna.Study) -> float:
         return time.time()
     with engine.connect() as connection:
         now = connection.execute(sqlalchemy.select(sqlalchemy.func.now())).scalar()
+    if now is None:  # no database answers NOW() with NULL; read this machine's clock then
+        return time.time()
     if now.tzinfo is None:  # SQLite's CURRENT_TIMESTAMP is UTC without a zone
         now = now.replace(tzinfo=datetime.UTC)
     return float(now.timestamp())

@@ -36,7 +36,7 @@ class TrialConfigs:
     def compose(self, overrides: Sequence[str]) -> Any:
         """The job config of a trial with ``overrides`` (a fresh DictConfig each call)."""
         overrides = list(overrides)
-        split = self._split(overrides)
+        split = self._parse(overrides)
         if split is not None:
             groups, values, parsed = split
             try:
@@ -45,7 +45,7 @@ class TrialConfigs:
                 pass
         return self.config_loader.load_sweep_config(self.master, overrides)
 
-    def _split(self, overrides: list[str]) -> tuple[list[str], list[Any], list[Any]] | None:
+    def _parse(self, overrides: list[str]) -> tuple[list[str], list[Any], list[Any]] | None:
         """(group choices as written, value overrides, all overrides) parsed, or None when an
         override needs Hydra's own handling."""
         from hydra.core.override_parser.overrides_parser import OverridesParser
@@ -70,7 +70,7 @@ class TrialConfigs:
             if is_group and not isinstance(override.value(), dict):
                 if override.type != OverrideType.CHANGE:
                     return None  # +group=..., ~group: rare, composed by Hydra
-                groups.append(override.input_line)
+                groups.append(str(override.input_line))
             elif override.type == OverrideType.CHANGE:
                 values.append(override)
             else:

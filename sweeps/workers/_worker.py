@@ -168,7 +168,8 @@ def worker_seed(seed: int | None, index: int, n_existing: int) -> int | None:
     return int(np.random.SeedSequence([seed, index, n_existing]).generate_state(1)[0])
 
 
-def _one_line(error: BaseException) -> str:
+def _reason(error: BaseException) -> str:
+    """The trial's failure reason: one line of at most _REASON_LIMIT characters."""
     from trainer.tracking import failure_reason
 
     return failure_reason(error, _REASON_LIMIT)
@@ -212,8 +213,8 @@ class _TrialRunner:
             values = self.plan.space.suggest(trial)
             overrides = self.plan.space.overrides(values)
         except ValueError as error:  # a retried trial from an incompatible search space
-            trial.set_user_attr(FAIL_REASON_ATTR, _one_line(error))
-            raise TrialFailedError(_one_line(error)) from error
+            trial.set_user_attr(FAIL_REASON_ATTR, _reason(error))
+            raise TrialFailedError(_reason(error)) from error
         trial.set_user_attr(OVERRIDES_ATTR, overrides)
 
         bridge = PruningBridge(trial, self.plan.objective) if self.plan.objective else None
@@ -222,15 +223,15 @@ class _TrialRunner:
             with run_context.use(context):
                 result = self.job.run(overrides, trial.number)
         except Exception as error:  # the config did not compose (e.g. a bad sampled combination)
-            trial.set_user_attr(FAIL_REASON_ATTR, _one_line(error))
-            raise TrialFailedError(_one_line(error)) from error
+            trial.set_user_attr(FAIL_REASON_ATTR, _reason(error))
+            raise TrialFailedError(_reason(error)) from error
 
         from hydra.core.utils import JobStatus
 
         if result.status != JobStatus.COMPLETED:
             failure = job_error(result)
-            trial.set_user_attr(FAIL_REASON_ATTR, _one_line(failure))
-            raise TrialFailedError(_one_line(failure)) from failure
+            trial.set_user_attr(FAIL_REASON_ATTR, _reason(failure))
+            raise TrialFailedError(_reason(failure)) from failure
         if bridge is not None and bridge.pruned:
             raise optuna.TrialPruned(f"pruned at epoch {bridge.pruned_epoch}")
         try:
@@ -342,7 +343,7 @@ def run_worker(plan: WorkerPlan, job: HydraJob, index: int = 0, *,
                     report.interrupted = True
                     requeue_interrupted(study, plan.storage.max_retry, {runner.worker})
                     raise
-                if runner.ran:
+                if runner.ran and runner.current is not None:
                     report.trials.append(runner.current)
                 continue
             if budget.running > 0 and heartbeats:

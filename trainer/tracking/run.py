@@ -56,7 +56,8 @@ _open_trackers: weakref.WeakSet[RunTracker] = weakref.WeakSet()  # started, not 
 store._after_fork_hooks.append(_open_trackers.clear)  # a forked child never ends the parent's runs
 
 
-def _one_line(text: str, limit: int) -> str:
+def _squeezed(text: str, limit: int) -> str:
+    """``text`` on one line (whitespace runs collapsed), cut to ``limit`` characters."""
     line = " ".join(text.split())
     return line if len(line) <= limit else line[: limit - 3] + "..."
 
@@ -66,8 +67,8 @@ def failure_reason(exc: BaseException, limit: int = MAX_TAG_VAL_LENGTH) -> str:
     ``TypeName: message``."""
     message = str(exc)
     if isinstance(exc, TrainerError) and message:
-        return _one_line(message, limit)
-    return _one_line(f"{type(exc).__name__}: {message}".rstrip(": "), limit)
+        return _squeezed(message, limit)
+    return _squeezed(f"{type(exc).__name__}: {message}".rstrip(": "), limit)
 
 
 @lru_cache(maxsize=8)
@@ -114,7 +115,8 @@ class RunTracker:
     """One MLflow run, written through a per-process :class:`MlflowClient`.
 
     Use it as a context manager: a normal exit ends the run FINISHED, an exception FAILED (its
-    one-line message in the ``failure_reason`` tag), Ctrl-C or a SIGTERM turned into
+    one-line message in the ``failure_reason`` tag), a ``KeyboardInterrupt`` (Ctrl-C, or a
+    SIGTERM that ``trainer.interrupts.sigterm_as_interrupt`` turned into one) or a non-zero
     ``SystemExit`` KILLED. Metrics are buffered and written with ``log_batch``.
     """
 
@@ -285,7 +287,7 @@ class RunTracker:
         self._ended = True
         _open_trackers.discard(self)
         if failure_reason is not None:
-            self.set_tags({FAILURE_REASON_TAG: _one_line(failure_reason, MAX_TAG_VAL_LENGTH)})
+            self.set_tags({FAILURE_REASON_TAG: _squeezed(failure_reason, MAX_TAG_VAL_LENGTH)})
         try:
             self.flush()
         except Exception as exc:  # keep going: the status matters more than the last metrics
