@@ -177,7 +177,7 @@ def sweep_engine_missing() -> str | None:
     try:
         import hydra_plugins.trainer_sweeper  # noqa: F401
         import sweeps  # noqa: F401
-        from sweeps import OptunaSweep  # noqa: F401
+        from sweeps._sweeper import OptunaSweep  # noqa: F401
     except ImportError as error:
         return f"the sweep engine is not importable yet ({error})"
     if not (REPO / "conf" / "hydra" / "sweeper" / "optuna.yaml").exists():

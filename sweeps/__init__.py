@@ -1,101 +1,46 @@
 """The Optuna sweep engine behind ``python -m trainer --multirun sweep=NAME``.
 
-Grouped by concern:
+Grouped by concern, each subpackage importing its public names plainly:
 
-- ``search/``: the search-space grammar (``_space``);
-- ``study/``: the study's storage and crash recovery (``_storage``), the trial budget shared by
-  every process (``_budget``), the sampler and pruner registries (``_factories``);
-- ``workers/``: one worker's ask -> run -> tell loop (``_worker``), the per-epoch pruning bridge
-  handed to the trainer (``_bridge``), the worker processes (``_processes``), their fork server
-  (``_fork_server``, ``_preload``) and the interrupt flag (``_interrupt``);
-- ``reporting/``: the sweep's MLflow parent run and final report (``_tracking``, ``_plots``);
-- ``_sweeper``: the sweep that ties them together.
-``hydra_plugins.trainer_sweeper`` only forwards to :class:`OptunaSweep`.
+- ``sweeps.search``: the search-space grammar (``SearchSpace``, ``parse_search_space``);
+- ``sweeps.study``: the study's storage and crash recovery, the trial budget shared by every
+  process, the sampler and pruner registries (``open_storage``, ``count_trials``,
+  ``build_sampler`` ...);
+- ``sweeps.workers``: one worker's ask -> run -> tell loop (``run_worker``), the per-epoch pruning
+  bridge handed to the trainer, the worker processes and launched worker jobs;
+- ``sweeps.reporting``: the sweep's MLflow parent run, the best trial and the study's pictures;
+- ``sweeps._sweeper`` (``OptunaSweep``) ties them together; ``sweeps._settings`` declares the
+  ``hydra.sweeper.*`` keys. ``hydra_plugins.trainer_sweeper`` only forwards to ``OptunaSweep``.
 
-The names below are imported on first use (PEP 562): the sweeper plugin starts the workers'
-fork server (``_fork_server``) before Optuna, matplotlib and the trainer are imported here.
+This module imports nothing, and ``sweeps._fork_server`` only the standard library: the sweeper
+plugin starts the workers' fork server before Optuna, MLflow and the trainer are imported.
+
+A trial's life
+--------------
+
+1. **Asked.** A worker slot calls ``study.optimize(objective, n_trials=1)`` while the study has
+   fewer than ``n_trials`` counted trials (``sweeps.study._budget``). Optuna hands it a WAITING
+   trial (parameters queued again, below) or creates a new RUNNING one; heartbeats start.
+2. **Worker.** The objective's first act writes the ``worker`` attribute (``host:pid``). A RUNNING
+   trial without it was lost between Optuna creating it and the objective: it is failed and
+   queued again once it has been seen so for twice the grace period.
+3. **Surplus?** Several processes may ask for the last trials at once. The trial ranks itself by
+   number among the counted trials; from rank ``n_trials`` on it is marked ``sweep.surplus`` and
+   ended FAIL before anything runs (no training, no MLflow run). A surplus trial never counts.
+4. **Run.** The parameters are sampled and written as Hydra overrides (``overrides``), and the
+   Hydra job trains with a run context: the pruning bridge, the sweep's parent MLflow run, the
+   trial's tags. The job's MLflow run id is recorded on the trial as soon as the run exists.
+5. **Ends** COMPLETE (the job returned a finite objective), PRUNED (the pruner cut it at an
+   epoch: the learning curve so far stays in MLflow), or FAIL (the job raised, returned no finite
+   value, or its config did not compose; the one-line reason is ``fail_reason``).
+6. **Queued again.** An interrupted trial (Ctrl-C, SIGTERM) ends FAIL "interrupted" and its
+   worker, or else the sweep process, queues its parameters as a new WAITING trial. A crashed
+   one (no heartbeat for ``grace_period`` seconds: its process was killed, its machine lost) is
+   failed by whichever process notices first, its MLflow run marked KILLED, and its parameters
+   queued the same way, at most ``max_retry`` times. The failed original then stops counting;
+   its copy counts instead, so the study still ends with ``n_trials`` finished trials.
+
+Each worker returns a ``WorkerReport`` (the trials it ran, whether it stopped for failures or an
+interrupt); the sweep gathers them, its own slot's and its worker processes', in
+``SweepResult.workers``.
 """
-
-from __future__ import annotations
-
-import importlib
-from typing import TYPE_CHECKING, Any
-
-if TYPE_CHECKING:
-    from sweeps._sweeper import OptunaSweep, SweepResult
-    from sweeps.reporting._tracking import BestTrial, best_trial, reproduce_command
-    from sweeps.search._space import Condition, Param, SearchSpace, parse_search_space
-    from sweeps.study._budget import Budget, count_trials, counted_trials, within_budget
-    from sweeps.study._factories import PRUNERS, SAMPLERS, build_pruner, build_sampler
-    from sweeps.study._storage import (
-        StorageSpec,
-        default_storage_url,
-        load_or_create_study,
-        open_storage,
-        resolve_storage_url,
-    )
-    from sweeps.workers._bridge import PruningBridge
-    from sweeps.workers._worker import (
-        HydraJob,
-        TrackingTarget,
-        WorkerPlan,
-        WorkerReport,
-        run_worker,
-    )
-
-_MODULES = {
-    "workers._bridge": ["PruningBridge"],
-    "study._budget": ["Budget", "count_trials", "counted_trials", "within_budget"],
-    "study._factories": ["PRUNERS", "SAMPLERS", "build_pruner", "build_sampler"],
-    "search._space": ["Condition", "Param", "SearchSpace", "parse_search_space"],
-    "study._storage": ["StorageSpec", "default_storage_url", "load_or_create_study", "open_storage",
-                 "resolve_storage_url"],
-    "_sweeper": ["OptunaSweep", "SweepResult"],
-    "reporting._tracking": ["BestTrial", "best_trial", "reproduce_command"],
-    "workers._worker": ["HydraJob", "TrackingTarget", "WorkerPlan", "WorkerReport", "run_worker"],
-}
-_HOME = {name: module for module, names in _MODULES.items() for name in names}
-
-__all__ = [
-    "PRUNERS",
-    "SAMPLERS",
-    "BestTrial",
-    "Budget",
-    "Condition",
-    "HydraJob",
-    "OptunaSweep",
-    "Param",
-    "PruningBridge",
-    "SearchSpace",
-    "StorageSpec",
-    "SweepResult",
-    "TrackingTarget",
-    "WorkerPlan",
-    "WorkerReport",
-    "best_trial",
-    "build_pruner",
-    "build_sampler",
-    "count_trials",
-    "counted_trials",
-    "default_storage_url",
-    "load_or_create_study",
-    "open_storage",
-    "parse_search_space",
-    "reproduce_command",
-    "resolve_storage_url",
-    "run_worker",
-    "within_budget",
-]
-
-
-def __getattr__(name: str) -> Any:
-    module = _HOME.get(name)
-    if module is None:
-        raise AttributeError(f"module 'sweeps' has no attribute {name!r}")
-    value = getattr(importlib.import_module(f"sweeps.{module}"), name)
-    globals()[name] = value  # later lookups skip this function
-    return value
-
-
-def __dir__() -> list[str]:
-    return sorted([*globals(), *__all__])

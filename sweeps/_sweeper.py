@@ -22,6 +22,7 @@ from typing import Any
 
 import optuna
 
+from sweeps._fork_server import start_fork_server
 from sweeps._settings import KEY, parse_settings
 from sweeps.reporting._drawer import PictureDrawer
 from sweeps.reporting._registry import RegisteredModel, register_best_model
@@ -49,7 +50,6 @@ from sweeps.study._storage import (
     requeue_interrupted,
     resolve_storage_url,
 )
-from sweeps.workers._fork_server import start_fork_server
 from sweeps.workers._launchers import (
     BASIC_LAUNCHER,
     FinishedTrialLog,
@@ -64,7 +64,7 @@ from sweeps.workers._processes import (
     run_local_worker,
     run_processes,
 )
-from sweeps.workers._worker import HydraJob, TrackingTarget, WorkerPlan
+from sweeps.workers._worker import HydraJob, TrackingTarget, WorkerPlan, WorkerReport
 from trainer import run_context
 from trainer.errors import ConfigError, TrainerError
 from trainer.interrupts import sigterm_as_interrupt
@@ -89,6 +89,7 @@ class SweepResult:
     status: str = "FINISHED"
     artifacts: list[str] = field(default_factory=list)
     registered: RegisteredModel | None = None
+    workers: list[WorkerReport] = field(default_factory=list)  # what each worker slot did
 
 
 def _redact(url: str) -> str:
@@ -304,20 +305,23 @@ class OptunaSweep:
                    if tracker is not None else contextlib.nullcontext())
         status, crashed = "FINISHED", False
         pids = [os.getpid()]  # slot 0 runs here
+        reports: list[WorkerReport] = []
         with monitor:
             try:
                 if self._launcher is not None:
                     trial_log = (contextlib.nullcontext() if shares_the_console(self._launcher)
                                  else FinishedTrialLog(study, interval=MONITOR_INTERVAL))
                     with trial_log:
-                        launch_workers(plan, job, n_workers, hydra_context=self.hydra_context,
-                                       config=self.config)
+                        reports += launch_workers(plan, job, n_workers,
+                                                  hydra_context=self.hydra_context,
+                                                  config=self.config)
                         # The launcher's word on its jobs is not trusted: the study's is.
                         crashed = not await_trials_elsewhere(study, plan).done
                 elif n_workers == 1:
-                    run_local_worker(plan, job, draw=None if drawer is None else drawer.draw)
+                    reports.append(run_local_worker(plan, job, draw=None if drawer is None
+                                                    else drawer.draw))
                 else:
-                    crashed = run_processes(plan, job, n_workers, pids)
+                    crashed = run_processes(plan, job, n_workers, pids, reports)
             except KeyboardInterrupt:
                 status = "KILLED"
                 # Each worker queues its interrupted trial again; one that could not (killed
@@ -329,7 +333,12 @@ class OptunaSweep:
         trials = study.get_trials(deepcopy=False)
         budget = count_trials(trials, plan.n_trials)
         best = best_trial(study, plan.space.overrides)
-        result = SweepResult(plan.study_name, plan.storage.url, budget, best, status=status)
+        result = SweepResult(plan.study_name, plan.storage.url, budget, best, status=status,
+                             workers=reports)
+        for report in reports:
+            log.debug("worker %d (pid %d) ran trials %s%s", report.index, report.pid,
+                      report.trials, ", stopped: most trials failed"
+                      if report.stopped_for_failures else "")
         summary = self._summary(plan, budget)
         if tracker is not None:
             result.artifacts = log_study_artifacts(tracker, study, best, summary=summary,

@@ -14,14 +14,15 @@ from hydra.plugins.sweeper import Sweeper
 
 
 class OptunaSweeper(Sweeper):
-    """``hydra/sweeper=optuna``: see ``sweeps.OptunaSweep`` for the keys."""
+    """``hydra/sweeper=optuna``: the keys are those of ``sweeps._sweeper.OptunaSweep`` and
+    ``sweeps._settings.SweeperSettings``."""
 
     def __init__(self, **keys: Any) -> None:
-        from sweeps.workers._fork_server import start_fork_server, wants_worker_processes
+        from sweeps._fork_server import start_fork_server, wants_worker_processes
 
         if wants_worker_processes(keys.get("n_jobs")):
             start_fork_server()
-        from sweeps import OptunaSweep
+        from sweeps._sweeper import OptunaSweep
 
         self._sweep = OptunaSweep(**keys)
 

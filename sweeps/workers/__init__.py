@@ -1,3 +1,9 @@
-"""Workers: the ask -> run -> tell loop, the pruning bridge, worker processes and their fork server.
+"""Workers: the ask -> run -> tell loop, the pruning bridge, the worker processes and what their
+fork server preloads (the fork server itself is ``sweeps._fork_server``: it must start before
+this package, which imports Optuna, is imported)."""
 
-Nothing is imported here: the sweeper plugin imports ``_fork_server`` before Optuna and MLflow."""
+from sweeps.workers._bridge import PruningBridge
+from sweeps.workers._worker import HydraJob, TrackingTarget, WorkerPlan, WorkerReport, run_worker
+
+__all__ = ["HydraJob", "PruningBridge", "TrackingTarget", "WorkerPlan", "WorkerReport",
+           "run_worker"]

@@ -18,6 +18,7 @@ from __future__ import annotations
 
 import contextlib
 import logging
+import os
 import signal
 import threading
 import time
@@ -29,7 +30,7 @@ import optuna
 
 from sweeps.study._budget import Budget, count_trials
 from sweeps.study._storage import recover_lost_trials
-from sweeps.workers._worker import HydraJob, WorkerPlan, run_worker
+from sweeps.workers._worker import HydraJob, WorkerPlan, WorkerReport, run_worker
 from sweeps.workers._worker import _log_finished as log_finished
 from trainer import run_context
 from trainer.errors import ConfigError
@@ -169,6 +170,7 @@ class LaunchedWorker:
             previous[preemption](preemption, None)  # submitit's: requeue, then exit
         return {
             "index": index,
+            "pid": os.getpid(),
             "trials": list(report.trials) if report else [],
             "interrupted": report is None,
             "stopped_for_failures": bool(report and report.stopped_for_failures),
@@ -176,10 +178,12 @@ class LaunchedWorker:
 
 
 def launch_workers(plan: WorkerPlan, job: HydraJob, n_workers: int, *, hydra_context: Any,
-                   config: Any) -> None:
+                   config: Any) -> list[WorkerReport]:
     """Launch ``n_workers`` worker jobs through the configured launcher; returns when the
-    launcher's batch has ended (or the launcher failed: logged, the study tells the rest)."""
+    launcher's batch has ended (or the launcher failed: logged, the study tells the rest),
+    with the reports of the jobs that completed."""
     from hydra.core.plugins import Plugins
+    from hydra.core.utils import JobStatus
 
     target = launcher_target(config)
     same_host = n_workers if not places_work_elsewhere(target) else 1
@@ -189,12 +193,23 @@ def launch_workers(plan: WorkerPlan, job: HydraJob, n_workers: int, *, hydra_con
     overrides = [[f"hydra.sweep.subdir=worker_{i}"] for i in range(n_workers)]
     log.info("launching %d worker jobs through %s", n_workers, target.rsplit(".", 1)[-1])
     try:
-        launcher.launch(overrides, initial_job_idx=0)
+        returns = launcher.launch(overrides, initial_job_idx=0)
     except KeyboardInterrupt:
         raise
     except Exception as error:  # a job died (killed, preempted for good): see the study
         log.warning("the launcher reported: %s: %s", type(error).__name__,
                     str(error).splitlines()[0] if str(error) else "")
+        return []
+    return [_report(job_return) for job_return in returns
+            if job_return.status == JobStatus.COMPLETED]
+
+
+def _report(job_return: Any) -> WorkerReport:
+    """The report a launched worker job returned (see ``LaunchedWorker.__call__``)."""
+    value = job_return.return_value
+    return WorkerReport(index=value["index"], pid=value.get("pid", 0),
+                        trials=list(value["trials"]), interrupted=value["interrupted"],
+                        stopped_for_failures=value["stopped_for_failures"])
 
 
 def await_trials_elsewhere(study: optuna.Study, plan: WorkerPlan) -> Budget:

@@ -12,6 +12,8 @@ itself the same way.
 from __future__ import annotations
 
 import contextlib
+import dataclasses
+import json
 import multiprocessing
 import os
 import signal
@@ -24,12 +26,13 @@ from collections.abc import Callable, Sequence
 from typing import Any
 
 from sweeps.workers._interrupt import INTERRUPT_REQUESTED
-from sweeps.workers._worker import HydraJob, WorkerPlan, run_worker
+from sweeps.workers._worker import HydraJob, WorkerPlan, WorkerReport, run_worker
 
 __all__ = ["EXIT_INTERRUPTED", "run_local_worker", "run_processes", "stop_workers",
            "worker_process_main"]
 
 EXIT_INTERRUPTED = 130
+REPORT_SUFFIX = ".report"  # beside a worker's payload file: its WorkerReport as JSON
 _JOIN_GRACE = 60.0  # seconds interrupted workers get to record their trial before being killed
 _RESEND = 0.5  # seconds between SIGINTs to a worker that has not stopped yet
 
@@ -55,12 +58,12 @@ def _flag_interrupts(*, once: bool) -> dict[int, Any]:
 
 
 def run_local_worker(plan: WorkerPlan, job: HydraJob, index: int = 0, *,
-                     draw: Callable[..., None] | None = None) -> None:
+                     draw: Callable[..., None] | None = None) -> WorkerReport:
     """Run slot ``index`` in this process, with its interrupts flagged as in a worker process;
     the previous signal handlers come back afterwards. ``draw``: see ``run_worker``."""
     previous = _flag_interrupts(once=False)
     try:
-        run_worker(plan, job, index, draw=draw)
+        return run_worker(plan, job, index, draw=draw)
     finally:
         for sig, handler in previous.items():
             signal.signal(sig, handler)
@@ -87,7 +90,7 @@ def _watch_parent() -> None:
 
 def worker_process_main(payload: str, index: int) -> None:
     """Entry point of a worker process: unpickle the plan and the Hydra job from the file
-    ``payload``, run the loop.
+    ``payload``, run the loop, write its report to ``payload + ".report"`` (JSON).
 
     Exits 0 when the budget is spent, 130 when interrupted, 1 on an unexpected error.
     """
@@ -104,7 +107,9 @@ def worker_process_main(payload: str, index: int) -> None:
         setup_globals()
         Singleton.set_state(singleton_state)
         configure_log(job.config.hydra.hydra_logging, job.config.hydra.verbose)
-        run_worker(plan, job, index)
+        report = run_worker(plan, job, index)
+        with open(payload + REPORT_SUFFIX, "w") as file:
+            json.dump(dataclasses.asdict(report), file)
     except KeyboardInterrupt:
         sys.exit(EXIT_INTERRUPTED)
     except BaseException:
@@ -119,12 +124,14 @@ def worker_process_main(payload: str, index: int) -> None:
 
 
 def run_processes(plan: WorkerPlan, job: HydraJob, n_workers: int,
-                  pids: list[int] | None = None) -> bool:
+                  pids: list[int] | None = None,
+                  reports: list[WorkerReport] | None = None) -> bool:
     """Run slot 0 here and ``n_workers - 1`` worker processes, all to the end; returns whether
-    a worker process crashed. Each worker's pid is appended to ``pids`` as it starts.
+    a worker process crashed. Each worker's pid is appended to ``pids`` as it starts, and each
+    worker's report to ``reports`` once it ended (none for one interrupted or crashed).
 
     Workers are forked from a fork server (a fresh interpreter that imported the app once,
-    see :func:`sweeps.workers._fork_server.start_fork_server`: no inherited locks, threads or
+    see :func:`sweeps._fork_server.start_fork_server`: no inherited locks, threads or
     open database connections); the plan, the task function and Hydra's state travel by
     cloudpickle, as in Hydra's joblib launcher. They go through a file: as an argument, a payload
     larger than a pipe's buffer would block ``start()`` until each child has imported the whole app.
@@ -165,22 +172,35 @@ def run_processes(plan: WorkerPlan, job: HydraJob, n_workers: int,
     starter = threading.Thread(target=start_workers, name="sweep-worker-start", daemon=True)
     starter.start()
     try:
-        run_local_worker(plan, job, 0)
+        local = run_local_worker(plan, job, 0)
+        if reports is not None:
+            reports.append(local)
         starter.join()
         if start_error:
             raise start_error[0]
         for worker in workers:
             worker.join()
+        if reports is not None:
+            reports += [r for payload in payloads if (r := _read_report(payload)) is not None]
     except BaseException:  # Ctrl-C, SIGTERM, or an error in slot 0: the others stop too
         stopping.set()
         starter.join()  # every worker started is in `workers`
         stop_workers(workers)
         raise
     finally:
-        for payload in payloads:  # a worker that died before reading its file
-            with contextlib.suppress(OSError):
-                os.unlink(payload)
+        for payload in payloads:  # a worker that died before reading its file, its report
+            for path in (payload, payload + REPORT_SUFFIX):
+                with contextlib.suppress(OSError):
+                    os.unlink(path)
     return any(w.exitcode not in (0, EXIT_INTERRUPTED) for w in workers)
+
+
+def _read_report(payload: str) -> WorkerReport | None:
+    try:
+        with open(payload + REPORT_SUFFIX) as file:
+            return WorkerReport(**json.load(file))
+    except (OSError, ValueError, TypeError):  # interrupted or crashed before writing it
+        return None
 
 
 def stop_workers(workers: Sequence[multiprocessing.process.BaseProcess]) -> None:

@@ -1,9 +1,9 @@
 """Stand-ins for the trainer, so the worker loop can be tested fast and without MLflow.
 
-``FakeJob`` plays ``sweeps.HydraJob``: it reads the trial's overrides, drives the callbacks of the
-current ``RunContext`` through a few "epochs" the way the trainer's fit loop does, and returns a
-Hydra ``JobReturn``. The loss curve of a trial is ``x / epoch`` (``x`` is the searched value), so a
-large ``x`` is a bad trial a pruner should cut.
+``FakeJob`` plays ``sweeps.workers.HydraJob``: it reads the trial's overrides, drives the
+callbacks of the current ``RunContext`` through a few "epochs" the way the trainer's fit loop
+does, and returns a Hydra ``JobReturn``. The loss curve of a trial is ``x / epoch`` (``x`` is the
+searched value), so a large ``x`` is a bad trial a pruner should cut.
 """
 
 from __future__ import annotations
@@ -17,7 +17,9 @@ from pathlib import Path
 import optuna
 from hydra.core.utils import JobReturn, JobStatus
 
-from sweeps import StorageSpec, WorkerPlan, load_or_create_study, open_storage, parse_search_space
+from sweeps.search import parse_search_space
+from sweeps.study import StorageSpec, load_or_create_study, open_storage
+from sweeps.workers import WorkerPlan
 from trainer import run_context
 
 

@@ -6,7 +6,7 @@ import optuna
 import pytest
 from sweep_fakes import FakeLoop
 
-from sweeps import PruningBridge
+from sweeps.workers import PruningBridge
 
 optuna.logging.set_verbosity(optuna.logging.WARNING)
 

@@ -6,7 +6,7 @@ import optuna
 from optuna.distributions import FloatDistribution
 from optuna.trial import TrialState, create_trial
 
-from sweeps import Budget, count_trials, counted_trials, within_budget
+from sweeps.study import Budget, count_trials, counted_trials, within_budget
 from sweeps.study._budget import SURPLUS_ATTR
 
 X = {"x": FloatDistribution(0, 1)}

@@ -9,7 +9,7 @@ import optuna
 import pytest
 from omegaconf import OmegaConf
 
-from sweeps import PRUNERS, SAMPLERS, build_pruner, build_sampler
+from sweeps.study import PRUNERS, SAMPLERS, build_pruner, build_sampler
 from trainer.errors import ConfigError
 
 GRID = {"x": [1, 2], "y": ["a", "b"]}

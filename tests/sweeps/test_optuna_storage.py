@@ -14,7 +14,7 @@ import optuna
 import pytest
 from optuna.trial import TrialState
 
-from sweeps import (
+from sweeps.study import (
     StorageSpec,
     count_trials,
     default_storage_url,
@@ -126,8 +126,9 @@ WORKER_SCRIPT = textwrap.dedent("""
     import sys, time
     sys.path[:0] = [{repo!r}, {tests!r}]
     from sweep_fakes import FakeJob
-    from sweeps import (StorageSpec, WorkerPlan, load_or_create_study, open_storage,
-                        parse_search_space, run_worker)
+    from sweeps.search import parse_search_space
+    from sweeps.study import StorageSpec, load_or_create_study, open_storage
+    from sweeps.workers import WorkerPlan, run_worker
     while time.time() < {start_at}:  # every process opens the fresh file at the same moment
         time.sleep(0.001)
     spec = StorageSpec({url!r}, heartbeat_interval=1, grace_period=10)

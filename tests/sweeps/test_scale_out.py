@@ -19,7 +19,7 @@ import pytest
 from optuna.trial import TrialState
 from test_sweep_cli import run, start, wait_for
 
-from sweeps import count_trials
+from sweeps.study import count_trials
 from sweeps.study._budget import PARENT_RUN_ATTR, RUN_ID_ATTR, SURPLUS_ATTR, WORKER_ATTR
 
 pytestmark = pytest.mark.slow

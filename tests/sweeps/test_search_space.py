@@ -8,7 +8,7 @@ import optuna
 import pytest
 from optuna.distributions import CategoricalDistribution, FloatDistribution, IntDistribution
 
-from sweeps import SearchSpace, parse_search_space
+from sweeps.search import SearchSpace, parse_search_space
 from sweeps.search._space import format_value
 from trainer.errors import ConfigError
 

@@ -20,7 +20,7 @@ import optuna
 import pytest
 from optuna.trial import TrialState
 
-from sweeps import count_trials
+from sweeps.study import count_trials
 from sweeps.study._budget import FAIL_REASON_ATTR, RUN_ID_ATTR, WORKER_ATTR
 
 REPO = Path(__file__).resolve().parents[2]

@@ -9,7 +9,7 @@ from hydra import compose, initialize_config_dir
 from hydra.core.global_hydra import GlobalHydra
 from optuna.distributions import CategoricalDistribution, FloatDistribution
 
-from sweeps import parse_search_space
+from sweeps.search import parse_search_space
 
 CONFIG_DIR = Path(__file__).resolve().parents[2] / "conf"
 SWEEPS = sorted(p.stem for p in (CONFIG_DIR / "sweep").glob("*.yaml"))

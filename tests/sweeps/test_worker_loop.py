@@ -10,7 +10,7 @@ import pytest
 from optuna.trial import TrialState
 from sweep_fakes import FakeJob, load, make_plan
 
-from sweeps import count_trials, open_storage, run_worker
+from sweeps.study import count_trials, open_storage
 from sweeps.study._budget import (
     FAIL_REASON_ATTR,
     OVERRIDES_ATTR,
@@ -18,6 +18,7 @@ from sweeps.study._budget import (
     SURPLUS_ATTR,
     WORKER_ATTR,
 )
+from sweeps.workers import run_worker
 
 optuna.logging.set_verbosity(optuna.logging.WARNING)
 
@@ -154,3 +155,20 @@ def test_trial_that_never_started_is_recovered_instead_of_awaited_forever(tmp_pa
     assert trials[orphan.number].state == TrialState.FAIL
     budget = count_trials(trials, 2)
     assert budget.finished == 2 and budget.running == budget.waiting == 0
+
+
+def test_a_worker_process_report_comes_back_through_its_file(tmp_path):
+    # a worker process writes its report beside its payload; the sweep reads it back, and a
+    # worker that wrote none (interrupted, crashed) has no report rather than a made-up one
+    import dataclasses
+    import json
+
+    from sweeps.workers._processes import REPORT_SUFFIX, _read_report
+    from sweeps.workers._worker import WorkerReport
+
+    payload = str(tmp_path / "sweep-worker-1.pkl")
+    assert _read_report(payload) is None
+    sent = WorkerReport(1, pid=4321, trials=[1, 4], stopped_for_failures=True)
+    (tmp_path / ("sweep-worker-1.pkl" + REPORT_SUFFIX)).write_text(
+        json.dumps(dataclasses.asdict(sent)))
+    assert _read_report(payload) == sent
