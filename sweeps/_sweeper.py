@@ -199,7 +199,8 @@ class OptunaSweep:
         study_name = settings.study_name or self._default_study_name(space, direction,
                                                                      objective)
         storage = open_storage(storage_spec)  # creates the tables before any worker starts
-        study = load_or_create_study(storage, study_name, direction=direction)
+        study = load_or_create_study(storage, study_name, direction=direction,
+                                     metric_name=None if objective is None else str(objective))
         recover_lost_trials(study, storage_spec)  # a killed earlier run's trials: queue again
 
         sweep_dir = Path(str(config.hydra.sweep.dir))

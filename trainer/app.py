@@ -36,7 +36,9 @@ from trainer.tracking import (
 from trainer.tracking.tags import (
     DATASET_TAG,
     LOSS_TAG,
+    RUN_NAME_TAG,
     STOP_REASON_TAG,
+    STUDY_TAG,
     TASK_TAG,
     TRIAL_NUMBER_TAG,
     TRIAL_STATE_TAG,
@@ -92,7 +94,7 @@ def run(cfg: DictConfig | Mapping[str, Any]) -> float:
     tracker = RunTracker.start(
         uri,
         experiment_id,
-        run_name=plain["mlflow"].get("run_name"),
+        run_name=plain["mlflow"].get("run_name") or default_run_name(plain, context.tags),
         tags={DATASET_TAG: str(plain["data"]["name"]), **context.tags},
         parent_run_id=context.parent_run_id,
     )
@@ -112,7 +114,25 @@ def run(cfg: DictConfig | Mapping[str, Any]) -> float:
         if in_trial:
             state = "PRUNED" if result.stop_reason == "pruned" else "COMPLETE"
             tracker.set_tags({TRIAL_STATE_TAG: state})
+            if state == "PRUNED":  # visible in the runs table without another column
+                name = tracker.run_name or ""
+                tracker.set_tags({RUN_NAME_TAG: f"{name} (pruned at epoch {result.stopped_epoch})"})
     return objective
+
+
+def default_run_name(plain: Mapping[str, Any], tags: Mapping[str, str]) -> str:
+    """A sweep trial's run is named after its study and number (``digits-8d6cdc7e-trial-3``);
+    any other run after its data and model (``digits-mlp-64x32``)."""
+    if STUDY_TAG in tags and TRIAL_NUMBER_TAG in tags:
+        return f"{tags[STUDY_TAG]}-trial-{tags[TRIAL_NUMBER_TAG]}"
+    data = plain["data"]
+    name = str(data["name"])
+    if data.get("path"):  # csv, npz: the file's name says more than the loader's
+        name = Path(str(data["path"])).stem
+    hidden = plain["model"]["hidden"]  # not checked yet: a bad value still names the run
+    if isinstance(hidden, list):
+        hidden = "x".join(str(width) for width in hidden) or "linear"
+    return f"{name}-mlp-{hidden}"
 
 
 def run_cli(cfg: DictConfig) -> float:

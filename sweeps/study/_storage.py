@@ -234,27 +234,41 @@ def load_or_create_study(
     direction: str,
     sampler: optuna.samplers.BaseSampler | None = None,
     pruner: optuna.pruners.BasePruner | None = None,
+    metric_name: str | None = None,
 ) -> optuna.Study:
     """Create the study or load it when it exists (re-running a command resumes it).
+
+    A new study is created quietly (the sweep reports it; Optuna would log "A new study created
+    in RDB") and given ``metric_name`` as its objective's name (optuna-dashboard shows it
+    instead of "Objective 0").
 
     Raises:
         ConfigError: the existing study optimizes in the other direction.
     """
-    for attempt in range(_OPEN_ATTEMPTS):
-        try:
-            study = optuna.create_study(storage=storage, study_name=study_name,
-                                        direction=StudyDirection[direction.upper()],
-                                        sampler=sampler, pruner=pruner,
-                                        load_if_exists=True)
-            break
-        except optuna.exceptions.DuplicatedStudyError:
-            if attempt == _OPEN_ATTEMPTS - 1:
-                raise
-            time.sleep(0.05 + random.random() * 0.2)
+    verbosity = optuna.logging.get_verbosity()
+    optuna.logging.set_verbosity(optuna.logging.WARNING)
+    try:
+        for attempt in range(_OPEN_ATTEMPTS):
+            try:
+                study = optuna.create_study(storage=storage, study_name=study_name,
+                                            direction=StudyDirection[direction.upper()],
+                                            sampler=sampler, pruner=pruner,
+                                            load_if_exists=True)
+                break
+            except optuna.exceptions.DuplicatedStudyError:
+                if attempt == _OPEN_ATTEMPTS - 1:
+                    raise
+                time.sleep(0.05 + random.random() * 0.2)
+    finally:
+        optuna.logging.set_verbosity(verbosity)
     existing = study.direction.name.lower()
     if existing != direction:
         raise ConfigError("hydra.sweeper.direction", f"{existing} (study {study_name!r} "
                           f"exists with that direction; set another study_name)", direction)
+    if metric_name is not None and study.metric_names is None:
+        with warnings.catch_warnings():  # "experimental" since Optuna 3.2, unchanged since
+            warnings.simplefilter("ignore", optuna.exceptions.ExperimentalWarning)
+            study.set_metric_names([metric_name])
     return study
 
 

@@ -171,6 +171,7 @@ def test_parent_and_child_runs(digits):
     [parent] = parents(runs)
     assert parent.info.status == "FINISHED"
     assert parent.info.run_name == study.study_name
+    assert study.metric_names == ["val_loss"]  # optuna-dashboard's name for the objective
     assert parent.data.params["space.optimizer.lr"] == "choice(0.05, 1e-05)"
     assert parent.data.params["n_trials"] == "8"
     assert parent.data.metrics["best_value"] == pytest.approx(study.best_value)
@@ -188,6 +189,11 @@ def test_parent_and_child_runs(digits):
         assert kid.data.tags["optuna.study_name"] == study.study_name
         assert kid.data.tags["optuna.trial_state"] == t.state.name
         assert t.user_attrs[RUN_ID_ATTR] == kid.info.run_id
+        # named after study and number; a pruned one says so in its name (the runs table)
+        name = f"{study.study_name}-trial-{t.number}"
+        if t.state == TrialState.PRUNED:
+            name += f" (pruned at epoch {int(kid.data.metrics['stopped_epoch'])})"
+        assert kid.info.run_name == name
         assert kid.data.tags["stop_reason"] == (
             "pruned" if t.state == TrialState.PRUNED else kid.data.tags["stop_reason"])
         # a finished trial's picture is there when the sweep ends, wherever it was drawn

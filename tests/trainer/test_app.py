@@ -45,6 +45,10 @@ def test_run_logs_params_metrics_tags_and_artifacts(make_config, store_uri):
     assert logged.data.tags["task"] == "classification"
     assert logged.data.tags["dataset"] == "digits"
     assert logged.data.tags["stop_reason"] in ("completed", "early_stopping")
+    assert logged.info.run_name == "digits-mlp-16"  # after its data and model
+    # the experiment opens as model training (not GenAI) where MLflow reads its kind
+    experiment = client.get_experiment(logged.info.experiment_id)
+    assert experiment.tags["mlflow.experimentKind"] == "custom_model_development"
     artifacts = {a.path for a in client.list_artifacts(run_id)}
     assert {"config.yaml", "learning_curves.png"} <= artifacts
     # the model is the run's logged model, holding the kept epoch's weights, with its metrics

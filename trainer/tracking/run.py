@@ -126,12 +126,14 @@ class RunTracker:
         run_id: str,
         *,
         experiment_id: str | None = None,
+        run_name: str | None = None,
         flush_interval: float = 2.0,
         max_buffered: int = MAX_METRICS_PER_BATCH,
     ) -> None:
         self.client = client
         self.run_id = run_id
         self._experiment_id = experiment_id
+        self.run_name = run_name
         self.flush_interval = flush_interval
         self.max_buffered = max_buffered
         self._buffer: list[Metric] = []
@@ -164,7 +166,8 @@ class RunTracker:
         all_tags.update({k: str(v)[:MAX_TAG_VAL_LENGTH] for k, v in (tags or {}).items()})
         # create_run also sets the mlflow.runName tag (a generated name when None)
         run = client.create_run(experiment_id, tags=all_tags, run_name=run_name)
-        return cls(client, run.info.run_id, experiment_id=experiment_id)
+        return cls(client, run.info.run_id, experiment_id=experiment_id,
+                   run_name=run.info.run_name)
 
     @property
     def experiment_id(self) -> str:

@@ -25,6 +25,7 @@ from mlflow.exceptions import MlflowException
 from trainer._private_apis import client_engine, forget_cached_engines
 from trainer.errors import ConfigError
 from trainer.tracking import store_template
+from trainer.tracking.tags import EXPERIMENT_KIND_TAG, MODEL_TRAINING_KIND
 
 try:  # POSIX only; elsewhere concurrent first use of a fresh store is not guarded
     import fcntl
@@ -211,13 +212,18 @@ def get_or_create_experiment(uri: str, name: str) -> str:
         if experiment is None:
             try:
                 return client.create_experiment(
-                    name, artifact_location=_experiment_artifact_location(uri, name)
+                    name, artifact_location=_experiment_artifact_location(uri, name),
+                    tags={EXPERIMENT_KIND_TAG: MODEL_TRAINING_KIND},
                 )
             except MlflowException:
                 # A remote store has no lock file: another process may have won the race.
                 experiment = client.get_experiment_by_name(name)
                 if experiment is None:
                     raise
+    if EXPERIMENT_KIND_TAG not in experiment.tags:  # a store made before the kind was set
+        with contextlib.suppress(MlflowException):
+            client.set_experiment_tag(experiment.experiment_id, EXPERIMENT_KIND_TAG,
+                                      MODEL_TRAINING_KIND)
     if experiment.lifecycle_stage != "active":
         raise ConfigError(
             "mlflow.experiment",

@@ -22,6 +22,11 @@ HEARTBEAT_TAG = "sweep.heartbeat"  # unix time, refreshed while the sweep proces
 
 # -- MLflow's own
 PARENT_RUN_TAG = "mlflow.parentRunId"
+RUN_NAME_TAG = "mlflow.runName"  # setting it renames the run (a pruned trial says so)
+# On an experiment: the kind of work it holds. "custom_model_development" is MLflow 3's
+# "Machine learning" kind (traces and GenAI views are for "genai_development").
+EXPERIMENT_KIND_TAG = "mlflow.experimentKind"
+MODEL_TRAINING_KIND = "custom_model_development"
 SOURCE_TYPE_TAG = "mlflow.source.type"
 SOURCE_NAME_TAG = "mlflow.source.name"
 USER_TAG = "mlflow.user"
