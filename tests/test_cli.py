@@ -51,6 +51,21 @@ def test_bad_override_is_one_line_and_exit_code_1(tmp_path):
     assert logged.info.status == "FAILED"
 
 
+@pytest.mark.parametrize(("override", "line"), [
+    ("early_stopping.restore_best_weights=2",
+     "error: early_stopping.restore_best_weights: expected true or false, got 2"),
+    ("model.hidden=64",
+     "error: model.hidden: expected a list of layer widths (integers >= 1), got 64"),
+    ("+data.extra=1", "error: data.extra: expected no such key for data (valid: name, path, "
+                      "target, task, val_fraction, test_fraction, standardize, dropna), got 1"),
+])
+def test_bad_value_or_unknown_key_is_one_line(tmp_path, override, line):
+    # a switch that is not true/false, a width that is not a list, a key the node lacks
+    done = trainer(tmp_path, *QUICK, override)
+    assert done.returncode == 1
+    assert done.stderr.strip().splitlines() == [line]
+
+
 def test_missing_values_name_the_column_and_count(tmp_path):
     # column a misses 10 values, column b 20
     (tmp_path / "data.csv").write_text("a,b,label\n" + "1,2,x\n,3,y\n4,,x\n5,,y\n" * 10)
