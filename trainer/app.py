@@ -283,7 +283,7 @@ def _train(
     tracker.log_metrics(end_metrics, model_id=model_id)
     tracker.flush()
     if context.parent_run_id is None:  # a sweep prints its own summary, not one per trial
-        _print_summary(result, test_metrics, objective, plain, tracker.run_id, uri)
+        _print_summary(result, test_metrics, kept_epoch, plain, tracker.run_id, uri)
     return objective, result
 
 
@@ -299,18 +299,24 @@ def _choose_loss(requested: str | None, data: Dataset) -> str:
 def _print_summary(
     result: FitResult,
     test_metrics: Mapping[str, float],
-    objective: float,
+    kept_epoch: int,
     plain: Mapping[str, Any],
     run_id: str,
     uri: str,
 ) -> None:
+    """Where training stopped, the epoch whose weights were kept with its value, the test
+    metrics of those weights, and where the run is."""
+    objective, monitor = plain["objective"], plain["early_stopping"]["monitor"]
+    kept = result.history[kept_epoch - 1]
+    best = result.history[result.best_epoch - 1]
+    which = "the best" if kept_epoch == result.best_epoch else "the last"
+    lines = [f"stopped at epoch {result.stopped_epoch} ({result.stop_reason}); kept the weights "
+             f"of epoch {kept_epoch} ({which}): {objective}={kept[objective]:.4f}"]
+    if kept_epoch != result.best_epoch:  # early stopping off, or restore_best_weights=false
+        lines[0] += f"; best was epoch {result.best_epoch}: {monitor}={best[monitor]:.4f}"
     metrics = "  ".join(f"{k}={v:.4f}" for k, v in test_metrics.items())
-    print(
-        f"stopped at epoch {result.stopped_epoch} ({result.stop_reason}), best epoch "
-        f"{result.best_epoch}: {plain['objective']}={objective:.4f}\n"
-        f"test: {metrics}\n"
-        f"MLflow run {run_id} in experiment {plain['mlflow']['experiment']!r} ({uri})",
-        flush=True,
-    )
+    lines.append(f"test: {metrics}")
+    lines.append(f"MLflow run {run_id} in experiment {plain['mlflow']['experiment']!r} ({uri})")
+    print("\n".join(lines), flush=True)
 
 

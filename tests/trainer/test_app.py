@@ -173,3 +173,22 @@ def test_small_models_train_on_one_blas_thread():
     # 784-256-128-10 at batch 128: 25.7 M multiply-adds in the first layer -> every core
     assert blas_threads_for([784, 256, 128, 10], 128, available=2) == 2
     assert blas_threads_for([784, 256, 128, 10], 128, available=1) == 1
+
+
+def test_summary_names_the_kept_epoch_and_its_value(make_config, store_uri, capsys):
+    # without restored weights the last epoch's weights are kept: the summary gives that epoch's
+    # value (the objective the run returns), and the best epoch with its own value beside it
+    cfg = make_config("epochs=12", "model.hidden=[16]", "optimizer.lr=0.2",
+                      "early_stopping.enabled=false", "mlflow.log_model=false")
+    objective, run_id, error = run_and_capture(cfg)
+    assert error is None
+    client = MlflowClient(store_uri)
+    history = {m.step: m.value for m in client.get_metric_history(run_id, "val_loss")}
+    best = int(client.get_run(run_id).data.metrics["best_epoch"])
+    first = capsys.readouterr().out.splitlines()[-3]
+    expected = (f"stopped at epoch 12 (completed); kept the weights of epoch 12 "
+                f"({'the best' if best == 12 else 'the last'}): val_loss={history[12]:.4f}")
+    if best != 12:
+        expected += f"; best was epoch {best}: val_loss={history[best]:.4f}"
+    assert first == expected
+    assert objective == pytest.approx(history[12], rel=1e-6)

@@ -155,12 +155,24 @@ class ProgressReporter(Callback):
         if self.style == "bar":
             from tqdm import tqdm
 
-            self._bar = tqdm(total=self.epochs, unit="epoch", file=self.stream, leave=True)
+            # What matters first: a narrow terminal cuts the line's end, so the bar is short and
+            # the validation metrics come before the training ones.
+            self._bar = tqdm(total=self.epochs, file=self.stream, leave=True,
+                             bar_format=self.BAR_FORMAT)
+
+    BAR_FORMAT = "epoch {n_fmt}/{total_fmt} |{bar:12}| {elapsed}<{remaining}{postfix}"
+
+    @staticmethod
+    def ordered(logs: dict[str, float]) -> dict[str, float]:
+        """The epoch's metrics with the validation ones first, as the bar shows them."""
+        shown = {k: v for k, v in logs.items() if k != "epoch"}
+        return dict(sorted(shown.items(), key=lambda item: not item[0].startswith("val_")))
 
     def on_epoch_end(self, loop: FitLoop, epoch: int, logs: dict[str, float]) -> None:
         shown = {k: v for k, v in logs.items() if k != "epoch"}
         if self._bar is not None:
-            self._bar.set_postfix({k: f"{v:.4f}" for k, v in shown.items()}, refresh=False)
+            text = " ".join(f"{k}={v:.4f}" for k, v in self.ordered(logs).items())
+            self._bar.set_postfix_str(text, refresh=False)
             self._bar.update(1)
         elif self.style == "lines":
             metrics = "  ".join(f"{k}={v:.4f}" for k, v in shown.items())

@@ -95,10 +95,11 @@ def learning_curves_figure(
                     epochs, values, style, color=_COLORS[label], marker=marker, label=label
                 )
                 lowest = min(lowest, np.nanmin(values))
-        score_ax.set(xlabel="epoch", ylabel=name, title=f"validation {name}")
+        # titled like the loss panel: it draws the training score beside the validation one
+        score_ax.set(xlabel="epoch", ylabel=name, title=name)
         if lowest < _LOWEST_SCORE:  # an R^2 of -50 at epoch 1 would flatten the rest
             score_ax.set_ylim(_LOWEST_SCORE, 1.05)  # accuracy and R^2 never exceed 1
-            score_ax.set_title(f"validation {name} (clipped at {_LOWEST_SCORE:g})")
+            score_ax.set_title(f"{name} (clipped at {_LOWEST_SCORE:g})")
 
     if best_epoch is not None:
         for ax in (loss_ax, score_ax):

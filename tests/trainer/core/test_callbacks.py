@@ -114,3 +114,20 @@ def test_progress_lines_when_not_a_terminal():
     progress.on_epoch_end(loop, 3, {"epoch": 3, "train_loss": 0.5, "val_loss": 0.25})
     progress.on_train_end(loop, {})
     assert stream.getvalue() == "epoch  3/10  train_loss=0.5000  val_loss=0.2500\n"
+
+
+def test_bar_shows_validation_metrics_first_within_80_columns():
+    # a narrow terminal cuts the line's end: epoch, bar, time and the val_* metrics fit in 80
+    stream = io.StringIO()
+    progress = ProgressReporter(100, style="bar", stream=stream)
+    progress.on_train_begin(None)
+    progress._bar.ncols = 80
+    logs = {"epoch": 1, "train_loss": 0.021, "train_accuracy": 0.9963, "val_loss": 0.2548,
+            "val_accuracy": 0.95}
+    progress.on_epoch_end(None, 1, logs)
+    progress.on_train_end(None, {})
+    line = stream.getvalue().split("\r")[-1].splitlines()[0]
+    assert line.startswith("epoch 1/100 |") and len(line) <= 80
+    assert "val_loss=0.2548 val_accuracy=0.9500" in line
+    assert ProgressReporter.ordered(logs) == {"val_loss": 0.2548, "val_accuracy": 0.95,
+                                              "train_loss": 0.021, "train_accuracy": 0.9963}

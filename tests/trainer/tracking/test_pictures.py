@@ -47,6 +47,7 @@ def test_classification_score_panel_shows_accuracy_with_train_when_present() -> 
     _, score_ax = learning_curves_figure(_classification_history()).axes
     assert score_ax.get_ylabel() == "accuracy"
     assert set(_lines(score_ax)) == {"train", "validation"}
+    assert score_ax.get_title() == "accuracy"  # not "validation accuracy": both are drawn
     _, score_ax = learning_curves_figure(_classification_history(train_accuracy=False)).axes
     assert set(_lines(score_ax)) == {"validation"}
 
