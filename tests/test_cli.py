@@ -116,7 +116,11 @@ def test_sigterm_marks_the_run_killed(tmp_path):
 @pytest.mark.parametrize(
     "override,expected",
     [
-        ("epoch=5", "Could not override 'epoch'"),
+        ("epoch=5", "epoch: no such key in the config; did you mean epochs=5? "
+                    "(+epoch=5 would add it as a new key)"),
+        ("optimizer.lrr=0.1", "did you mean optimizer.lr=0.1?"),
+        ("early_stoping.patience=3", "did you mean early_stopping.patience=3?"),
+        ("colour=red", "Could not override 'colour'"),  # nothing close: Hydra's own words
         ("optimizer=adamw", "Available options in 'optimizer': adam, momentum, rmsprop, sgd"),
     ],
 )

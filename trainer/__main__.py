@@ -54,7 +54,9 @@ def cli() -> None:
         message = str(error)
         if isinstance(error.__cause__, OmegaConfBaseException):  # e.g. "Key 'x' is not in struct"
             message = f"{message}\n{str(error.__cause__).splitlines()[0]}"
-        print(f"error: {one_line(message)}", file=sys.stderr)
+        from trainer.key_hints import did_you_mean
+
+        print(f"error: {did_you_mean(message, CONFIG_DIR) or one_line(message)}", file=sys.stderr)
         raise SystemExit(1) from None
     finally:
         # The work is done and recorded (runs ended, files closed). Freezing the heap spares
