@@ -308,12 +308,13 @@ def _print_summary(
     metrics of those weights, and where the run is."""
     objective, monitor = plain["objective"], plain["early_stopping"]["monitor"]
     kept = result.history[kept_epoch - 1]
-    best = result.history[result.best_epoch - 1]
-    which = "the best" if kept_epoch == result.best_epoch else "the last"
+    best_epoch = result.best_epoch if result.best_epoch is not None else kept_epoch
+    best = result.history[best_epoch - 1]
+    which = "the best" if kept_epoch == best_epoch else "the last"
     lines = [f"stopped at epoch {result.stopped_epoch} ({result.stop_reason}); kept the weights "
              f"of epoch {kept_epoch} ({which}): {objective}={kept[objective]:.4f}"]
-    if kept_epoch != result.best_epoch:  # early stopping off, or restore_best_weights=false
-        lines[0] += f"; best was epoch {result.best_epoch}: {monitor}={best[monitor]:.4f}"
+    if kept_epoch != best_epoch:  # early stopping off, or restore_best_weights=false
+        lines[0] += f"; best was epoch {best_epoch}: {monitor}={best[monitor]:.4f}"
     metrics = "  ".join(f"{k}={v:.4f}" for k, v in test_metrics.items())
     lines.append(f"test: {metrics}")
     lines.append(f"MLflow run {run_id} in experiment {plain['mlflow']['experiment']!r} ({uri})")

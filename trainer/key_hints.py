@@ -33,16 +33,19 @@ def _flat_keys(node: Any, prefix: str = "") -> Iterator[str]:
 def config_keys(config_dir: Path) -> set[str]:
     """Every dotted key of ``config.yaml`` and of the group options (``optimizer.lr``), and the
     group names (``optimizer``, ``sweep``)."""
-    import yaml
+    from omegaconf import OmegaConf
+
+    def load(path: Path) -> Any:
+        return OmegaConf.to_container(OmegaConf.load(path), resolve=False)
 
     keys: set[str] = set()
-    main = yaml.safe_load((config_dir / "config.yaml").read_text()) or {}
+    main = load(config_dir / "config.yaml")
     keys.update(_flat_keys(main))
     for group in (p for p in config_dir.iterdir() if p.is_dir() and p.name != "hydra"):
         keys.add(group.name)
         for option in group.glob("*.yaml"):
             text = option.read_text()
-            content = yaml.safe_load(text) or {}
+            content = load(option)
             # a `# @package _global_` file (sweep/) sets top-level keys; others sit in the group
             prefix = "" if "@package _global_" in text else f"{group.name}."
             keys.update(_flat_keys(content, prefix))
@@ -58,7 +61,7 @@ def did_you_mean(message: str, config_dir: Path) -> str | None:
     key = match.group(1).lstrip("+~")
     try:
         known = config_keys(config_dir)
-    except (OSError, ValueError):  # an unreadable config: Hydra's own message stands
+    except Exception:  # an unreadable config: Hydra's own message stands
         return None
     close = difflib.get_close_matches(key, sorted(known), n=1, cutoff=0.75)
     if not close:
