@@ -246,7 +246,8 @@ def tracking_section(result: _tracking.TrackingResult) -> list[str]:
         f"## {_SECTIONS['3']}", "",
         f"The small MLP ({result.problem.architecture}, batch {result.problem.batch_size}) trained "
         f"for {result.epochs} epochs per call ({result.metrics_per_epoch} metric values per "
-        "epoch), on a fresh MLflow SQLite store; median of "
+        "epoch), on the BLAS threads `python -m trainer` picks for it, on a fresh MLflow SQLite "
+        "store; median of "
         f"{len(result.timings[_tracking.OFF].seconds)} alternating repeats.", "",
         "- off: the FitLoop with no callback;",
         "- a real run's callbacks: the FitLoop with every callback `python -m trainer` gives it "

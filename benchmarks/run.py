@@ -74,6 +74,14 @@ def say(message: str) -> None:
     print(f"[benchmarks] {message}", file=sys.stderr, flush=True)
 
 
+def _cli_threads(problem: _data.Problem, available: int) -> int:
+    """The BLAS threads `python -m trainer` trains ``problem``'s network on."""
+    from trainer.app import blas_threads_for
+
+    return blas_threads_for([problem.n_features, *problem.hidden, problem.n_classes],
+                            problem.batch_size, available=available)
+
+
 def run_benchmarks(
     settings: Settings,
     *,
@@ -87,8 +95,6 @@ def run_benchmarks(
     import warnings
 
     from threadpoolctl import threadpool_limits
-
-    from trainer.app import blas_threads_for
 
     results = Results()
     load_start = _env.load_average()
@@ -107,9 +113,7 @@ def run_benchmarks(
             # What the command line runs: such a model trains on the BLAS threads
             # `python -m trainer` picks for it (one: a second thread's synchronization costs
             # more than it saves at this size), and every peer gets the same.
-            small_threads = blas_threads_for(
-                [problem.n_features, *problem.hidden, problem.n_classes], problem.batch_size,
-                available=threads)
+            small_threads = _cli_threads(problem, threads)
             with threadpool_limits(limits=small_threads):
                 results.small = _mlp.run_epochs(
                     problem, epochs=settings.small_epochs, repeats=settings.repeats,
@@ -117,10 +121,12 @@ def run_benchmarks(
                     with_float64=settings.with_float64, progress=say)
         if "tracking" in only:
             say(f"tracking overhead: {settings.tracking_epochs} epochs per run")
-            results.tracking = _tracking.run_tracking(
-                _data.small(rows=settings.small_rows), epochs=settings.tracking_epochs,
-                repeats=settings.tracking_repeats, app_repeats=settings.app_repeats,
-                workdir=workdir, progress=say)
+            problem = _data.small(rows=settings.small_rows)
+            with threadpool_limits(limits=_cli_threads(problem, threads)):  # as the CLI trains
+                results.tracking = _tracking.run_tracking(
+                    problem, epochs=settings.tracking_epochs,
+                    repeats=settings.tracking_repeats, app_repeats=settings.app_repeats,
+                    workdir=workdir, progress=say)
         env = _env.collect(threads, REPO)
     env.load_start = load_start
     if "sweep" in only:
