@@ -32,7 +32,8 @@ def test_a_changed_api_is_reported_with_library_and_name() -> None:
 
 
 @pytest.mark.parametrize("name", ["_initialize_tables", "_engine_map", "_tracking_client",
-                                  "_return_value", "storages._rdb", "study._optimize"])
+                                  "_return_value", "storages._rdb", "study._optimize",
+                                  "hydra._internal"])
 def test_private_names_are_used_only_through_the_adapter(name: str) -> None:
     # the project's code reaches each private name through trainer/_private_apis.py alone
     users = [path.relative_to(ROOT).as_posix()

@@ -24,6 +24,7 @@ if TYPE_CHECKING:
     from sqlalchemy.engine import Engine
 
 __all__ = [
+    "HYDRA_BASIC_LAUNCHER",
     "OPTUNA_OPTIMIZE_LOGGER",
     "PRIVATE_APIS",
     "PrivateAPI",
@@ -32,9 +33,14 @@ __all__ = [
     "import_optuna_rdb_models",
     "initialize_mlflow_tables",
     "job_error",
+    "overrides_dirname",
     "study_engine",
     "trial_id",
 ]
+
+# The class path of Hydra's default launcher (hydra/launcher=basic), an internal module: a
+# sweep tells it from the launchers that place workers elsewhere by comparing _target_ strings.
+HYDRA_BASIC_LAUNCHER = "hydra._internal.core_plugins.basic_launcher.BasicLauncher"
 
 # The logger Optuna's study.optimize warns on for every failed trial (with a traceback); the
 # sweep workers filter it and log one line per trial instead.
@@ -73,6 +79,16 @@ def job_error(result: JobReturn) -> BaseException:
     if isinstance(error, BaseException):
         return error
     return RuntimeError(f"the job failed with {error!r}")
+
+
+def overrides_dirname(overrides: list[Any], exclude_keys: list[str], item_sep: str,
+                      kv_sep: str) -> str:
+    """``hydra.job.override_dirname`` as Hydra builds it from parsed overrides
+    (``hydra._internal.config_loader_impl.get_overrides_dirname``); a sweep composing a trial's
+    config from a cached base fills it the same way."""
+    from hydra._internal.config_loader_impl import get_overrides_dirname
+
+    return get_overrides_dirname(overrides, exclude_keys, item_sep, kv_sep)
 
 
 def import_optuna_rdb_models() -> None:
@@ -166,6 +182,18 @@ def _probe_study_storage() -> None:
     assert trial_id(study.trials[0]) == trial._trial_id, "FrozenTrial._trial_id differs"
 
 
+def _probe_overrides_dirname() -> None:
+    from hydra.core.override_parser.overrides_parser import OverridesParser
+
+    parsed = OverridesParser.create().parse_overrides(["a=1", "b=x"])
+    assert overrides_dirname(parsed, ["b"], ",", "=") == "a=1", "another dirname"
+
+
+def _probe_basic_launcher() -> None:
+    module, _, name = HYDRA_BASIC_LAUNCHER.rpartition(".")
+    _attribute(module, name)
+
+
 def _probe_optimize_logger() -> None:
     importlib.import_module(OPTUNA_OPTIMIZE_LOGGER)
 
@@ -176,6 +204,9 @@ PRIVATE_APIS: tuple[PrivateAPI, ...] = (
                _probe_engine_map),
     PrivateAPI("mlflow", "MlflowClient._tracking_client.store", _probe_tracking_client),
     PrivateAPI("hydra-core", "hydra.core.utils.JobReturn._return_value", _probe_return_value),
+    PrivateAPI("hydra-core", HYDRA_BASIC_LAUNCHER, _probe_basic_launcher),
+    PrivateAPI("hydra-core", "hydra._internal.config_loader_impl.get_overrides_dirname",
+               _probe_overrides_dirname),
     PrivateAPI("optuna", "optuna.storages._rdb.models", import_optuna_rdb_models),
     PrivateAPI("optuna", f"the logger {OPTUNA_OPTIMIZE_LOGGER}", _probe_optimize_logger),
     PrivateAPI("optuna", "Study._storage(._backend).engine, FrozenTrial._trial_id",

@@ -79,8 +79,9 @@ class TrialConfigs:
 
     def _from_base(self, groups: list[str], values: list[Any], parsed: list[Any],
                    overrides: list[str]) -> Any:
-        from hydra._internal.config_loader_impl import get_overrides_dirname
         from omegaconf import OmegaConf
+
+        from trainer._private_apis import overrides_dirname
 
         key = tuple(groups)
         base = self._bases.get(key)
@@ -97,7 +98,7 @@ class TrialConfigs:
         hydra_node = config.hydra
         hydra_node.overrides.task = list(overrides)
         dirname = hydra_node.job.config.override_dirname
-        hydra_node.job.override_dirname = get_overrides_dirname(
+        hydra_node.job.override_dirname = overrides_dirname(
             overrides=parsed,
             kv_sep=dirname.kv_sep,
             item_sep=dirname.item_sep,

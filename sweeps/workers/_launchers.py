@@ -33,6 +33,7 @@ from sweeps.study._storage import recover_lost_trials
 from sweeps.workers._worker import HydraJob, WorkerPlan, WorkerReport, run_worker
 from sweeps.workers._worker import _log_finished as log_finished
 from trainer import run_context
+from trainer._private_apis import HYDRA_BASIC_LAUNCHER
 from trainer.errors import ConfigError
 
 __all__ = [
@@ -49,7 +50,7 @@ __all__ = [
 
 log = logging.getLogger("sweeps")
 
-BASIC_LAUNCHER = "hydra._internal.core_plugins.basic_launcher.BasicLauncher"
+BASIC_LAUNCHER = HYDRA_BASIC_LAUNCHER
 _JOBLIB = "hydra_plugins.hydra_joblib_launcher.joblib_launcher.JoblibLauncher"
 # Launchers whose jobs run on the controller's machine: local SQLite files reach them.
 _SAME_MACHINE = frozenset({
