@@ -213,6 +213,8 @@ class OptunaSweep:
                  budget.finished, n_trials, n_trials - budget.finished, n_jobs,
                  " here" if role == "worker" else "")
         if budget.done:
+            if tracking_uri is not None:  # a dead earlier sweep's runs end here too
+                self._end_dead_runs(tracking_uri, study, storage_spec)
             best = best_trial(study, space.overrides)
             self._print_best(best, study_name)
             log.info("the study has its %d trials; raise hydra.sweeper.n_trials to run more",
@@ -261,15 +263,10 @@ class OptunaSweep:
     def _run_tracked_with(self, plan: WorkerPlan, study: optuna.Study, n_workers: int, uri: str,
                           space: SearchSpace, direction: str, storage: StorageSpec,
                           drawer: PictureDrawer | None) -> SweepResult:
-        from trainer.tracking import RunTracker, get_or_create_experiment, prepare_store
+        from trainer.tracking import RunTracker
 
-        prepare_store(uri)  # the store and experiment exist before any worker starts
-        experiment_id = get_or_create_experiment(uri, str(self.config.mlflow.experiment))
-        # A parent's heartbeat is refreshed every MONITOR_INTERVAL seconds while its sweep lives.
-        stale_after = max(3 * MONITOR_INTERVAL, storage.grace_period or 0)
-        kill_stale_parents(uri, experiment_id, plan.study_name, stale_after,
-                           now=database_time(study))
-        kill_orphan_trial_runs(uri, experiment_id, study)
+        # the store and experiment exist before any worker starts
+        experiment_id, stale_after = self._end_dead_runs(uri, study, storage)
         tracker = RunTracker.start(
             uri, experiment_id, run_name=plan.study_name,
             tags={STUDY_TAG: plan.study_name, ROLE_TAG: "parent",
@@ -373,6 +370,21 @@ class OptunaSweep:
 
     # ------------------------------------------------------------------ helpers
 
+    def _end_dead_runs(self, uri: str, study: optuna.Study, storage: StorageSpec
+                       ) -> tuple[str, float]:
+        """Open the store and the experiment (ending the runs dead processes left RUNNING), end
+        this study's parent runs whose sweep stopped and its trial runs whose trial ended;
+        returns the experiment id and how old a parent's heartbeat must be to count as dead."""
+        from trainer.tracking.store_checks import open_experiment
+
+        experiment_id = open_experiment(uri, self.config.mlflow.experiment)
+        # A parent's heartbeat is refreshed every MONITOR_INTERVAL seconds while its sweep lives.
+        stale_after = max(3 * MONITOR_INTERVAL, storage.grace_period or 0)
+        kill_stale_parents(uri, experiment_id, study.study_name, stale_after,
+                           now=database_time(study))
+        kill_orphan_trial_runs(uri, experiment_id, study)
+        return experiment_id, stale_after
+
     @staticmethod
     def _direction(direction: str, objective: str | None) -> str:
         if direction == "auto":
@@ -386,11 +398,12 @@ class OptunaSweep:
 
     def _tracking_uri(self, start_dir: Path) -> str | None:
         mlflow_cfg = self.config.get("mlflow")
-        if mlflow_cfg is None or mlflow_cfg.get("tracking_uri") is None:
+        if mlflow_cfg is None or "tracking_uri" not in mlflow_cfg:  # an app without tracking
             return None
         from trainer.tracking import resolve_tracking_uri
+        from trainer.tracking.store_checks import check_tracking_uri
 
-        return resolve_tracking_uri(str(mlflow_cfg.tracking_uri), start_dir)
+        return resolve_tracking_uri(check_tracking_uri(mlflow_cfg.tracking_uri), start_dir)
 
     def _registered_model_name(self, name: str | None, tracking_uri: str | None) -> str | None:
         """``register_model`` checked against what registering needs (tracking, models)."""

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import os
 import signal
 import subprocess
@@ -92,25 +93,139 @@ def test_hydra_grid_logs_every_run(tmp_path):
     assert {r.info.status for r in runs} == {"FINISHED"}
 
 
-@pytest.mark.slow
-def test_sigterm_marks_the_run_killed(tmp_path):
+def start_long_run(cwd: Path, *args: str) -> subprocess.Popen[str]:
+    """A run that trains until stopped, returned once its first epochs are logged."""
     process = subprocess.Popen(
         [sys.executable, "-m", "trainer", "epochs=100000", "early_stopping.enabled=false",
-         "model.hidden=[16]", "progress=lines"],
-        cwd=tmp_path, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
+         "model.hidden=[16]", "progress=lines", "mlflow.log_model=false", *args],
+        cwd=cwd, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
         env={**os.environ, "PYTHONUNBUFFERED": "1"},
     )
-    # wait for the first epochs, so the run exists and is training
-    deadline = time.monotonic() + 120
     assert process.stderr is not None
-    while time.monotonic() < deadline:
-        if process.stderr.readline().startswith("epoch"):
-            break
-    process.send_signal(signal.SIGTERM)
-    process.communicate(timeout=60)
-    assert process.returncode != 0
+    epochs = 0
+    for line in process.stderr:
+        epochs += line.startswith("epoch")
+        if epochs == 3:
+            return process
+    raise AssertionError(f"the run ended (exit {process.wait()}) before training")
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("sig,code,name", [(signal.SIGINT, 130, "Ctrl-C"),
+                                           (signal.SIGTERM, 143, "SIGTERM"),
+                                           (signal.SIGHUP, 129, "SIGHUP")])
+def test_a_stopped_run_says_what_it_kept_and_ends_killed(tmp_path, sig, code, name):
+    # Ctrl-C, SIGTERM, SIGHUP (terminal closed): one line, the shell's exit code, run KILLED
+    process = start_long_run(tmp_path)
+    process.send_signal(sig)
+    _, err = process.communicate(timeout=60)
+    assert process.returncode == code, err
+    lines = [line for line in err.splitlines() if not line.startswith("epoch")]
+    [logged] = runs_in(tmp_path)
+    [line] = lines
+    assert line.startswith(f"interrupted ({name}): MLflow run {logged.info.run_id} ended KILLED "
+                           "with its config and the metrics of ")
+    assert logged.info.status == "KILLED"
+    assert logged.data.tags["failure_reason"] == f"interrupted ({name})"
+
+
+@pytest.mark.slow
+def test_two_quick_ctrl_c_still_end_the_run_killed(tmp_path):
+    # the second Ctrl-C, 30 ms after the first, finds the run ending: the ending finishes
+    process = start_long_run(tmp_path)
+    process.send_signal(signal.SIGINT)
+    time.sleep(0.03)
+    process.send_signal(signal.SIGINT)
+    _, err = process.communicate(timeout=60)
+    assert process.returncode == 130, err
+    assert "Traceback" not in err
     [logged] = runs_in(tmp_path)
     assert logged.info.status == "KILLED"
+
+
+@pytest.mark.slow
+def test_a_run_whose_process_was_killed_is_ended_by_the_next_command(tmp_path):
+    # SIGKILL (or power loss) leaves the run RUNNING; the next command on the store sees that
+    # its process is gone and ends it KILLED, naming why
+    process = start_long_run(tmp_path)
+    process.kill()
+    process.communicate(timeout=60)
+    [abandoned] = runs_in(tmp_path)
+    assert abandoned.info.status == "RUNNING"
+    assert abandoned.data.tags["trainer.owner.pid"] == str(process.pid)
+    done = trainer(tmp_path, *QUICK, "mlflow.log_model=false")
+    assert done.returncode == 0, done.stderr
+    runs = {r.info.run_id: r for r in runs_in(tmp_path)}
+    ended = runs[abandoned.info.run_id]
+    assert ended.info.status == "KILLED"
+    assert ended.data.tags["failure_reason"] == (
+        f"its process (pid {process.pid} on {abandoned.data.tags['trainer.owner.host']}) ended "
+        "without ending the run")
+    assert {r.info.status for r in runs.values()} == {"FINISHED", "KILLED"}
+
+
+def _garbage_db(cwd: Path) -> None:
+    (cwd / "mlruns").mkdir()
+    (cwd / "mlruns" / "mlflow.db").write_bytes(os.urandom(5000))
+
+
+def _db_is_a_directory(cwd: Path) -> None:
+    (cwd / "mlruns" / "mlflow.db").mkdir(parents=True)
+
+
+def _mlruns_is_a_file(cwd: Path) -> None:
+    (cwd / "mlruns").write_text("")
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("override,prepare,expected", [
+    ("mlflow.tracking_uri=ftp://x", None, "mlflow.tracking_uri: expected an MLflow tracking URI"),
+    ("mlflow.tracking_uri=", None, "mlflow.tracking_uri: expected an MLflow tracking URI"),
+    ("mlflow.tracking_uri=null", None, "mlflow.tracking_uri: expected an MLflow tracking URI"),
+    ("mlflow.tracking_uri=./dir", None, "MLFLOW_ALLOW_FILE_STORE=true"),
+    ("mlflow.tracking_uri=http://127.0.0.1:9/", None, "a reachable MLflow server"),
+    ("mlflow.experiment=", None, "mlflow.experiment: expected a non-empty experiment name"),
+    ("mlflow.experiment=[a,b]", None, "mlflow.experiment: expected a non-empty experiment name"),
+    ("epochs=3", _garbage_db, "is not a SQLite database"),
+    ("epochs=3", _db_is_a_directory, "not a directory"),
+    ("epochs=3", _mlruns_is_a_file, "mlruns is a file"),
+])
+def test_a_store_that_cannot_be_used_is_one_line(tmp_path, override, prepare, expected):
+    # each bad tracking setting or store is named in one line, exit 1, before MLflow is asked
+    if prepare is not None:
+        prepare(tmp_path)
+    done = trainer(tmp_path, *QUICK, override, timeout=60)
+    assert done.returncode == 1
+    [line] = done.stderr.strip().splitlines()
+    assert line.startswith("error: mlflow.") and expected in line
+
+
+@pytest.mark.slow
+def test_a_full_disk_mid_run_is_one_line_and_no_run_stays_running(tmp_path):
+    # the store's disk fills up while the run trains: one line naming where, exit 1; the run
+    # is ended (FAILED, or KILLED by the next command when nothing could be written any more)
+    mlruns = tmp_path / "mlruns"
+    mlruns.mkdir()
+    if os.geteuid() != 0 or os.system(f"mount -t tmpfs -o size=8m tmpfs {mlruns}") != 0:
+        pytest.skip("needs a small file system of its own (root, mount)")
+    try:
+        process = start_long_run(tmp_path)
+        # fill the disk to the last byte
+        with open(mlruns / "filler", "wb") as filler, contextlib.suppress(OSError):
+            while True:
+                filler.write(b"\0" * 65536)
+                filler.flush()
+        _, err = process.communicate(timeout=120)
+        (mlruns / "filler").unlink()
+        assert process.returncode == 1, err
+        [line] = [ln for ln in err.splitlines() if not ln.startswith("epoch")]
+        assert line.startswith(f"error: no space left on device for the MLflow store {mlruns}")
+        done = trainer(tmp_path, *QUICK, "mlflow.log_model=false")
+        assert done.returncode == 0, done.stderr
+        statuses = {r.info.status for r in runs_in(tmp_path)}
+        assert "RUNNING" not in statuses and statuses & {"FAILED", "KILLED"}
+    finally:
+        os.system(f"umount {mlruns}")
 
 
 @pytest.mark.parametrize(

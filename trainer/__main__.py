@@ -11,6 +11,7 @@ from omegaconf.errors import OmegaConfBaseException
 
 from trainer import CONFIG_DIR
 from trainer.errors import TrainerError
+from trainer.interrupts import exit_code, interrupt_name, sigterm_as_interrupt
 
 
 @hydra.main(version_base="1.3", config_path=str(CONFIG_DIR), config_name="config")
@@ -46,7 +47,13 @@ def cli() -> None:
     # Hydra prints exceptions with a stack trace; raising them here lets us print one line.
     os.environ.setdefault("HYDRA_FULL_ERROR", "1")
     try:
-        main()
+        with sigterm_as_interrupt():  # SIGTERM and SIGHUP stop a command as Ctrl-C does
+            main()
+    except KeyboardInterrupt as interrupt:  # outside a run (start-up, a Hydra grid's launcher)
+        kept = getattr(interrupt, "kept", None)
+        print(f"interrupted ({interrupt_name(interrupt)})" + (f": {kept}" if kept else ""),
+              file=sys.stderr, flush=True)
+        raise SystemExit(exit_code(interrupt)) from None
     except TrainerError as error:  # raised from a job of a --multirun grid
         print(f"error: {error}", file=sys.stderr)
         raise SystemExit(1) from None

@@ -25,14 +25,10 @@ from trainer.core.network import MLP
 from trainer.core.penalties import WeightPenalty
 from trainer.data import Dataset, load_dataset
 from trainer.errors import ConfigError, TrainerError
-from trainer.interrupts import sigterm_as_interrupt
-from trainer.tracking import (
-    RunTracker,
-    flatten_config,
-    get_or_create_experiment,
-    prepare_store,
-    resolve_tracking_uri,
-)
+from trainer.interrupts import exit_code, interrupt_name, sigterm_as_interrupt
+from trainer.tracking import RunTracker, flatten_config, resolve_tracking_uri
+from trainer.tracking.disk_full import NoSpaceError, no_space_error, what_was_kept
+from trainer.tracking.store_checks import check_tracking_uri, open_experiment
 from trainer.tracking.tags import (
     DATASET_TAG,
     LOSS_TAG,
@@ -86,11 +82,11 @@ def run(cfg: DictConfig | Mapping[str, Any]) -> float:
     base = start_dir()
 
     check_mlflow(plain)  # the rest is checked inside the run, which then ends FAILED
-    uri = context.tracking_uri or resolve_tracking_uri(plain["mlflow"]["tracking_uri"], base)
+    uri = context.tracking_uri or resolve_tracking_uri(
+        check_tracking_uri(plain["mlflow"]["tracking_uri"]), base)
     experiment_id = context.experiment_id
     if experiment_id is None:
-        prepare_store(uri)
-        experiment_id = get_or_create_experiment(uri, plain["mlflow"]["experiment"])
+        experiment_id = open_experiment(uri, plain["mlflow"]["experiment"])
     tracker = RunTracker.start(
         uri,
         experiment_id,
@@ -100,23 +96,37 @@ def run(cfg: DictConfig | Mapping[str, Any]) -> float:
     )
     in_trial = TRIAL_NUMBER_TAG in context.tags
 
-    with tracker, sigterm_as_interrupt():
-        if context.on_run_started is not None:
-            context.on_run_started(tracker.run_id)
-        try:
-            tracker.log_params(flatten_config(plain))
-            tracker.log_text(OmegaConf.to_yaml(config, resolve=True), "config.yaml")
-            objective, result = _train(plain, tracker, base, context, uri)
-        except Exception:
+    try:
+        with tracker, sigterm_as_interrupt():
+            if context.on_run_started is not None:
+                context.on_run_started(tracker.run_id)
+            try:
+                tracker.log_params(flatten_config(plain))
+                tracker.log_text(OmegaConf.to_yaml(config, resolve=True), "config.yaml")
+                objective, result = _train(plain, tracker, base, context, uri)
+            except Exception as error:
+                if in_trial:
+                    tracker.set_tags({TRIAL_STATE_TAG: "FAIL"})
+                full = no_space_error(error, uri)
+                if full is not None:  # one line saying where, as the run's reason too
+                    raise full from error
+                raise
             if in_trial:
-                tracker.set_tags({TRIAL_STATE_TAG: "FAIL"})
-            raise
-        if in_trial:
-            state = "PRUNED" if result.stop_reason == "pruned" else "COMPLETE"
-            tracker.set_tags({TRIAL_STATE_TAG: state})
-            if state == "PRUNED":  # visible in the runs table without another column
-                name = tracker.run_name or ""
-                tracker.set_tags({RUN_NAME_TAG: f"{name} (pruned at epoch {result.stopped_epoch})"})
+                state = "PRUNED" if result.stop_reason == "pruned" else "COMPLETE"
+                tracker.set_tags({TRIAL_STATE_TAG: state})
+                if state == "PRUNED":  # visible in the runs table without another column
+                    name = tracker.run_name or ""
+                    tracker.set_tags(
+                        {RUN_NAME_TAG: f"{name} (pruned at epoch {result.stopped_epoch})"})
+    except KeyboardInterrupt as interrupt:
+        interrupt.kept = what_was_kept(tracker)  # type: ignore[attr-defined]
+        raise
+    except NoSpaceError as error:
+        raise NoSpaceError(f"{error}; {what_was_kept(tracker)}") from None
+    if tracker.end_error is not None:  # the run's last writes failed after training
+        full = no_space_error(tracker.end_error, uri)
+        if full is not None:
+            raise NoSpaceError(f"{full}; {what_was_kept(tracker)}")
     return objective
 
 
@@ -143,13 +153,20 @@ def run_cli(cfg: DictConfig) -> float:
     from hydra.core.hydra_config import HydraConfig
     from hydra.types import RunMode
 
+    multirun = HydraConfig.initialized() and HydraConfig.get().mode == RunMode.MULTIRUN
     try:
         return run(cfg)
     except TrainerError as error:
-        if HydraConfig.initialized() and HydraConfig.get().mode == RunMode.MULTIRUN:
+        if multirun:
             raise
         print(f"error: {error}", file=sys.stderr)
         raise SystemExit(1) from None
+    except KeyboardInterrupt as interrupt:  # Ctrl-C, SIGTERM, SIGHUP: what was kept, no traceback
+        if multirun:
+            raise
+        kept = getattr(interrupt, "kept", "nothing was logged yet")
+        print(f"interrupted ({interrupt_name(interrupt)}): {kept}", file=sys.stderr, flush=True)
+        raise SystemExit(exit_code(interrupt)) from None
 
 
 def _train(

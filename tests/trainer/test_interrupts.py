@@ -1,4 +1,5 @@
-"""SIGTERM turned into KeyboardInterrupt around a training run, unless the program handles it."""
+"""SIGTERM and SIGHUP turned into an interrupt around a training run, unless the program handles
+them; the run's ending shielded from a second one."""
 
 from __future__ import annotations
 
@@ -7,7 +8,13 @@ import signal
 
 import pytest
 
-from trainer.interrupts import sigterm_as_interrupt
+from trainer.interrupts import (
+    Interrupted,
+    exit_code,
+    interrupt_name,
+    shielded,
+    sigterm_as_interrupt,
+)
 
 
 def test_sigterm_raises_keyboard_interrupt_inside_the_block() -> None:
@@ -31,3 +38,50 @@ def test_a_handler_the_program_installed_is_kept() -> None:
         assert received == [signal.SIGTERM]
     finally:
         signal.signal(signal.SIGTERM, previous)
+
+
+def test_sighup_stops_like_sigterm_and_names_itself() -> None:
+    # a closed terminal or ssh session interrupts the run; the exit code is the shell's 128 + 1
+    previous = signal.signal(signal.SIGHUP, signal.SIG_DFL)
+    try:
+        with pytest.raises(Interrupted) as caught, sigterm_as_interrupt():
+            os.kill(os.getpid(), signal.SIGHUP)
+        assert interrupt_name(caught.value) == "SIGHUP" and exit_code(caught.value) == 129
+        assert signal.getsignal(signal.SIGHUP) is signal.SIG_DFL
+    finally:
+        signal.signal(signal.SIGHUP, previous)
+    assert exit_code(KeyboardInterrupt()) == 130 and interrupt_name(KeyboardInterrupt()) == "Ctrl-C"
+    assert exit_code(Interrupted(signal.SIGTERM)) == 143
+
+
+def test_a_shielded_block_finishes_and_the_signal_waits_for_its_end() -> None:
+    # a Ctrl-C inside is held until the block ends, then raised; while ending an interrupted
+    # run it is dropped
+    steps: list[str] = []
+    with pytest.raises(KeyboardInterrupt), shielded(interrupted=False):
+        os.kill(os.getpid(), signal.SIGINT)
+        steps.append("after the signal")
+    assert steps == ["after the signal"]
+    with shielded(interrupted=True):
+        os.kill(os.getpid(), signal.SIGINT)
+        steps.append("ended")
+    assert steps[-1] == "ended"
+
+
+def test_a_second_ctrl_c_cannot_leave_the_run_running(store_uri: str, monkeypatch) -> None:
+    # the second Ctrl-C lands while the run records its end: the run still ends KILLED
+    from trainer.tracking import RunTracker, get_or_create_experiment
+
+    experiment_id = get_or_create_experiment(store_uri, "second-ctrl-c")
+    tracker = RunTracker.start(store_uri, experiment_id)
+    set_terminated = tracker.client.set_terminated
+
+    def interrupted_again(run_id: str, status: str) -> None:
+        os.kill(os.getpid(), signal.SIGINT)  # handled at the next bytecode: inside the end
+        set_terminated(run_id, status)
+
+    monkeypatch.setattr(tracker.client, "set_terminated", interrupted_again)
+    with pytest.raises(KeyboardInterrupt), tracker:
+        raise KeyboardInterrupt
+    monkeypatch.undo()
+    assert tracker.client.get_run(tracker.run_id).info.status == "KILLED"

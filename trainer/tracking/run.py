@@ -33,13 +33,15 @@ from mlflow.utils.validation import (
 )
 
 from trainer.errors import TrainerError
-from trainer.tracking import store
+from trainer.interrupts import interrupt_name, shielded
+from trainer.tracking import owner, store
 from trainer.tracking.params import flatten_config
 from trainer.tracking.store import get_client
 from trainer.tracking.tags import (
     FAILURE_REASON_TAG,
     GIT_COMMIT_TAG,
     PARENT_RUN_TAG,
+    RUN_HEARTBEAT_TAG,
     SOURCE_NAME_TAG,
     SOURCE_TYPE_TAG,
     USER_TAG,
@@ -48,12 +50,17 @@ from trainer.tracking.tags import (
 __all__ = ["MODEL_ARTIFACT_PATH", "RunTracker", "end_open_runs", "failure_reason"]
 
 logger = logging.getLogger("trainer.tracking")
+# MLflow logs each SQL error with its whole traceback, then raises it as an MlflowException that
+# the run reports in one line (a full disk, a locked store): the duplicate traceback is muted.
+logging.getLogger("mlflow.store.db.utils").setLevel(logging.CRITICAL)
 
 MODEL_ARTIFACT_PATH = "model"
 _TERMINAL_STATUSES = ("FINISHED", "FAILED", "KILLED")
 
 _open_trackers: weakref.WeakSet[RunTracker] = weakref.WeakSet()  # started, not yet ended
 store._after_fork_hooks.append(_open_trackers.clear)  # a forked child never ends the parent's runs
+_heartbeat = owner.Heartbeat(lambda: list(_open_trackers), owner.HEARTBEAT_INTERVAL)
+store._after_fork_hooks.append(_heartbeat.forget)
 
 
 def _squeezed(text: str, limit: int) -> str:
@@ -107,8 +114,9 @@ def end_open_runs() -> None:
     """End every run of this process still open as KILLED: the last resort, at exit, so that no
     run stays RUNNING. Processes that leave with ``os._exit`` (multiprocessing children) skip
     atexit and call it themselves."""
-    for tracker in list(_open_trackers):
-        tracker.end("KILLED", failure_reason="the process exited before the run was ended")
+    with shielded(interrupted=True):
+        for tracker in list(_open_trackers):
+            tracker.end("KILLED", failure_reason="the process exited before the run was ended")
 
 
 class RunTracker:
@@ -145,6 +153,10 @@ class RunTracker:
         self._step_times: dict[int, int] = {}  # step -> the timestamp its metrics were logged at
         self._last_flush = time.monotonic()
         self._ended = False
+        self.last_step = 0  # the last epoch logged
+        self.end_error: Exception | None = None  # why the run's last writes or status failed
+        self.status_recorded = False  # whether the store has the run's final status
+        self.status: str | None = None  # the final status asked for, once ended
         _open_trackers.add(self)
 
     @classmethod
@@ -158,14 +170,16 @@ class RunTracker:
         parent_run_id: str | None = None,
     ) -> RunTracker:
         """Create a RUNNING run in ``experiment_id`` (the child of ``parent_run_id`` if given),
-        tagged with its source (user, entry point, git commit when the cwd is in a repo)."""
+        tagged with its source (user, entry point, git commit when the cwd is in a repo) and
+        its owner (host, pid, the process's start time; see :mod:`trainer.tracking.owner`)."""
         client = get_client(uri)
-        all_tags = _source_tags()
+        all_tags = {**_source_tags(), **owner.owner_tags()}
         if parent_run_id is not None:
             all_tags[PARENT_RUN_TAG] = parent_run_id
         all_tags.update({k: str(v)[:MAX_TAG_VAL_LENGTH] for k, v in (tags or {}).items()})
         # create_run also sets the mlflow.runName tag (a generated name when None)
         run = client.create_run(experiment_id, tags=all_tags, run_name=run_name)
+        _heartbeat.ensure_running()
         return cls(client, run.info.run_id, experiment_id=experiment_id,
                    run_name=run.info.run_name)
 
@@ -197,6 +211,7 @@ class RunTracker:
 
     def log_epoch(self, epoch: int, metrics: Mapping[str, float]) -> None:
         """Buffer one epoch's metrics with ``step=epoch``."""
+        self.last_step = max(self.last_step, int(epoch))
         self.log_metrics(metrics, step=epoch)
 
     def log_metrics(
@@ -226,8 +241,10 @@ class RunTracker:
 
     def flush(self) -> None:
         """Write the buffered params, tags and metrics, as few ``log_batch`` calls as MLflow's
-        limits allow."""
+        limits allow; the run's heartbeat rides along."""
         self._last_flush = time.monotonic()
+        if self._buffer or self._params or self._tags:
+            self._tags[RUN_HEARTBEAT_TAG] = RunTag(RUN_HEARTBEAT_TAG, f"{time.time():.0f}")
         while self._buffer or self._params or self._tags:
             params = list(self._params.values())[:MAX_PARAMS_TAGS_PER_BATCH]
             tags = list(self._tags.values())[:MAX_PARAMS_TAGS_PER_BATCH]
@@ -241,6 +258,12 @@ class RunTracker:
                 del self._params[param.key]
             for tag in tags:
                 del self._tags[tag.key]
+
+    def beat(self) -> None:
+        """Refresh the heartbeat tag unless a write did lately (called from the heartbeat
+        thread, so that a run with minutes-long epochs still shows it is alive)."""
+        if not self._ended and time.monotonic() - self._last_flush >= owner.HEARTBEAT_INTERVAL:
+            self.client.set_tag(self.run_id, RUN_HEARTBEAT_TAG, f"{time.time():.0f}")
 
     # -- artifacts
 
@@ -282,27 +305,40 @@ class RunTracker:
     def end(self, status: str = "FINISHED", failure_reason: str | None = None) -> None:
         """Flush, record ``failure_reason`` as a tag when given, and terminate the run with
         ``status`` (FINISHED, FAILED or KILLED). Idempotent; a store that cannot be reached
-        only logs a warning, so ending never hides the error that caused it."""
+        only logs a warning, so ending never hides the error that caused it (``end_error`` and
+        ``status_recorded`` tell what happened). Ctrl-C, SIGTERM or SIGHUP cannot cut it short:
+        a signal arriving meanwhile waits for the end (and is dropped when the run is ending
+        KILLED already)."""
         if status not in _TERMINAL_STATUSES:
             raise ValueError(f"status must be one of {_TERMINAL_STATUSES}, got {status!r}")
         if self._ended:
             return
+        with shielded(interrupted=status == "KILLED"):
+            self._end(status, failure_reason)
+
+    def _end(self, status: str, failure_reason: str | None) -> None:
         self._ended = True
+        self.status = status
         _open_trackers.discard(self)
         if failure_reason is not None:
             self.set_tags({FAILURE_REASON_TAG: _squeezed(failure_reason, MAX_TAG_VAL_LENGTH)})
         try:
             self.flush()
         except Exception as exc:  # keep going: the status matters more than the last metrics
-            logger.warning("MLflow run %s: could not write metrics: %s", self.run_id, exc)
+            self.end_error = exc
+            logger.warning("MLflow run %s: could not write metrics: %s", self.run_id,
+                           _squeezed(str(exc), 300))
             if failure_reason is not None:  # the reason alone, without what was rejected
                 with contextlib.suppress(Exception):
                     reason = self._tags[FAILURE_REASON_TAG]
                     self.client.set_tag(self.run_id, reason.key, reason.value)
         try:
             self.client.set_terminated(self.run_id, status)
+            self.status_recorded = True
         except Exception as exc:
-            logger.warning("MLflow run %s: could not mark it %s: %s", self.run_id, status, exc)
+            self.end_error = exc
+            logger.warning("MLflow run %s: could not mark it %s: %s", self.run_id, status,
+                           _squeezed(str(exc), 300))
 
     def __enter__(self) -> RunTracker:
         return self
@@ -316,7 +352,7 @@ class RunTracker:
         if exc is None:
             self.end("FINISHED")
         elif isinstance(exc, KeyboardInterrupt):
-            self.end("KILLED", failure_reason="interrupted (KeyboardInterrupt)")
+            self.end("KILLED", failure_reason=f"interrupted ({interrupt_name(exc)})")
         elif isinstance(exc, SystemExit):
             if exc.code in (None, 0):
                 self.end("FINISHED")

@@ -10,6 +10,11 @@ TASK_TAG = "task"
 LOSS_TAG = "loss"
 STOP_REASON_TAG = "stop_reason"  # completed | early_stopping | pruned
 FAILURE_REASON_TAG = "failure_reason"  # one line, on FAILED and KILLED runs
+# Who runs it (trainer.tracking.owner): a later command ends it KILLED once that process is gone.
+OWNER_HOST_TAG = "trainer.owner.host"
+OWNER_PID_TAG = "trainer.owner.pid"
+OWNER_STARTED_TAG = "trainer.owner.started"  # the process's start time, unix seconds
+RUN_HEARTBEAT_TAG = "trainer.heartbeat"  # unix time, refreshed while the run's process lives
 
 # -- sweep trials (children of the sweep's run) and the sweep's own run
 STUDY_TAG = "optuna.study_name"

@@ -1,0 +1,172 @@
+"""Opening the MLflow store a run logs to, with one line for whatever is wrong with it.
+
+MLflow answers a bad ``mlflow.tracking_uri`` with a long traceback, sometimes after minutes: an
+unknown scheme, a directory (the file store MLflow 3 refuses), a SQLite file that is damaged or
+is a directory, a store directory that is a file or read-only, a server nobody answers on (its
+HTTP client retries for about four minutes by default). Each is checked here, in milliseconds,
+before MLflow is asked; what MLflow still refuses is reported in one line naming the key.
+Opening a store also ends the runs a dead process left RUNNING there
+(:func:`trainer.tracking.owner.end_abandoned_runs`).
+"""
+
+from __future__ import annotations
+
+import os
+import socket
+import sqlite3
+from pathlib import Path
+from typing import Any
+from urllib.parse import urlparse
+
+from trainer.errors import ConfigError
+
+__all__ = [
+    "HTTP_DEFAULTS",
+    "check_experiment_name",
+    "check_tracking_uri",
+    "open_experiment",
+]
+
+KEY = "mlflow.tracking_uri"
+_EXPECTED = "an MLflow tracking URI such as sqlite:///mlruns/mlflow.db or http://host:5000"
+# Schemes MLflow 3 can track to (SQLAlchemy URLs may name a driver: postgresql+psycopg2).
+_DATABASES = ("sqlite", "postgresql", "mysql", "mssql")
+_SCHEMES = (*_DATABASES, "http", "https", "databricks", "databricks-uc", "uc", "file")
+# MLflow's HTTP client retries a dead server for minutes (7 retries, backoff factor 2, 120 s
+# timeouts). A run fails within seconds instead, unless the user set these.
+HTTP_DEFAULTS = {
+    "MLFLOW_HTTP_REQUEST_MAX_RETRIES": "2",
+    "MLFLOW_HTTP_REQUEST_BACKOFF_FACTOR": "1",
+    "MLFLOW_HTTP_REQUEST_TIMEOUT": "20",
+}
+_CONNECT_TIMEOUT = 5.0  # seconds to reach a tracking server's port
+_SQLITE_MAGIC = b"SQLite format 3\x00"
+_reaped: set[str] = set()  # stores this process has cleaned up already
+
+
+def check_tracking_uri(value: Any) -> str:
+    """The configured ``mlflow.tracking_uri`` if MLflow can use it; else one line why not."""
+    if not isinstance(value, str) or not value.strip():
+        raise ConfigError(KEY, _EXPECTED, value)
+    scheme = urlparse(value).scheme.split("+")[0].lower()
+    if value in ("databricks", "databricks-uc", "uc"):
+        return value
+    if not scheme or scheme == "file":
+        if os.environ.get("MLFLOW_ALLOW_FILE_STORE", "").lower() not in ("1", "true"):
+            raise ConfigError(KEY, f"{_EXPECTED} (a directory is MLflow's old file store, which "
+                              "MLflow 3 refuses unless MLFLOW_ALLOW_FILE_STORE=true; for a "
+                              "store in that directory write sqlite:///DIR/mlflow.db)", value)
+        return value
+    if len(scheme) == 1:  # a Windows drive letter: a path, i.e. a file store
+        return value
+    if scheme not in _SCHEMES:
+        raise ConfigError(KEY, f"{_EXPECTED} (schemes: {', '.join(_SCHEMES)})", value)
+    return value
+
+
+def check_experiment_name(value: Any) -> str:
+    """``mlflow.experiment``: a non-empty name."""
+    if not isinstance(value, str) or not value.strip():
+        raise ConfigError("mlflow.experiment", "a non-empty experiment name", value)
+    return value
+
+
+def _sqlite_path(uri: str) -> Path | None:
+    from trainer.tracking.store import _sqlite_path
+
+    return _sqlite_path(uri)
+
+
+def _check_sqlite_location(uri: str, db: Path) -> None:
+    """The SQLite file and its directory can hold an MLflow store."""
+    for parent in (db.parent, *db.parent.parents):
+        if parent.exists():
+            if not parent.is_dir():
+                raise ConfigError(KEY, f"a store in a directory ({parent} is a file; move it "
+                                  "away or choose another path)", uri)
+            if not os.access(parent, os.W_OK | os.X_OK):
+                raise ConfigError(KEY, f"a store in a writable directory ({parent} is "
+                                  "read-only)", uri)
+            break
+    if not db.exists():
+        return
+    if db.is_dir():
+        raise ConfigError(KEY, f"a SQLite file at {db}, not a directory", uri)
+    if not os.access(db, os.R_OK | os.W_OK):
+        raise ConfigError(KEY, f"a store this user can write ({db} is read-only)", uri)
+    if db.stat().st_size == 0:
+        return  # SQLite's empty database: MLflow creates its tables in it
+    try:
+        with open(db, "rb") as handle:
+            header = handle.read(len(_SQLITE_MAGIC))
+    except OSError as error:
+        raise ConfigError(KEY, "a readable SQLite file", f"{uri} ({error.strerror})") from None
+    if header != _SQLITE_MAGIC:
+        raise ConfigError(KEY, f"an MLflow SQLite store ({db} is not a SQLite database; move it "
+                          "away to start a new store there)", uri)
+    try:
+        with sqlite3.connect(f"{db.resolve().as_uri()}?mode=ro", uri=True) as con:
+            con.execute("PRAGMA quick_check").fetchall()
+            con.execute("SELECT count(*) FROM sqlite_master").fetchone()
+    except sqlite3.DatabaseError as error:
+        raise ConfigError(KEY, f"an MLflow SQLite store ({db} is damaged: {error}; move it away "
+                          "to start a new store there)", uri) from None
+
+
+def _check_server(uri: str) -> None:
+    """Something answers on the server's port (a dead server fails in seconds, not minutes)."""
+    for name, value in HTTP_DEFAULTS.items():
+        os.environ.setdefault(name, value)
+    parsed = urlparse(uri)
+    host = parsed.hostname
+    if not host:
+        raise ConfigError(KEY, f"{_EXPECTED} (no host in it)", uri)
+    try:
+        port = parsed.port or (443 if parsed.scheme == "https" else 80)
+    except ValueError:
+        raise ConfigError(KEY, f"{_EXPECTED} (its port is not a number)", uri) from None
+    try:
+        with socket.create_connection((host, port), timeout=_CONNECT_TIMEOUT):
+            pass
+    except OSError as error:
+        reason = error.strerror or str(error) or type(error).__name__
+        raise ConfigError(KEY, f"a reachable MLflow server (nothing answers on {host}:{port}: "
+                          f"{reason})", uri) from None
+
+
+def _one_line(error: BaseException, limit: int = 240) -> str:
+    text = " ".join(str(error).split()) or type(error).__name__
+    return text if len(text) <= limit else text[: limit - 3] + "..."
+
+
+def open_experiment(uri: str, name: str) -> str:
+    """Open (creating if needed) the store at ``uri`` and the experiment ``name``; return its id.
+
+    Runs left RUNNING in the store by processes that are gone are ended KILLED on the first
+    opening in this process.
+
+    Raises:
+        ConfigError: the store cannot be used, in one line naming ``mlflow.tracking_uri`` (or
+            ``mlflow.experiment``).
+    """
+    from trainer.tracking.owner import end_abandoned_runs
+    from trainer.tracking.store import get_client, get_or_create_experiment
+
+    check_experiment_name(name)
+    scheme = urlparse(uri).scheme.lower()
+    db = _sqlite_path(uri)
+    if db is not None:
+        _check_sqlite_location(uri, db)
+    elif scheme in ("http", "https"):
+        _check_server(uri)
+    try:
+        client = get_client(uri)
+        experiment_id = get_or_create_experiment(uri, name)
+    except ConfigError:
+        raise
+    except Exception as error:  # MLflow's, SQLAlchemy's or the OS's refusal, as one line
+        raise ConfigError(KEY, "a store MLflow can open", f"{uri} ({_one_line(error)})") from None
+    if uri not in _reaped:
+        _reaped.add(uri)
+        end_abandoned_runs(client)
+    return experiment_id
