@@ -225,7 +225,7 @@ def test_a_full_disk_mid_run_is_one_line_and_no_run_stays_running(tmp_path):
         statuses = {r.info.status for r in runs_in(tmp_path)}
         assert "RUNNING" not in statuses and statuses & {"FAILED", "KILLED"}
     finally:
-        os.system(f"umount {mlruns}")
+        os.system(f"umount -l {mlruns}")
 
 
 @pytest.mark.parametrize(
