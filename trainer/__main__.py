@@ -11,7 +11,12 @@ from omegaconf.errors import OmegaConfBaseException
 
 from trainer import CONFIG_DIR
 from trainer.errors import TrainerError
-from trainer.interrupts import exit_code, interrupt_name, sigterm_as_interrupt
+from trainer.interrupts import (
+    exit_code,
+    ignore_further_interrupts,
+    interrupt_name,
+    sigterm_as_interrupt,
+)
 
 
 @hydra.main(version_base="1.3", config_path=str(CONFIG_DIR), config_name="config")
@@ -50,6 +55,7 @@ def cli() -> None:
         with sigterm_as_interrupt():  # SIGTERM and SIGHUP stop a command as Ctrl-C does
             main()
     except KeyboardInterrupt as interrupt:  # outside a run (start-up, a Hydra grid's launcher)
+        ignore_further_interrupts()
         kept = getattr(interrupt, "kept", None)
         print(f"interrupted ({interrupt_name(interrupt)})" + (f": {kept}" if kept else ""),
               file=sys.stderr, flush=True)

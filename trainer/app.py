@@ -25,7 +25,12 @@ from trainer.core.network import MLP
 from trainer.core.penalties import WeightPenalty
 from trainer.data import Dataset, load_dataset
 from trainer.errors import ConfigError, TrainerError
-from trainer.interrupts import exit_code, interrupt_name, sigterm_as_interrupt
+from trainer.interrupts import (
+    exit_code,
+    ignore_further_interrupts,
+    interrupt_name,
+    sigterm_as_interrupt,
+)
 from trainer.tracking import RunTracker, flatten_config, resolve_tracking_uri
 from trainer.tracking.disk_full import NoSpaceError, no_space_error, what_was_kept
 from trainer.tracking.store_checks import check_tracking_uri, open_experiment
@@ -164,9 +169,21 @@ def run_cli(cfg: DictConfig) -> float:
     except KeyboardInterrupt as interrupt:  # Ctrl-C, SIGTERM, SIGHUP: what was kept, no traceback
         if multirun:
             raise
-        kept = getattr(interrupt, "kept", "nothing was logged yet")
+        ignore_further_interrupts()
+        kept = _what_the_run_kept(interrupt)
         print(f"interrupted ({interrupt_name(interrupt)}): {kept}", file=sys.stderr, flush=True)
         raise SystemExit(exit_code(interrupt)) from None
+
+
+def _what_the_run_kept(interrupt: BaseException) -> str:
+    """The run's last state, told by the interrupt that ended it (a second Ctrl-C just after the
+    run ended carries the first one as its context)."""
+    current: BaseException | None = interrupt
+    while current is not None:
+        if hasattr(current, "kept"):
+            return str(current.kept)
+        current = current.__context__
+    return "nothing was logged yet"
 
 
 def _train(

@@ -9,8 +9,8 @@ import threading
 from collections.abc import Iterator
 from typing import Any
 
-__all__ = ["STOP_SIGNALS", "Interrupted", "exit_code", "interrupt_name", "shielded",
-           "sigterm_as_interrupt", "signal_of"]
+__all__ = ["STOP_SIGNALS", "Interrupted", "exit_code", "ignore_further_interrupts",
+           "interrupt_name", "shielded", "sigterm_as_interrupt", "signal_of"]
 
 # SIGHUP: the terminal or the ssh session closed. Each of them stops a run the same way.
 STOP_SIGNALS = (signal.SIGINT, signal.SIGTERM, signal.SIGHUP)
@@ -92,3 +92,11 @@ def shielded(*, interrupted: bool) -> Iterator[None]:
             signal.signal(sig, handler)
     if pending and not interrupted:
         signal.raise_signal(pending[0])  # through the handler that was there before
+
+
+def ignore_further_interrupts() -> None:
+    """The command is leaving because it was interrupted: a later Ctrl-C (impatient users press
+    it twice) must not turn its orderly exit into a traceback."""
+    if _main_thread():
+        for sig in STOP_SIGNALS:
+            signal.signal(sig, signal.SIG_IGN)
