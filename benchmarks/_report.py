@@ -267,7 +267,7 @@ def tracking_section(result: _tracking.TrackingResult) -> list[str]:
         lines += [
             "",
             f"A whole `trainer.app.run(cfg)` of the same run (data loading, the test evaluation, "
-            f"the learning-curve figure and the pyfunc model artifact; early stopping off) took "
+            f"the learning-curve figure and the logged model; early stopping off) took "
             f"{result.app_run_median / off:.1f}x the untracked training "
             f"({result.app_run_median * 1e3:,.0f} ms median of {len(result.app_run_seconds)}).",
         ]
