@@ -494,6 +494,9 @@ def _verdict(status: str, budget: Budget, plan: WorkerPlan, crashed: bool, has_b
         return "FAILED", (f"error: the launched workers stopped with {budget.finished} of "
                           f"{plan.n_trials} trials finished (see their logs under "
                           "hydra.sweep.dir); run the same command again to resume")
+    if crashed and budget.done:  # the others ran its lost trial again: nothing is missing
+        return status, ("a sweep worker stopped unexpectedly (see above); the other workers "
+                        f"finished the study: it has its {plan.n_trials} trials")
     if crashed:
         return "FAILED", ("error: a sweep worker stopped unexpectedly (see its output above); "
                           "run the same command again to resume")

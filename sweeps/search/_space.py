@@ -432,9 +432,11 @@ def _condition(
     if override.is_sweep_override():
         if not isinstance(override.value(), ChoiceSweep):
             raise ConfigError(key, "listed parent values (a,b or choice(a,b))", text)
-        wanted = list(override.sweep_string_iterator())
+        pairs = zip(override.sweep_iterator(), override.sweep_string_iterator(), strict=True)
     else:
-        wanted = [override.get_value_element_as_str()]
+        pairs = iter([(override.value(), override.get_value_element_as_str())])
+    # Written as the parent's choices are: Hydra reads `true` as True, shown "True".
+    wanted = [format_value(v) if isinstance(v, bool) else t for v, t in pairs]
     by_text = {t: c for c, t in parent_param.texts.items()}
     unknown = [w for w in wanted if w not in by_text]
     if unknown:

@@ -14,6 +14,7 @@ from __future__ import annotations
 import contextlib
 import dataclasses
 import json
+import logging
 import multiprocessing
 import os
 import signal
@@ -27,20 +28,24 @@ from typing import Any
 
 from sweeps.workers._interrupt import INTERRUPT_REQUESTED
 from sweeps.workers._worker import HydraJob, WorkerPlan, WorkerReport, run_worker
+from trainer.interrupts import STOP_SIGNALS, Interrupted
 
 __all__ = ["EXIT_INTERRUPTED", "run_local_worker", "run_processes", "stop_workers",
            "worker_process_main"]
+
+log = logging.getLogger("sweeps")
 
 EXIT_INTERRUPTED = 130
 REPORT_SUFFIX = ".report"  # beside a worker's payload file: its WorkerReport as JSON
 _JOIN_GRACE = 60.0  # seconds interrupted workers get to record their trial before being killed
 _RESEND = 0.5  # seconds between SIGINTs to a worker that has not stopped yet
+_WATCH_INTERVAL = 0.5  # seconds between a worker's checks that its sweep process lives
 
 
 def _flag_interrupts(*, once: bool) -> dict[int, Any]:
-    """Make SIGINT and SIGTERM set INTERRUPT_REQUESTED (the flag the worker loop checks, for an
-    interrupt a library turned into an ordinary exception) and raise KeyboardInterrupt; returns
-    the previous handlers.
+    """Make SIGINT, SIGTERM and SIGHUP (a closed terminal) set INTERRUPT_REQUESTED (the flag the
+    worker loop checks, for an interrupt a library turned into an ordinary exception) and raise
+    KeyboardInterrupt; returns the previous handlers.
 
     ``once``: later signals are ignored, so that the interrupted trial can be recorded (Ctrl-C
     reaches every worker, and the sweep process forwards it too). A worker process wants this;
@@ -52,9 +57,9 @@ def _flag_interrupts(*, once: bool) -> dict[int, Any]:
         if once and INTERRUPT_REQUESTED.is_set():
             return
         INTERRUPT_REQUESTED.set()
-        raise KeyboardInterrupt(f"signal {signum}")
+        raise Interrupted(signum)
 
-    return {sig: signal.signal(sig, handler) for sig in (signal.SIGINT, signal.SIGTERM)}
+    return {sig: signal.signal(sig, handler) for sig in STOP_SIGNALS}
 
 
 def run_local_worker(plan: WorkerPlan, job: HydraJob, index: int = 0, *,
@@ -69,28 +74,33 @@ def run_local_worker(plan: WorkerPlan, job: HydraJob, index: int = 0, *,
             signal.signal(sig, handler)
 
 
-def _watch_parent() -> None:
-    """Interrupt this worker when the sweep process dies (killed with SIGKILL): the trial
-    ends KILLED and queued again instead of running on unattended.
+def _watch_sweep(sweep_pid: int, sweep_started: str | None) -> None:
+    """Interrupt this worker within a second of its sweep process dying (``kill -9``, a crash):
+    the trial ends KILLED and is queued again instead of the worker running the study alone.
 
-    The worker's parent is the fork server, which exits as soon as the sweep process is gone;
-    the worker is then re-parented, so a changed parent pid means the sweep died.
+    The sweep process itself is watched by its pid and start time (a later process reusing the
+    pid is not the sweep), and so is the worker's parent, the fork server: that one exits as
+    soon as the sweep is gone, and the worker is then re-parented.
     """
+    from trainer.tracking.owner import process_alive
+
     parent_pid = os.getppid()
 
     def watch() -> None:
         while True:
-            time.sleep(1.0)
-            if os.getppid() != parent_pid:
+            time.sleep(_WATCH_INTERVAL)
+            if os.getppid() != parent_pid or not process_alive(sweep_pid, sweep_started):
                 os.kill(os.getpid(), signal.SIGINT)
                 return
 
-    threading.Thread(target=watch, name="sweep-parent-watch", daemon=True).start()
+    threading.Thread(target=watch, name="sweep-watch", daemon=True).start()
 
 
-def worker_process_main(payload: str, index: int) -> None:
+def worker_process_main(payload: str, index: int, sweep_pid: int | None = None,
+                        sweep_started: str | None = None) -> None:
     """Entry point of a worker process: unpickle the plan and the Hydra job from the file
-    ``payload``, run the loop, write its report to ``payload + ".report"`` (JSON).
+    ``payload``, run the loop, write its report to ``payload + ".report"`` (JSON); stop when
+    the sweep process ``sweep_pid``, started at ``sweep_started``, dies.
 
     Exits 0 when the budget is spent, 130 when interrupted, 1 on an unexpected error.
     """
@@ -99,7 +109,7 @@ def worker_process_main(payload: str, index: int) -> None:
     from hydra.core.utils import configure_log, setup_globals
 
     _flag_interrupts(once=True)
-    _watch_parent()
+    _watch_sweep(os.getppid() if sweep_pid is None else sweep_pid, sweep_started)
     try:
         with open(payload, "rb") as file:
             plan, job, singleton_state = cloudpickle.loads(file.read())
@@ -142,7 +152,11 @@ def run_processes(plan: WorkerPlan, job: HydraJob, n_workers: int,
     import cloudpickle
     from hydra.core.singleton import Singleton
 
+    from trainer.tracking.owner import process_start_time
+
     data = cloudpickle.dumps((plan, job, Singleton.get_state()))
+    sweep_pid = os.getpid()
+    sweep_started = process_start_time(sweep_pid)
     context = multiprocessing.get_context("forkserver")
     workers: list[multiprocessing.process.BaseProcess] = []
     payloads: list[str] = []
@@ -160,7 +174,8 @@ def run_processes(plan: WorkerPlan, job: HydraJob, n_workers: int,
                 payloads.append(payload)
                 with os.fdopen(handle, "wb") as file:  # one file per worker, which deletes it
                     file.write(data)
-                worker = context.Process(target=worker_process_main, args=(payload, index),
+                worker = context.Process(target=worker_process_main,
+                                         args=(payload, index, sweep_pid, sweep_started),
                                          name=f"sweep-worker-{index}")
                 worker.start()
                 workers.append(worker)
@@ -192,7 +207,19 @@ def run_processes(plan: WorkerPlan, job: HydraJob, n_workers: int,
             for path in (payload, payload + REPORT_SUFFIX):
                 with contextlib.suppress(OSError):
                     os.unlink(path)
-    return any(w.exitcode not in (0, EXIT_INTERRUPTED) for w in workers)
+    crashed = [w for w in workers if w.exitcode not in (0, EXIT_INTERRUPTED)]
+    for worker in crashed:
+        log.warning("sweep: %s (pid %s) stopped unexpectedly: %s", worker.name, worker.pid,
+                    _how_it_ended(worker.exitcode))
+    return bool(crashed)
+
+
+def _how_it_ended(exitcode: int | None) -> str:
+    """``killed by SIGKILL`` or ``exit code 1``: a worker process's end, for the sweep's log."""
+    if exitcode is not None and exitcode < 0:
+        with contextlib.suppress(ValueError):
+            return f"killed by {signal.Signals(-exitcode).name}"
+    return f"exit code {exitcode}"
 
 
 def _read_report(payload: str) -> WorkerReport | None:

@@ -151,6 +151,20 @@ def test_condition_with_several_parent_values():
         assert ("optimizer.momentum" in values) == (values["optimizer"] in ("momentum", "sgd"))
 
 
+@pytest.mark.parametrize("condition", ["optimizer.nesterov=true", "optimizer.nesterov=True",
+                                       "optimizer.nesterov=choice(true)"])
+def test_condition_on_a_boolean_parent(condition):
+    # `true` names the parent's True choice however it is written
+    space = parse_search_space(
+        {"optimizer.nesterov": "choice(true, false)", "optimizer.momentum": "interval(0.5, 0.9)"},
+        conditions={"optimizer.momentum": condition},
+    )
+    draws = sample(space, 20)
+    assert {d["optimizer.nesterov"] for d in draws} == {True, False}
+    for values in draws:
+        assert ("optimizer.momentum" in values) == values["optimizer.nesterov"]
+
+
 def test_conditions_are_checked():
     # unknown child, unknown parent value, a non-categorical parent and a cycle are all errors
     with pytest.raises(ConfigError, match="conditions.nope"):

@@ -413,3 +413,112 @@ def test_plain_hydra_grid_still_works(tmp_path):
     assert sorted(r.data.params["optimizer.name"] for r in runs) == ["adam", "sgd"]
     assert all(r.info.status == "FINISHED" for r in runs)
     assert not (tmp_path / "mlruns" / "optuna.db").exists()
+
+
+# --------------------------------------------------------------------------- faults of issue 10
+
+
+def worker_trial(cwd: Path, sweep_pid: int) -> tuple[int, int] | None:
+    """(trial number, pid) of a trial a worker process (not the sweep's own slot) is training."""
+    for t in study_in(cwd).get_trials():
+        pid = int(t.user_attrs.get(WORKER_ATTR, "x:0").rsplit(":", 1)[1])
+        if t.state == TrialState.RUNNING and RUN_ID_ATTR in t.user_attrs and pid != sweep_pid:
+            return t.number, pid
+    return None
+
+
+def wait_for_worker_trial(proc: subprocess.Popen[str], cwd: Path) -> tuple[int, int]:
+    found: list[tuple[int, int]] = []
+
+    def training() -> bool:
+        trial = worker_trial(cwd, proc.pid)
+        if trial is not None:
+            found.append(trial)
+        return trial is not None
+
+    wait_for(proc, training)
+    return found[-1]
+
+
+def gone(pid: int) -> bool:
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return True
+    return False
+
+
+def test_kill_9_of_the_sweep_process_stops_its_worker_and_queues_its_trial(tmp_path):
+    # the sweep process dies alone (its workers are not in the kill): the worker notices, ends
+    # its trial (FAIL, interrupted, queued again; its run KILLED) and exits instead of running
+    # the study unattended
+    args = [*AD_HOC, *SLOW_TRIALS, *FAST_CRASH_DETECTION, "hydra.sweeper.n_trials=20",
+            "hydra.sweeper.n_jobs=2", "hydra.sweeper.study_name=orphaned", "epochs=100"]
+    proc = start(tmp_path, *args, start_new_session=True)
+    number, worker_pid = wait_for_worker_trial(proc, tmp_path)
+    proc.kill()  # not reaped yet (like a parent busy elsewhere): the worker must see it dead
+    deadline = time.monotonic() + 60  # a bound on hanging, not a speed claim
+    while not gone(worker_pid) and time.monotonic() < deadline:
+        time.sleep(0.2)
+    stopped = gone(worker_pid)
+    with contextlib.suppress(ProcessLookupError):  # whatever is left of the group
+        os.killpg(proc.pid, signal.SIGKILL)
+    proc.communicate(timeout=60)
+    assert stopped, "the worker went on without its sweep"
+    # Its trial was cut short (unless it ended in the same instant): FAIL, queued again, its
+    # run KILLED. Nothing of that worker is left RUNNING either way.
+    trials = study_in(tmp_path).get_trials()
+    mine = [t for t in trials if t.user_attrs.get(WORKER_ATTR, "").endswith(f":{worker_pid}")]
+    assert mine and all(t.state != TrialState.RUNNING for t in mine)
+    run_of = {r.info.run_id: r for r in runs_in(tmp_path)}
+    for t in mine:
+        assert run_of[t.user_attrs[RUN_ID_ATTR]].info.status != "RUNNING"
+        if t.state == TrialState.FAIL:
+            assert t.user_attrs[FAIL_REASON_ATTR].startswith("interrupted")
+            assert any(c.state == TrialState.WAITING and c.system_attrs.get("failed_trial")
+                       == t.number for c in trials)
+            assert run_of[t.user_attrs[RUN_ID_ATTR]].info.status == "KILLED"
+    assert trials[number].state in (TrialState.FAIL, TrialState.COMPLETE)
+    assert count_trials(trials, 20).finished < 20  # it did not run the study alone
+
+
+def test_one_worker_sigkilled_the_others_finish_and_the_sweep_succeeds(tmp_path):
+    # a worker dies mid-trial: the sweep says so, its trial runs again, the study completes,
+    # exit 0
+    args = [*AD_HOC, *SLOW_TRIALS, *FAST_CRASH_DETECTION, "hydra.sweeper.n_trials=5",
+            "hydra.sweeper.n_jobs=2", "hydra.sweeper.study_name=one-worker"]
+    proc = start(tmp_path, *args)
+    number, worker_pid = wait_for_worker_trial(proc, tmp_path)
+    os.kill(worker_pid, signal.SIGKILL)
+    out, err = proc.communicate(timeout=240)
+    assert proc.returncode == 0, err
+    assert "stopped unexpectedly: killed by SIGKILL" in out + err  # which worker, and how
+    assert "the other workers finished the study" in err
+    trials = study_in(tmp_path).get_trials()
+    budget = count_trials(trials, 5)
+    assert budget.finished == 5 and budget.running == budget.waiting == 0
+    assert any(t.system_attrs.get("failed_trial") == number for t in trials)  # ran again
+    runs = runs_in(tmp_path)
+    assert "RUNNING" not in {r.info.status for r in runs}
+    assert [r.info.status for r in parents(runs)] == ["FINISHED"]
+
+
+def test_a_dead_sweeps_parent_run_ends_even_when_the_study_is_complete(tmp_path):
+    # the sweep died after its last trial, before ending its parent run: the next command
+    # finds the study complete and still ends that run KILLED
+    from mlflow import MlflowClient
+
+    args = [*AD_HOC, "hydra.sweeper.n_trials=2", "epochs=2", "hydra.sweeper.study_name=done"]
+    assert run(tmp_path, *args).returncode == 0
+    client = MlflowClient(f"sqlite:///{tmp_path}/mlruns/mlflow.db")
+    experiment = client.get_experiment_by_name("trainer")
+    dead = subprocess.Popen([sys.executable, "-c", "pass"])
+    dead.wait()
+    planted = client.create_run(experiment.experiment_id, tags={
+        "optuna.study_name": "done", "sweep.role": "parent", "trainer.owner.host":
+        parents(runs_in(tmp_path))[0].data.tags["trainer.owner.host"],
+        "trainer.owner.pid": str(dead.pid), "sweep.heartbeat": f"{time.time() - 3600:.0f}"})
+    done = run(tmp_path, *args)
+    assert done.returncode == 0, done.stderr
+    assert "the study has its 2 trials" in done.stdout + done.stderr
+    assert client.get_run(planted.info.run_id).info.status == "KILLED"

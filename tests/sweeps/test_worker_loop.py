@@ -172,3 +172,21 @@ def test_a_worker_process_report_comes_back_through_its_file(tmp_path):
     (tmp_path / ("sweep-worker-1.pkl" + REPORT_SUFFIX)).write_text(
         json.dumps(dataclasses.asdict(sent)))
     assert _read_report(payload) == sent
+
+
+@pytest.mark.slow  # waits out the grace period
+@pytest.mark.filterwarnings("ignore:Heartbeat of storage")  # the test asks outside optimize
+def test_trial_killed_after_its_first_act_but_before_its_first_heartbeat_is_recovered(tmp_path):
+    # the kill caught the trial after it recorded its worker, before any heartbeat: it has no
+    # heartbeat to go stale either, and is failed and re-queued after the grace period too
+    plan = make_plan(tmp_path / "o.db", n_trials=2)
+    orphan = load(plan).ask()
+    orphan.set_user_attr(WORKER_ATTR, "elsewhere:12345")
+    done = threading.Thread(target=run_worker, args=(plan, FakeJob()), daemon=True)
+    done.start()
+    done.join(timeout=60)
+    assert not done.is_alive(), "the worker waited for a trial nobody runs"
+    trials = load(plan).get_trials()
+    assert trials[orphan.number].state == TrialState.FAIL
+    budget = count_trials(trials, 2)
+    assert budget.finished == 2 and budget.running == budget.waiting == 0

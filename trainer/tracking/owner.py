@@ -63,19 +63,27 @@ def _boot_time() -> float | None:
     return None
 
 
-def process_start_time(pid: int) -> str | None:
-    """When process ``pid`` started, as unix seconds with two decimals (Linux ``/proc``); None
-    when the process does not exist or the system does not tell."""
+def _stat(pid: int) -> tuple[str, str | None] | None:
+    """(state, start time) of process ``pid`` from Linux ``/proc``; None when it does not exist
+    or the system does not tell. The start time is unix seconds with two decimals."""
     try:
         with open(f"/proc/{pid}/stat") as stat:
             fields = stat.read().rpartition(")")[2].split()
     except OSError:
         return None
-    boot = _boot_time()
-    if boot is None or len(fields) < 20:
+    if len(fields) < 20:
         return None
+    boot = _boot_time()
     ticks = int(fields[19])  # field 22 of stat(5), counted after the command name
-    return f"{boot + ticks / os.sysconf('SC_CLK_TCK'):.2f}"
+    started = None if boot is None else f"{boot + ticks / os.sysconf('SC_CLK_TCK'):.2f}"
+    return fields[0], started
+
+
+def process_start_time(pid: int) -> str | None:
+    """When process ``pid`` started, as unix seconds with two decimals (Linux ``/proc``); None
+    when the process does not exist or the system does not tell."""
+    stat = _stat(pid)
+    return None if stat is None else stat[1]
 
 
 def owner_tags() -> dict[str, str]:
@@ -93,9 +101,12 @@ def process_alive(pid: int, started: str | None) -> bool:
     process that started then (not a later one that got its pid)."""
     if pid <= 0:
         return False
-    now_started = process_start_time(pid)
-    if now_started is not None:
-        return started is None or now_started == started
+    stat = _stat(pid)
+    if stat is not None:
+        state, now_started = stat
+        if state in ("Z", "X"):  # exited, not yet reaped by its parent
+            return False
+        return started is None or now_started is None or now_started == started
     try:
         os.kill(pid, 0)
     except ProcessLookupError:

@@ -58,6 +58,22 @@ def test_a_process_is_alive_only_while_it_is_the_same_process() -> None:
         assert not process_alive(os.getpid(), "12.34")
 
 
+@pytest.mark.skipif(not sys.platform.startswith("linux"), reason="reads /proc")
+def test_a_process_that_exited_but_was_not_reaped_is_dead() -> None:
+    # a killed sweep whose parent has not waited for it yet (a zombie) no longer runs anything
+    child = subprocess.Popen([sys.executable, "-c", "pass"])
+    deadline = time.monotonic() + 30
+    while time.monotonic() < deadline:
+        with open(f"/proc/{child.pid}/stat") as stat:
+            if stat.read().rpartition(")")[2].split()[0] == "Z":
+                break
+        time.sleep(0.05)
+    try:
+        assert not process_alive(child.pid, None)
+    finally:
+        child.wait()
+
+
 def test_abandoned_runs_are_judged_by_pid_here_and_by_heartbeat_elsewhere() -> None:
     now = time.time()
     mine = {OWNER_HOST_TAG: HOST, OWNER_PID_TAG: str(os.getpid()),
