@@ -198,6 +198,7 @@ class OptunaSweep:
         check_stores_reach_workers(target, storage_spec.url, tracking_uri)
         study_name = settings.study_name or self._default_study_name(space, direction,
                                                                      objective)
+        _check_sqlite_storage(storage_spec.url)
         storage = open_storage(storage_spec)  # creates the tables before any worker starts
         study = load_or_create_study(storage, study_name, direction=direction,
                                      metric_name=None if objective is None else str(objective))
@@ -477,6 +478,33 @@ class OptunaSweep:
             return
         log.info("best of study %r: trial %d, value %.6g\n  reproduce it: %s",
                  study_name, best.number, best.value, best.command)
+
+
+def _check_sqlite_storage(url: str) -> None:
+    """A SQLite study file that is damaged, not SQLite, or sits in a "directory" that is a
+    file: one line naming ``hydra.sweeper.storage``, before Optuna answers with a traceback."""
+    if not url.startswith("sqlite:///"):
+        return
+    path = url.removeprefix("sqlite:///").partition("?")[0]
+    if not path or path == ":memory:":
+        return
+    from trainer.tracking.store_checks import sqlite_file_problem
+
+    db = Path(path)
+    for parent in db.parents:
+        if parent.exists():
+            if not parent.is_dir():
+                raise ConfigError(f"{KEY}.storage", f"a SQLite file in a directory ({parent} is "
+                                  "a file)", _redact(url))
+            break
+    problem = None
+    if db.is_dir():
+        problem = f"{db} is a directory"
+    elif db.exists():
+        problem = sqlite_file_problem(db)
+    if problem is not None:
+        raise ConfigError(f"{KEY}.storage", f"an Optuna SQLite database ({problem}; move it "
+                          "away to start the study afresh)", _redact(url))
 
 
 def _verdict(status: str, budget: Budget, plan: WorkerPlan, crashed: bool, has_best: bool,

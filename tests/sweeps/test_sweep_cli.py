@@ -522,3 +522,23 @@ def test_a_dead_sweeps_parent_run_ends_even_when_the_study_is_complete(tmp_path)
     assert done.returncode == 0, done.stderr
     assert "the study has its 2 trials" in done.stdout + done.stderr
     assert client.get_run(planted.info.run_id).info.status == "KILLED"
+
+
+def test_a_damaged_study_database_is_one_line(tmp_path):
+    # a page of optuna.db overwritten (a disk fault): one line naming the key and the file,
+    # exit 1, the file left as it was for the user to move away
+    args = [*AD_HOC, "hydra.sweeper.n_trials=1", "epochs=1"]
+    assert run(tmp_path, *args).returncode == 0
+    db = tmp_path / "mlruns" / "optuna.db"
+    for side in ("-wal", "-shm"):
+        (tmp_path / "mlruns" / f"optuna.db{side}").unlink(missing_ok=True)
+    data = bytearray(db.read_bytes())
+    data[2 * 4096:3 * 4096] = os.urandom(4096)  # the third page, past the header
+    db.write_bytes(bytes(data))
+    done = run(tmp_path, *[*args[:-2], "hydra.sweeper.n_trials=2", "epochs=1"])
+    assert done.returncode == 1
+    [line] = [ln for ln in done.stderr.splitlines() if ln.startswith("error:")]
+    assert line.startswith("error: hydra.sweeper.storage: expected an Optuna SQLite database (")
+    assert f"{db} is damaged" in line
+    assert "Traceback" not in done.stderr
+    assert db.read_bytes() == bytes(data)

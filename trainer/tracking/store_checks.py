@@ -11,6 +11,7 @@ Opening a store also ends the runs a dead process left RUNNING there
 
 from __future__ import annotations
 
+import contextlib
 import os
 import socket
 import sqlite3
@@ -94,23 +95,34 @@ def _check_sqlite_location(uri: str, db: Path) -> None:
         raise ConfigError(KEY, f"a SQLite file at {db}, not a directory", uri)
     if not os.access(db, os.R_OK | os.W_OK):
         raise ConfigError(KEY, f"a store this user can write ({db} is read-only)", uri)
+    problem = sqlite_file_problem(db)
+    if problem is not None:
+        raise ConfigError(KEY, f"an MLflow SQLite store ({problem}; move it away to start a new "
+                          "store there)", uri)
+
+
+def sqlite_file_problem(db: Path) -> str | None:
+    """Why the existing file ``db`` is not a sound SQLite database (not SQLite, damaged pages),
+    or None; read-only, in milliseconds for a store of a few megabytes."""
     if db.stat().st_size == 0:
-        return  # SQLite's empty database: MLflow creates its tables in it
+        return None  # SQLite's empty database: its tables are created in it
     try:
         with open(db, "rb") as handle:
             header = handle.read(len(_SQLITE_MAGIC))
     except OSError as error:
-        raise ConfigError(KEY, "a readable SQLite file", f"{uri} ({error.strerror})") from None
+        return f"{db} cannot be read: {error.strerror}"
     if header != _SQLITE_MAGIC:
-        raise ConfigError(KEY, f"an MLflow SQLite store ({db} is not a SQLite database; move it "
-                          "away to start a new store there)", uri)
+        return f"{db} is not a SQLite database"
     try:
-        with sqlite3.connect(f"{db.resolve().as_uri()}?mode=ro", uri=True) as con:
-            con.execute("PRAGMA quick_check").fetchall()
-            con.execute("SELECT count(*) FROM sqlite_master").fetchone()
+        with contextlib.closing(sqlite3.connect(f"{db.resolve().as_uri()}?mode=ro",
+                                                uri=True)) as con:
+            result = con.execute("PRAGMA quick_check").fetchall()
     except sqlite3.DatabaseError as error:
-        raise ConfigError(KEY, f"an MLflow SQLite store ({db} is damaged: {error}; move it away "
-                          "to start a new store there)", uri) from None
+        return f"{db} is damaged: {error}"
+    if result != [("ok",)]:
+        detail = " ".join(str(result[0][0]).replace("*** in database main ***", "").split())
+        return f"{db} is damaged: {detail}"
+    return None
 
 
 def _check_server(uri: str) -> None:
