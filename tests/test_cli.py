@@ -255,3 +255,15 @@ def test_one_line_joins_hydra_messages():
     assert one_line(message) == (
         "In 'config': Could not find 'data/foo'; Available options in 'data': digits, wine"
     )
+
+
+@pytest.mark.slow
+def test_a_network_too_large_for_memory_is_one_line_before_allocating(tmp_path):
+    # ten billion weights: how much they need and what is available, not a MemoryError
+    done = trainer(tmp_path, "epochs=1", "model.hidden=[100000,100000]", timeout=60)
+    assert done.returncode == 1
+    [line] = done.stderr.strip().splitlines()
+    assert line.startswith("error: model.hidden: expected a network that fits in memory")
+    assert "GiB are available" in line
+    [logged] = runs_in(tmp_path)
+    assert logged.info.status == "FAILED"

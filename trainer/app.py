@@ -31,6 +31,7 @@ from trainer.interrupts import (
     interrupt_name,
     sigterm_as_interrupt,
 )
+from trainer.memory import check_fits_in_memory
 from trainer.tracking import RunTracker, flatten_config, resolve_tracking_uri
 from trainer.tracking.disk_full import NoSpaceError, no_space_error, what_was_kept
 from trainer.tracking.store_checks import check_tracking_uri, open_experiment
@@ -207,6 +208,10 @@ def _train(
     loss_name = _choose_loss(plain["loss"], data)
     tracker.set_tags({TASK_TAG: data.task, LOSS_TAG: loss_name})
 
+    check_fits_in_memory([data.n_features, *model_cfg["hidden"], data.n_outputs],
+                         batch_size=min(plain["batch_size"], len(data.X_train)), dtype=dtype,
+                         optimizer=str(plain["optimizer"].get("name")),
+                         hidden=model_cfg["hidden"])
     network = MLP(
         data.n_features,
         list(model_cfg["hidden"]),

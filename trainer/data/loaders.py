@@ -135,6 +135,10 @@ def _load_csv(settings: Settings, base_dir: Path) -> RawData:
     labels = frame[target]
     if pd.api.types.is_bool_dtype(labels) or pd.api.types.is_numeric_dtype(labels):
         y = labels.to_numpy()
+        if y.dtype.kind == "f" and np.isinf(y).any():  # a regression target the loss cannot fit
+            row = int(np.flatnonzero(np.isinf(y))[0])
+            raise DataError(f"{path}: target column {target!r} must be finite, got {y[row]} "
+                            f"(line {row + 2})")
     else:
         # Strings stay strings, as a unicode array (never object dtype).
         y = labels.astype(str).to_numpy(dtype=str)
@@ -146,11 +150,25 @@ def _load_csv(settings: Settings, base_dir: Path) -> RawData:
 def _load_npz(settings: Settings, base_dir: Path) -> RawData:
     path = _resolve_path(settings, base_dir, ".npz")
     try:
-        archive = np.load(path, allow_pickle=False)
-    except (ValueError, OSError) as error:
+        with open(path, "rb") as handle:
+            magic = handle.read(6)
+    except OSError as error:
+        raise DataError(f"data.path: {path} cannot be read ({error.strerror})") from None
+    # NumPy answers a file that is neither a zip (.npz) nor an .npy with advice to unpickle
+    # it: never that. What it is not is said here instead.
+    if not magic.startswith((b"PK\x03\x04", b"PK\x05\x06", b"\x93NUMPY")):
         raise DataError(
             f"data.path: expected an .npz archive of plain arrays at {path} "
-            f"(np.savez(path, X=X, y=y)), got an unreadable file ({error})"
+            "(np.savez(path, X=X, y=y)), got a file that is not one (no zip header)"
+        )
+    try:
+        archive = np.load(path, allow_pickle=False)
+    except (ValueError, OSError) as error:
+        reason = "it holds pickled objects, which are never loaded" if "pickle" in str(
+            error) else " ".join(str(error).split())
+        raise DataError(
+            f"data.path: expected an .npz archive of plain arrays at {path} "
+            f"(np.savez(path, X=X, y=y)), got an unreadable file ({reason})"
         ) from None
     if not isinstance(archive, np.lib.npyio.NpzFile):
         raise DataError(
@@ -173,8 +191,9 @@ def _load_npz(settings: Settings, base_dir: Path) -> RawData:
                 f"{path}: expected plain numeric or string arrays, got {error}"
             ) from None
 
-    if X.ndim != 2:
-        raise DataError(f"{path}: expected X of shape (samples, features), got shape {X.shape}")
+    if X.ndim != 2 or X.shape[1] == 0:
+        raise DataError(f"{path}: expected X of shape (samples, features) with at least one "
+                        f"feature, got shape {X.shape}")
     if X.dtype.kind not in "biuf":
         raise DataError(f"{path}: expected numeric X, got dtype {X.dtype}")
     if y.ndim not in (1, 2) or len(y) != len(X):

@@ -86,10 +86,16 @@ def copy_empty_store(db: Path) -> bool:
     tmp = db.with_name(db.name + ".tmp")
     try:
         template = _template_path()  # Path.home() raises when there is no home directory
+        if template.is_file() and not is_empty_store(template):
+            logger.warning("the cached empty MLflow store %s is damaged: building it again",
+                           template)
+            template.unlink()
         if not template.is_file():
             _build_template(template)
         db.parent.mkdir(parents=True, exist_ok=True)
         shutil.copyfile(template, tmp)
+        if not is_empty_store(tmp):  # a cache that went bad, a copy cut short: never kept
+            raise OSError(f"the copy of {template} is not a sound MLflow store")
         os.replace(tmp, db)
     except Exception as exc:  # an unwritable cache, a changed MLflow internal: the slow way
         logger.debug("no MLflow schema template (%s); creating %s the usual way", exc, db)
@@ -97,6 +103,23 @@ def copy_empty_store(db: Path) -> bool:
             tmp.unlink()
         return False
     return True
+
+
+def is_empty_store(path: Path) -> bool:
+    """Whether ``path`` is a sound SQLite file holding MLflow's schema (checked read-only)."""
+    import sqlite3
+
+    try:
+        with contextlib.closing(sqlite3.connect(f"{path.resolve().as_uri()}?mode=ro",
+                                                uri=True)) as con:
+            if con.execute("PRAGMA quick_check").fetchall() != [("ok",)]:
+                return False
+            tables = {row[0] for row in con.execute("SELECT name FROM sqlite_master")}
+            if not {"experiments", "runs", "alembic_version"} <= tables:
+                return False
+            return con.execute("SELECT count(*) FROM alembic_version").fetchone()[0] > 0
+    except sqlite3.Error:
+        return False
 
 
 def discard(db: Path) -> None:

@@ -457,3 +457,32 @@ def test_npz_nan_and_inf_are_refused(tmp_path):
 def test_npz_non_numeric_x_is_refused(tmp_path):
     # String features in an npz are refused naming the dtype.
     assert "numeric X" in npz_error(tmp_path, X=np.full((5, 2), "a"), y=np.zeros(5))
+
+
+# ------------------------------------------------------------------ faults (issue 10)
+
+
+def test_npz_whose_x_has_no_columns_is_refused(tmp_path):
+    np.savez(tmp_path / "z.npz", X=np.zeros((50, 0)), y=np.arange(50) % 2)
+    with pytest.raises(DataError, match=r"at least one feature, got shape \(50, 0\)"):
+        load_dataset(data_cfg("npz", path=str(tmp_path / "z.npz")), seed=0)
+
+
+def test_a_text_file_named_npz_never_gets_advice_to_unpickle(tmp_path):
+    # NumPy's own message suggests allow_pickle: the user gets what the file is not instead
+    (tmp_path / "t.npz").write_text("a,b\n1,2\n")
+    np.save(tmp_path / "o.npy", np.array([{"a": 1}] * 3, dtype=object), allow_pickle=True)
+    (tmp_path / "o.npy").rename(tmp_path / "o.npz")
+    for name, reason in (("t.npz", "not one"), ("o.npz", "pickled objects, which are never")):
+        with pytest.raises(DataError, match=reason) as caught:
+            load_dataset(data_cfg("npz", path=str(tmp_path / name)), seed=0)
+        assert "allow_pickle" not in str(caught.value) and "\n" not in str(caught.value)
+
+
+def test_an_infinite_regression_target_is_refused_when_loading(tmp_path):
+    # named with its file, column and line, not found later as a diverging loss
+    rows = "".join(f"{i},{2 * i},{i * 0.5}\n" for i in range(40)) + "40,80,inf\n"
+    (tmp_path / "r.csv").write_text("a,b,t\n" + rows)
+    with pytest.raises(DataError, match=r"r.csv: target column 't' must be finite, got inf "
+                                        r"\(line 42\)"):
+        load_dataset(data_cfg("csv", path=str(tmp_path / "r.csv"), target="t"), seed=0)

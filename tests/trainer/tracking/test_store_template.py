@@ -85,6 +85,23 @@ def test_a_template_mlflow_refuses_is_replaced(cache: Path, tmp_path: Path,
     assert run.info.status == "FINISHED"
 
 
+@pytest.mark.parametrize("damage", ["garbage", "truncated"])
+def test_a_damaged_template_is_rebuilt_and_never_copied(cache: Path, tmp_path: Path,
+                                                        damage: str) -> None:
+    # a cached template that went bad (garbage, or cut short by a full disk) is checked before
+    # it is copied: it is built again, and no broken store is left in the new directory
+    import os
+
+    assert store_template.copy_empty_store(tmp_path / "seed.db")
+    good = _template(cache).read_bytes()
+    _template(cache).write_bytes(os.urandom(3000) if damage == "garbage"
+                                 else good[: len(good) // 3])
+    target = tmp_path / "new" / "mlflow.db"
+    assert store_template.copy_empty_store(target)
+    assert store_template.is_empty_store(target) and store_template.is_empty_store(_template(cache))
+    _assert_a_new_store_works(tmp_path)
+
+
 def test_an_unwritable_cache_falls_back_to_mlflow(tmp_path: Path,
                                                   monkeypatch: pytest.MonkeyPatch) -> None:
     blocker = tmp_path / "not-a-directory"
