@@ -191,9 +191,9 @@ def _load_npz(settings: Settings, base_dir: Path) -> RawData:
                 f"{path}: expected plain numeric or string arrays, got {error}"
             ) from None
 
-    if X.ndim != 2 or X.shape[1] == 0:
+    if X.ndim != 2 or X.shape[0] == 0 or X.shape[1] == 0:
         raise DataError(f"{path}: expected X of shape (samples, features) with at least one "
-                        f"feature, got shape {X.shape}")
+                        f"sample and one feature, got shape {X.shape}")
     if X.dtype.kind not in "biuf":
         raise DataError(f"{path}: expected numeric X, got dtype {X.dtype}")
     if y.ndim not in (1, 2) or len(y) != len(X):

@@ -147,7 +147,8 @@ def _check_server(uri: str) -> None:
 
 
 def _one_line(error: BaseException, limit: int = 240) -> str:
-    text = " ".join(str(error).split()) or type(error).__name__
+    # A server that is not MLflow's answers with a page of HTML after "Response body:".
+    text = " ".join(str(error).split(" Response body")[0].split()) or type(error).__name__
     return text if len(text) <= limit else text[: limit - 3] + "..."
 
 

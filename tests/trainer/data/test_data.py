@@ -464,8 +464,11 @@ def test_npz_non_numeric_x_is_refused(tmp_path):
 
 def test_npz_whose_x_has_no_columns_is_refused(tmp_path):
     np.savez(tmp_path / "z.npz", X=np.zeros((50, 0)), y=np.arange(50) % 2)
-    with pytest.raises(DataError, match=r"at least one feature, got shape \(50, 0\)"):
+    with pytest.raises(DataError, match=r"one feature, got shape \(50, 0\)"):
         load_dataset(data_cfg("npz", path=str(tmp_path / "z.npz")), seed=0)
+    np.savez(tmp_path / "r.npz", X=np.zeros((0, 4)), y=np.zeros(0))  # and no rows
+    with pytest.raises(DataError, match=r"at least one sample and one feature, got shape \(0, 4\)"):
+        load_dataset(data_cfg("npz", path=str(tmp_path / "r.npz")), seed=0)
 
 
 def test_a_text_file_named_npz_never_gets_advice_to_unpickle(tmp_path):

@@ -122,3 +122,19 @@ def test_a_server_nobody_answers_on_fails_at_once(monkeypatch) -> None:
                                           rf"127.0.0.1:{port}")
     assert os.environ["MLFLOW_HTTP_REQUEST_MAX_RETRIES"] == "2"
     assert os.environ["MLFLOW_HTTP_REQUEST_TIMEOUT"] == "77"
+
+
+def test_a_server_that_is_not_mlflow_is_one_short_line(tmp_path) -> None:
+    # something answers on the port but not MLflow's API: the status, not its HTML page
+    import http.server
+    import threading
+
+    server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), http.server.SimpleHTTPRequestHandler)
+    threading.Thread(target=server.serve_forever, daemon=True).start()
+    try:
+        uri = f"http://127.0.0.1:{server.server_address[1]}/"
+        with pytest.raises(ConfigError, match="error code 404") as caught:
+            open_experiment(uri, "trainer")
+        assert "<html" not in str(caught.value).lower() and "\n" not in str(caught.value)
+    finally:
+        server.shutdown()
