@@ -186,10 +186,14 @@ def _load_npz(settings: Settings, base_dir: Path) -> RawData:
         try:
             X, y = archive["X"], archive["y"]
             names = archive["feature_names"] if "feature_names" in keys else None
-        except ValueError as error:  # object arrays need pickle, which is refused
+        except ValueError:  # object arrays need pickle, which is never used
             raise DataError(
-                f"{path}: expected plain numeric or string arrays, got {error}"
+                f"{path}: expected plain numeric or string arrays, got pickled objects"
             ) from None
+    for name, array in (("X", X), ("y", y)):
+        if not isinstance(array, np.ndarray):  # a zip member that is not an .npy array
+            raise DataError(f"{path}: expected {name} as a NumPy array (np.savez), got a "
+                            f"{type(array).__name__} member")
 
     if X.ndim != 2 or X.shape[0] == 0 or X.shape[1] == 0:
         raise DataError(f"{path}: expected X of shape (samples, features) with at least one "

@@ -489,3 +489,13 @@ def test_an_infinite_regression_target_is_refused_when_loading(tmp_path):
     with pytest.raises(DataError, match=r"r.csv: target column 't' must be finite, got inf "
                                         r"\(line 42\)"):
         load_dataset(data_cfg("csv", path=str(tmp_path / "r.csv"), target="t"), seed=0)
+
+
+def test_a_zip_named_npz_whose_members_are_not_arrays_is_refused(tmp_path):
+    import zipfile
+
+    with zipfile.ZipFile(tmp_path / "z.npz", "w") as archive:
+        archive.writestr("X.npy", "not an array")
+        archive.writestr("y.npy", "nor this")
+    with pytest.raises(DataError, match="expected X as a NumPy array"):
+        load_dataset(data_cfg("npz", path=str(tmp_path / "z.npz")), seed=0)
