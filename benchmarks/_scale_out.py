@@ -110,7 +110,9 @@ class _NoWorkJob:
 
 
 def _plan(url: str, study_name: str, n_trials: int, index: int) -> object:
-    from sweeps import StorageSpec, WorkerPlan, parse_search_space
+    from sweeps.search import parse_search_space
+    from sweeps.study import StorageSpec
+    from sweeps.workers import WorkerPlan
 
     return WorkerPlan(
         study_name=study_name, storage=StorageSpec(url, create_schema=False), sampler="random",
@@ -127,7 +129,8 @@ def _coordination_worker(url: str, study_name: str, n_trials: int, epochs: int, 
     import optuna
     import sqlalchemy
 
-    from sweeps import open_storage, run_worker
+    from sweeps.study import open_storage
+    from sweeps.workers import run_worker
 
     logging.getLogger("sweeps").setLevel(logging.WARNING)  # no line per trial
     optuna.logging.set_verbosity(optuna.logging.WARNING)
@@ -149,7 +152,7 @@ def _coordination_worker(url: str, study_name: str, n_trials: int, epochs: int, 
 def run_coordination(url: str, backend: str, *, workers: int, n_trials: int, epochs: int
                      ) -> CoordinationResult:
     """``workers`` processes run ``n_trials`` no-work trials of a fresh study on ``url``."""
-    from sweeps import StorageSpec, load_or_create_study, open_storage
+    from sweeps.study import StorageSpec, load_or_create_study, open_storage
 
     study_name = f"coordination-{uuid.uuid4().hex[:8]}"
     load_or_create_study(open_storage(StorageSpec(url)), study_name, direction="minimize")
