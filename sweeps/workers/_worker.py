@@ -199,6 +199,10 @@ class _TrialRunner:
         except KeyboardInterrupt:
             with contextlib.suppress(Exception):  # the reason is a courtesy; the state is not
                 trial.set_user_attr(FAIL_REASON_ATTR, "interrupted (Ctrl-C or SIGTERM)")
+                # An interrupt just after Optuna handed the trial over comes before _run's
+                # first act: without its worker, neither this worker nor the sweep would find
+                # the trial to queue it again (requeue_interrupted looks trials up by worker).
+                trial.set_user_attr(WORKER_ATTR, self.worker)
             raise
 
     def _run(self, trial: optuna.Trial) -> float:

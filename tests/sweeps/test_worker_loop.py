@@ -124,6 +124,28 @@ def test_interrupted_trial_is_queued_again(tmp_path):
     assert count_trials(final, 4).finished == 4 and final[2].state == TrialState.COMPLETE
 
 
+def test_trial_interrupted_before_its_first_act_is_queued_again(tmp_path, monkeypatch):
+    # Ctrl-C just after Optuna handed a trial over, before the worker wrote itself on it: the
+    # trial is still found (by its worker) and queued again, not left FAIL for good
+    from sweeps.workers import _worker
+
+    plan = make_plan(tmp_path / "o.db", n_trials=3)
+    first_act = _worker._TrialRunner._run
+
+    def interrupted_at_once(self: _worker._TrialRunner, trial: optuna.Trial) -> float:
+        if trial.number == 1:
+            raise KeyboardInterrupt
+        return first_act(self, trial)
+
+    monkeypatch.setattr(_worker._TrialRunner, "_run", interrupted_at_once)
+    with pytest.raises(KeyboardInterrupt):
+        run_worker(plan, FakeJob())
+    trials = load(plan).get_trials()
+    assert [t.state for t in trials] == [TrialState.COMPLETE, TrialState.FAIL, TrialState.WAITING]
+    assert trials[1].user_attrs[FAIL_REASON_ATTR].startswith("interrupted")
+    assert trials[2].params == trials[1].params
+
+
 def test_trial_beyond_the_budget_is_marked_surplus_and_not_run(tmp_path):
     # trials asked together past n_trials (another process) are ended before running
     plan = make_plan(tmp_path / "o.db", n_trials=3)
