@@ -28,7 +28,7 @@ import hashlib
 import itertools
 import json
 import math
-from collections.abc import Iterable, Mapping, Sequence
+from collections.abc import Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -429,6 +429,7 @@ def _condition(
     parent_param = found[parent]
     if not isinstance(parent_param.distribution, CategoricalDistribution):
         raise ConfigError(key, "a parent searched with choice(...)", parent)
+    pairs: Iterator[tuple[Any, str]]
     if override.is_sweep_override():
         if not isinstance(override.value(), ChoiceSweep):
             raise ConfigError(key, "listed parent values (a,b or choice(a,b))", text)
