@@ -89,7 +89,7 @@ def workers_of(trials: list) -> set[str]:
 
 
 def test_two_sweeps_with_no_shared_files_share_one_study_and_one_mlflow_server(
-        tmp_path, pg_url, mlflow_server):
+        tmp_path, pg_url, mlflow_server, monkeypatch):
     # two "machines" (start directories with nothing in common) run the same sweep on one
     # PostgreSQL study and one MLflow server: together exactly n_trials, each did some, every
     # run is on the server with its parent, and a trial's model loads through the server
@@ -113,7 +113,10 @@ def test_two_sweeps_with_no_shared_files_share_one_study_and_one_mlflow_server(
 
     import mlflow
 
-    mlflow.set_tracking_uri(mlflow_server)
+    # Through the environment, as a user would, never MLflow's process-wide global: a global
+    # left set would send every later test's models:/ and runs:/ look-ups to this server.
+    monkeypatch.setattr("mlflow.tracking._tracking_service.utils._tracking_uri", None)
+    monkeypatch.setenv("MLFLOW_TRACKING_URI", mlflow_server)
     best = study.best_trial.user_attrs[RUN_ID_ATTR]
     model = mlflow.pyfunc.load_model(f"runs:/{best}/model")
     predictions = np.asarray(model.predict(np.zeros((3, 64))))

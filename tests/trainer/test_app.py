@@ -69,6 +69,7 @@ def test_logged_model_predicts_raw_rows_in_original_labels(make_config, store_ur
     from sklearn.datasets import load_iris
 
     iris = load_iris()
+    monkeypatch.setattr("mlflow.tracking._tracking_service.utils._tracking_uri", None)
     monkeypatch.setenv("MLFLOW_TRACKING_URI", store_uri)
     (output,) = MlflowClient(store_uri).get_run(run_id).outputs.model_outputs
     model = mlflow.pyfunc.load_model(f"models:/{output.model_id}")
