@@ -13,7 +13,6 @@ import contextlib
 import logging
 import os
 import re
-import sqlite3
 import threading
 from collections.abc import Callable, Iterator
 from pathlib import Path
@@ -120,22 +119,6 @@ def _store_lock(uri: str) -> Iterator[None]:
             fcntl.flock(handle, fcntl.LOCK_UN)
 
 
-def _sqlite_store_ready(db: Path) -> bool:
-    """Whether ``db`` holds an MLflow schema already (checked read-only, in milliseconds)."""
-    if not db.is_file():
-        return False
-    try:
-        with contextlib.closing(
-            sqlite3.connect(f"{db.resolve().as_uri()}?mode=ro", uri=True)
-        ) as con:
-            tables = {row[0] for row in con.execute("SELECT name FROM sqlite_master")}
-            if not {"experiments", "runs", "alembic_version"} <= tables:
-                return False
-            return con.execute("SELECT count(*) FROM alembic_version").fetchone()[0] > 0
-    except sqlite3.Error:
-        return False
-
-
 def get_client(uri: str) -> MlflowClient:
     """This process's client for ``uri``, opening (and for SQLite, creating) the store once."""
     with _clients_lock:
@@ -146,7 +129,7 @@ def get_client(uri: str) -> MlflowClient:
             # Opening a ready store (~1 s) runs outside it, so workers start in parallel.
             with _store_lock(uri):
                 db = _sqlite_path(uri)
-                if db is not None and not _sqlite_store_ready(db):
+                if db is not None and not store_template.holds_mlflow_schema(db):
                     client = _create_sqlite_store(uri, db)
             if client is None:
                 client = MlflowClient(tracking_uri=uri)

@@ -107,12 +107,20 @@ def copy_empty_store(db: Path) -> bool:
 
 def is_empty_store(path: Path) -> bool:
     """Whether ``path`` is a sound SQLite file holding MLflow's schema (checked read-only)."""
+    return holds_mlflow_schema(path, integrity_check=True)
+
+
+def holds_mlflow_schema(path: Path, *, integrity_check: bool = False) -> bool:
+    """Whether ``path`` is a SQLite file holding MLflow's schema, checked read-only in
+    milliseconds; ``integrity_check`` also runs SQLite's ``quick_check`` over every page."""
     import sqlite3
 
+    if not path.is_file():
+        return False
     try:
         with contextlib.closing(sqlite3.connect(f"{path.resolve().as_uri()}?mode=ro",
                                                 uri=True)) as con:
-            if con.execute("PRAGMA quick_check").fetchall() != [("ok",)]:
+            if integrity_check and con.execute("PRAGMA quick_check").fetchall() != [("ok",)]:
                 return False
             tables = {row[0] for row in con.execute("SELECT name FROM sqlite_master")}
             if not {"experiments", "runs", "alembic_version"} <= tables:
