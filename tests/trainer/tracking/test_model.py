@@ -3,6 +3,7 @@ NumPy predictor, loaded by MLflow and predicting in the data's own terms."""
 
 from __future__ import annotations
 
+import errno
 import json
 import os
 import subprocess
@@ -83,16 +84,27 @@ def tracking_env(store_uri: str, monkeypatch: pytest.MonkeyPatch) -> str:
     return store_uri
 
 
+@pytest.mark.parametrize(
+    ("with_example", "remote_artifacts"),
+    [(False, False), (True, False), (False, True)],
+    ids=["written-in-place", "saved-by-mlflow-with-example", "uploaded-to-remote-artifacts"],
+)
 def test_logged_classifier_is_a_logged_model_of_its_run(
-    classifier: dict, tracking_env: str
+    classifier: dict, tracking_env: str, with_example: bool, remote_artifacts: bool,
+    monkeypatch: pytest.MonkeyPatch,
 ) -> None:
     # log_model makes an MLflow 3 logged model: READY, its run as source and output (at the
     # kept epoch), the config as params; models:/<id> and runs:/<run>/model load it, and it
-    # returns the data's labels, the same as the in-memory network on standardized inputs
+    # returns the data's labels, the same as the in-memory network on standardized inputs.
+    # So it does whether the trainer writes the model or MLflow does (an input example), and
+    # whether the store's artifacts are local or remote (uploaded: pretended here)
+    if remote_artifacts:
+        monkeypatch.setattr("trainer.tracking.model._local_directory", lambda uri: None)
     experiment_id = get_or_create_experiment(tracking_env, f"pyfunc-{uuid.uuid4().hex[:8]}")
+    example = classifier["X"][:3] if with_example else None
     with RunTracker.start(tracking_env, experiment_id) as tracker:
         model_id = tracker.log_model(step=7, params={"optimizer": {"lr": 0.1}},
-                                     **classifier["save_kwargs"], input_example=classifier["X"][:3])
+                                     **classifier["save_kwargs"], input_example=example)
         tracker.log_metrics({"test_accuracy": 0.97}, model_id=model_id)
     client = get_client(tracking_env)
     logged = client.get_logged_model(model_id)
@@ -139,6 +151,25 @@ def test_a_model_that_cannot_be_saved_is_marked_failed(
         tracker.log_model(step=1, **{**classifier["save_kwargs"], "loss": "hinge"})
     (logged,) = get_client(tracking_env).search_logged_models([experiment_id])
     assert logged.status == LoggedModelStatus.FAILED
+
+
+def test_a_model_cut_short_by_a_full_disk_leaves_no_files(
+    classifier: dict, tracking_env: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # written in place in the store's artifacts, a model whose save fails halfway (its data is
+    # written) is FAILED and its files are removed: they would only take the disk's space
+    def full_disk() -> None:
+        raise OSError(errno.ENOSPC, "No space left on device", "conda.yaml")
+
+    monkeypatch.setattr("trainer.tracking.model_env.environment_files", full_disk)
+    experiment_id = get_or_create_experiment(tracking_env, f"pyfunc-{uuid.uuid4().hex[:8]}")
+    with RunTracker.start(tracking_env, experiment_id) as tracker, \
+            pytest.raises(OSError, match="No space left"):
+        tracker.log_model(step=1, **classifier["save_kwargs"])
+    (logged,) = get_client(tracking_env).search_logged_models([experiment_id])
+    assert logged.status == LoggedModelStatus.FAILED
+    artifacts = Path(logged.artifact_location.removeprefix("file://"))
+    assert not artifacts.exists()
 
 
 def test_model_directory_holds_no_pickle(classifier: dict, tmp_path: Path) -> None:
