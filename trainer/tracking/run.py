@@ -2,7 +2,8 @@
 
 A metric value logged alone costs ~1 ms, ~0.15 ms through ``log_batch``, so per-epoch metrics are
 buffered and written in batches (every ~2 s, when the buffer is full, and at the end); params
-and tags ride along with them.
+and tags ride along with them. Artifacts go straight to the run's artifact repository, built
+once from the URI ``create_run`` returned.
 """
 
 from __future__ import annotations
@@ -12,15 +13,18 @@ import contextlib
 import getpass
 import logging
 import os
+import posixpath
 import re
 import subprocess
 import sys
+import tempfile
 import time
 import weakref
-from collections.abc import Mapping
+from collections.abc import Iterator, Mapping
 from functools import lru_cache
+from pathlib import Path
 from types import TracebackType
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from mlflow import MlflowClient
 from mlflow.entities import Metric, Param, RunTag
@@ -46,6 +50,9 @@ from trainer.tracking.tags import (
     SOURCE_TYPE_TAG,
     USER_TAG,
 )
+
+if TYPE_CHECKING:
+    from mlflow.store.artifact.artifact_repo import ArtifactRepository
 
 __all__ = ["MODEL_ARTIFACT_PATH", "RunTracker", "end_open_runs", "failure_reason"]
 
@@ -135,6 +142,7 @@ class RunTracker:
         *,
         experiment_id: str | None = None,
         run_name: str | None = None,
+        artifact_uri: str | None = None,
         flush_interval: float = 2.0,
         max_buffered: int = MAX_METRICS_PER_BATCH,
     ) -> None:
@@ -142,6 +150,8 @@ class RunTracker:
         self.run_id = run_id
         self._experiment_id = experiment_id
         self.run_name = run_name
+        self._artifact_root = artifact_uri
+        self._artifact_repo: ArtifactRepository | None = None
         self.flush_interval = flush_interval
         self.max_buffered = max_buffered
         self._buffer: list[Metric] = []
@@ -181,7 +191,7 @@ class RunTracker:
         run = client.create_run(experiment_id, tags=all_tags, run_name=run_name)
         _heartbeat.ensure_running()
         return cls(client, run.info.run_id, experiment_id=experiment_id,
-                   run_name=run.info.run_name)
+                   run_name=run.info.run_name, artifact_uri=run.info.artifact_uri)
 
     @property
     def experiment_id(self) -> str:
@@ -269,11 +279,39 @@ class RunTracker:
 
     def log_text(self, text: str, artifact_file: str) -> None:
         """Store ``text`` as the artifact ``artifact_file`` (e.g. ``config.yaml``)."""
-        self.client.log_text(self.run_id, text, artifact_file)
+        with self._artifact_file(artifact_file) as path:
+            path.write_text(text, encoding="utf-8")
 
     def log_figure(self, figure: Any, artifact_file: str) -> None:
         """Store a Matplotlib figure as the PNG artifact ``artifact_file``."""
-        self.client.log_figure(self.run_id, figure, artifact_file, save_kwargs={"format": "png"})
+        with self._artifact_file(artifact_file) as path:
+            figure.savefig(path, format="png")
+
+    @contextlib.contextmanager
+    def _artifact_file(self, artifact_file: str) -> Iterator[Path]:
+        """A temporary path to write ``artifact_file`` (run-relative, POSIX) to, then logged to
+        the run's artifact repository, as ``MlflowClient.log_text``/``log_figure`` do."""
+        relative = posixpath.normpath(artifact_file)
+        with tempfile.TemporaryDirectory(prefix="trainer-artifact-") as tmp:
+            path = Path(tmp) / posixpath.basename(relative)
+            yield path
+            self._artifacts().log_artifact(str(path), posixpath.dirname(relative) or None)
+
+    def _artifacts(self) -> ArtifactRepository:
+        # MlflowClient's artifact calls first look the run up for its artifact URI (an eager
+        # get_run), which create_run returned already: the config costs 1.1 ms instead of
+        # 5.6 ms a run (8-12 ms in a fresh process).
+        if self._artifact_repo is None:
+            from mlflow.store.artifact.artifact_repository_registry import (
+                get_artifact_repository,
+            )
+            from mlflow.utils.uri import add_databricks_profile_info_to_artifact_uri
+
+            uri = add_databricks_profile_info_to_artifact_uri(self.artifact_uri(),
+                                                              self.client.tracking_uri)
+            self._artifact_repo = get_artifact_repository(uri,
+                                                          tracking_uri=self.client.tracking_uri)
+        return self._artifact_repo
 
     def log_model(
         self, *, step: int, params: Mapping[str, Any] | None = None, **save_kwargs: Any
@@ -297,7 +335,9 @@ class RunTracker:
     def artifact_uri(self, artifact_path: str = "") -> str:
         """The absolute URI of the run's artifact directory (or of a path inside it); loading
         from it needs no tracking URI, unlike ``runs:/``."""
-        root = self.client.get_run(self.run_id).info.artifact_uri
+        if self._artifact_root is None:  # a tracker made from a run id alone
+            self._artifact_root = self.client.get_run(self.run_id).info.artifact_uri
+        root = self._artifact_root
         return f"{root.rstrip('/')}/{artifact_path}" if artifact_path else root
 
     # -- end

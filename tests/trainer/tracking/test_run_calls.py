@@ -1,0 +1,210 @@
+"""The MLflow calls a training run makes: how many, and what they keep on every path.
+
+Each store call costs milliseconds whatever it carries (a sweep trial pays them all), so a run
+writes its params, tags and metrics with one ``log_batch`` and its artifacts straight to its
+artifact repository. The calls are counted through a wrapped client, so a change that adds one
+shows here.
+"""
+
+from __future__ import annotations
+
+from collections import Counter
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any
+
+import pytest
+from mlflow import MlflowClient
+from omegaconf import OmegaConf
+
+from trainer import run_context
+from trainer.app import run
+from trainer.core.callbacks import Callback
+from trainer.tracking import run as tracking_run
+from trainer.tracking.tags import STUDY_TAG, TRIAL_NUMBER_TAG, TRIAL_STATE_TAG
+
+FAST = ("epochs=4", "model.hidden=[16]", "mlflow.log_model=false")
+
+
+class CountingClient:
+    """An MlflowClient whose public method calls are counted by name."""
+
+    def __init__(self, client: MlflowClient) -> None:
+        self._client = client
+        self.calls: Counter[str] = Counter()
+
+    def __getattr__(self, name: str) -> Any:
+        attribute = getattr(self._client, name)
+        if name.startswith("_") or not callable(attribute):
+            return attribute
+
+        def counted(*args: Any, **kwargs: Any) -> Any:
+            self.calls[name] += 1
+            return attribute(*args, **kwargs)
+
+        return counted
+
+
+@pytest.fixture
+def counting(monkeypatch: pytest.MonkeyPatch) -> Callable[[], CountingClient]:
+    """The wrapped client the next run tracks through (once it started)."""
+    wrapped: list[CountingClient] = []
+    real = tracking_run.get_client
+
+    def get_client(uri: str) -> CountingClient:
+        wrapped.append(CountingClient(real(uri)))
+        return wrapped[-1]
+
+    monkeypatch.setattr(tracking_run, "get_client", get_client)
+    return lambda: wrapped[-1]
+
+
+class StopAt(Callback):
+    """Raises ``error`` at the end of epoch ``epoch``."""
+
+    def __init__(self, epoch: int, error: BaseException) -> None:
+        self.epoch, self.error = epoch, error
+
+    def on_epoch_end(self, loop: Any, epoch: int, logs: dict[str, float]) -> None:
+        if epoch == self.epoch:
+            raise self.error
+
+
+def _run(cfg: Any, *callbacks: Callback) -> str:
+    """Run ``cfg`` with extra fit-loop callbacks; return its MLflow run id (whatever it raised
+    is re-raised)."""
+    started: list[str] = []
+    context = run_context.RunContext(on_run_started=started.append,
+                                     callbacks=tuple(lambda c=c: c for c in callbacks))
+    try:
+        with run_context.use(context):
+            run(cfg)
+    finally:
+        assert started, "the run never started"
+    return started[0]
+
+
+def _started_run(store_uri: str) -> Any:
+    """The latest run of the store (the one a test just made)."""
+    client = MlflowClient(store_uri)
+    (run_info,) = client.search_runs(
+        [e.experiment_id for e in client.search_experiments()], max_results=1,
+        order_by=["attributes.start_time DESC"])
+    return client.get_run(run_info.info.run_id)
+
+
+def test_a_run_makes_three_store_calls_besides_its_model(make_config, store_uri, counting):
+    # create_run, one log_batch with every param, tag and metric, set_terminated; the config
+    # and the picture go to the artifact repository without looking the run up again
+    cfg = make_config(*FAST)
+    run_id = _run(cfg)
+    assert counting().calls == Counter(create_run=1, log_batch=1, set_terminated=1)
+    logged = MlflowClient(store_uri).get_run(run_id)
+    assert logged.info.status == "FINISHED"
+    assert logged.data.params["model.hidden"] == "[16]"
+    assert {"task", "loss", "stop_reason", "dataset"} <= set(logged.data.tags)
+    history = MlflowClient(store_uri).get_metric_history(run_id, "val_loss")
+    assert [m.step for m in history] == [1, 2, 3, 4]
+    assert {"test_loss", "best_epoch", "stopped_epoch"} <= set(logged.data.metrics)
+
+
+def test_the_config_artifact_is_the_resolved_yaml(make_config, store_uri):
+    # the artifact holds exactly OmegaConf's YAML of the resolved config, beside the picture
+    cfg = make_config(*FAST)
+    run_id = _run(cfg)
+    client = MlflowClient(store_uri)
+    root = Path(client.get_run(run_id).info.artifact_uri.removeprefix("file://"))
+    assert (root / "config.yaml").read_text(encoding="utf-8") == OmegaConf.to_yaml(
+        cfg, resolve=True)
+    assert (root / "learning_curves.png").read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
+    assert {a.path for a in client.list_artifacts(run_id)} == {"config.yaml",
+                                                                "learning_curves.png"}
+
+
+def test_a_run_interrupted_mid_training_keeps_its_epochs_and_ends_killed(
+        make_config, store_uri, counting):
+    # Ctrl-C at epoch 3: the buffered epochs, params and tags are written as the run ends
+    cfg = make_config("epochs=8", "model.hidden=[16]", "mlflow.log_model=false",
+                      "early_stopping.enabled=false")
+    with pytest.raises(KeyboardInterrupt):
+        _run(cfg, StopAt(3, KeyboardInterrupt()))
+    logged = _started_run(store_uri)
+    assert logged.info.status == "KILLED" and logged.info.end_time is not None
+    assert logged.data.tags["failure_reason"] == "interrupted (Ctrl-C)"
+    assert logged.data.params["epochs"] == "8"
+    client = MlflowClient(store_uri)
+    for key in ("train_loss", "val_loss", "val_accuracy"):
+        assert [m.step for m in client.get_metric_history(logged.info.run_id, key)] == [1, 2, 3]
+    assert counting().calls == Counter(create_run=1, log_batch=1, set_terminated=1)
+
+
+def test_a_run_failing_mid_training_keeps_its_epochs_and_ends_failed(make_config, store_uri):
+    cfg = make_config("epochs=8", "model.hidden=[16]", "mlflow.log_model=false",
+                      "early_stopping.enabled=false")
+    with pytest.raises(RuntimeError):
+        _run(cfg, StopAt(2, RuntimeError("boom")))
+    logged = _started_run(store_uri)
+    assert logged.info.status == "FAILED"
+    assert logged.data.tags["failure_reason"] == "RuntimeError: boom"
+    history = MlflowClient(store_uri).get_metric_history(logged.info.run_id, "val_loss")
+    assert [m.step for m in history] == [1, 2]
+
+
+def test_a_failed_final_write_fails_the_run_with_its_reason(make_config, store_uri,
+                                                            monkeypatch):
+    # the run's one write happens inside the run: a store rejecting it ends the run FAILED
+    # with the store's message, not FINISHED without its metrics
+    cfg = make_config(*FAST)
+    real_flush = tracking_run.RunTracker.flush
+    attempts: list[int] = []
+
+    def flush_failing_once(self: tracking_run.RunTracker) -> None:
+        attempts.append(1)
+        if len(attempts) == 1 and self._buffer:
+            raise RuntimeError("store rejected the batch")
+        real_flush(self)
+
+    monkeypatch.setattr(tracking_run.RunTracker, "flush", flush_failing_once)
+    with pytest.raises(RuntimeError, match="store rejected"):
+        _run(cfg)
+    logged = _started_run(store_uri)
+    assert logged.info.status == "FAILED"
+    assert logged.data.tags["failure_reason"] == "RuntimeError: store rejected the batch"
+    # the retry at the end still wrote what the run had
+    assert "test_loss" in logged.data.metrics
+
+
+class PruneAt(Callback):
+    """Stops the loop as a sweep's pruner does, at the end of epoch ``epoch``."""
+
+    def __init__(self, epoch: int) -> None:
+        self.epoch = epoch
+
+    def on_epoch_end(self, loop: Any, epoch: int, logs: dict[str, float]) -> None:
+        if epoch == self.epoch:
+            loop.request_stop("pruned")
+
+
+def test_a_pruned_trial_is_named_and_tagged_in_the_same_write(make_config, store_uri, counting):
+    # a sweep trial's state and its pruned name ride along with its metrics
+    cfg = make_config("epochs=8", "model.hidden=[16]", "mlflow.log_model=false")
+    context = run_context.RunContext(tags={STUDY_TAG: "calls", TRIAL_NUMBER_TAG: "7"},
+                                     callbacks=(lambda: PruneAt(2),))
+    with run_context.use(context):
+        run(cfg)
+    logged = _started_run(store_uri)
+    assert logged.info.status == "FINISHED"
+    assert logged.data.tags[TRIAL_STATE_TAG] == "PRUNED"
+    assert logged.data.tags["stop_reason"] == "pruned"
+    assert logged.info.run_name == "calls-trial-7 (pruned at epoch 2)"
+    assert counting().calls == Counter(create_run=1, log_batch=1, set_terminated=1)
+
+
+def test_a_completed_trial_is_tagged_complete(make_config, store_uri):
+    cfg = make_config(*FAST)
+    context = run_context.RunContext(tags={STUDY_TAG: "calls", TRIAL_NUMBER_TAG: "8"})
+    with run_context.use(context):
+        run(cfg)
+    logged = _started_run(store_uri)
+    assert logged.data.tags[TRIAL_STATE_TAG] == "COMPLETE"
+    assert logged.info.run_name == "calls-trial-8"
