@@ -239,6 +239,16 @@ class RunTracker:
         now = int(time.time() * 1000)
         timestamp = self._step_times.setdefault(step, now) if model_id else now
         self._step_times.setdefault(step, timestamp)
+        if model_id:
+            # A value still buffered for the run alone is the same row of the run's history:
+            # the linked one replaces it, instead of both reaching the store, whose insert then
+            # fails on the duplicate key and is redone without it (~3 ms of a run's last write)
+            linked = {(key, float(value)) for key, value in metrics.items()}
+            self._buffer = [
+                m for m in self._buffer
+                if m.model_id is not None or m.step != step or m.timestamp != timestamp
+                or (m.key, m.value) not in linked
+            ]
         self._buffer.extend(
             Metric(key, float(value), timestamp, step, model_id=model_id)
             for key, value in metrics.items()

@@ -123,20 +123,25 @@ def test_logged_classifier_is_a_logged_model_of_its_run(
     assert (predicted == classifier["labels"]).mean() > 0.95
 
 
+@pytest.mark.parametrize("written_first", [True, False], ids=["written", "still-buffered"])
 def test_metrics_linked_to_the_model_stay_one_point_in_the_run(
-    classifier: dict, tracking_env: str
+    classifier: dict, tracking_env: str, written_first: bool
 ) -> None:
-    # an epoch's values logged again for the model are not doubled in the run's history
+    # an epoch's values logged again for the model are not doubled in the run's history,
+    # whether the run's values were written before or are written in the same batch
     experiment_id = get_or_create_experiment(tracking_env, f"pyfunc-{uuid.uuid4().hex[:8]}")
     with RunTracker.start(tracking_env, experiment_id) as tracker:
         for epoch in (1, 2, 3):
-            tracker.log_epoch(epoch, {"val_loss": 1.0 / epoch})
-        tracker.flush()
+            tracker.log_epoch(epoch, {"val_loss": 1.0 / epoch, "train_loss": 2.0 / epoch})
+        if written_first:
+            tracker.flush()
         model_id = tracker.log_model(step=2, **classifier["save_kwargs"])
         tracker.log_metrics({"val_loss": 0.5}, step=2, model_id=model_id)
     client = get_client(tracking_env)
     history = client.get_metric_history(tracker.run_id, "val_loss")
     assert sorted((m.step, m.value) for m in history) == [(1, 1.0), (2, 0.5), (3, 1.0 / 3)]
+    train_history = client.get_metric_history(tracker.run_id, "train_loss")
+    assert sorted((m.step, m.value) for m in train_history) == [(1, 2.0), (2, 1.0), (3, 2.0 / 3)]
     model_metrics = client.get_logged_model(model_id).metrics
     assert [(m.key, m.step, m.value) for m in model_metrics] == [("val_loss", 2, 0.5)]
 
