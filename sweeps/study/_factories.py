@@ -22,6 +22,7 @@ from optuna.exceptions import ExperimentalWarning
 from optuna.pruners import BasePruner
 from optuna.samplers import BaseSampler
 
+from sweeps.study._pruners import MedianPruner, PercentilePruner
 from trainer.errors import ConfigError
 
 __all__ = ["PRUNERS", "SAMPLERS", "build_pruner", "build_sampler", "spec_name"]
@@ -59,8 +60,9 @@ def _patient(*, wrapped: Any = "median", patience: int = 3, min_delta: float = 0
 
 
 PRUNERS: dict[str, Callable[..., BasePruner]] = {
-    "median": optuna.pruners.MedianPruner,
-    "percentile": optuna.pruners.PercentilePruner,
+    # Optuna's classes, reading the study once per trial instead of per epoch (_pruners.py)
+    "median": MedianPruner,
+    "percentile": PercentilePruner,
     "successive_halving": optuna.pruners.SuccessiveHalvingPruner,
     "hyperband": optuna.pruners.HyperbandPruner,
     "patient": _patient,

@@ -276,7 +276,8 @@ def _log_finished(study: optuna.Study, trial: optuna.trial.FrozenTrial) -> None:
     params = " ".join(f"{k}={v}" for k, v in trial.params.items())
     if trial.state == TrialState.COMPLETE:
         try:
-            best = f" (best {study.best_value:.6g}, trial {study.best_trial.number})"
+            best_trial = study.best_trial  # one read of the study (best_value is another)
+            best = f" (best {best_trial.value:.6g}, trial {best_trial.number})"
         except ValueError:
             best = ""
         log.info("trial %d COMPLETE %.6g%s  %s", trial.number, trial.value, best, params)
