@@ -16,6 +16,8 @@ from typing import Any
 import pytest
 from mlflow import MlflowClient
 from omegaconf import OmegaConf
+from sqlalchemy import event
+from sqlalchemy.orm import Session
 
 from trainer import run_context
 from trainer.app import run
@@ -208,3 +210,27 @@ def test_a_completed_trial_is_tagged_complete(make_config, store_uri):
     logged = _started_run(store_uri)
     assert logged.data.tags[TRIAL_STATE_TAG] == "COMPLETE"
     assert logged.info.run_name == "calls-trial-8"
+
+
+def test_the_models_metrics_are_written_without_a_rejected_row(make_config, store_uri):
+    # the kept epoch's values, logged again for the model, stay one point of the run's history;
+    # the batch carries each row once, so the store never rejects one and rolls back
+    cfg = make_config("epochs=4", "model.hidden=[16]", "early_stopping.enabled=false")
+    rollbacks: list[object] = []
+    listener = lambda session: rollbacks.append(session)  # noqa: E731
+    event.listen(Session, "after_rollback", listener)
+    try:
+        run_id = _run(cfg)
+    finally:
+        event.remove(Session, "after_rollback", listener)
+    assert rollbacks == []
+    client = MlflowClient(store_uri)
+    logged = client.get_run(run_id)
+    history = client.get_metric_history(run_id, "val_loss")
+    assert [m.step for m in history] == [1, 2, 3, 4]
+    (output,) = logged.outputs.model_outputs
+    model_metrics = {(m.key, m.step): m.value for m in client.get_logged_model(
+        output.model_id).metrics}
+    kept = history[output.step - 1]
+    assert model_metrics[("val_loss", output.step)] == kept.value
+    assert model_metrics[("test_loss", 0)] == logged.data.metrics["test_loss"]
