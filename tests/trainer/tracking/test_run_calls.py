@@ -8,6 +8,7 @@ shows here.
 
 from __future__ import annotations
 
+import time
 from collections import Counter
 from collections.abc import Callable
 from pathlib import Path
@@ -234,3 +235,31 @@ def test_the_models_metrics_are_written_without_a_rejected_row(make_config, stor
     kept = history[output.step - 1]
     assert model_metrics[("val_loss", output.step)] == kept.value
     assert model_metrics[("test_loss", 0)] == logged.data.metrics["test_loss"]
+
+
+class SlowClock:
+    """``time`` for the run module, where 10 s pass between two looks at the monotonic clock."""
+
+    def __init__(self) -> None:
+        self.now = 0.0
+
+    def monotonic(self) -> float:
+        self.now += 10.0
+        return self.now
+
+    @staticmethod
+    def time() -> float:
+        return time.time()
+
+
+def test_a_long_run_writes_each_epoch_as_it_ends_and_its_last_metrics_once(
+        make_config, store_uri, counting, monkeypatch):
+    # when every epoch outlasts the write interval, each is written as it ends (its curves grow
+    # while it trains); the metrics logged after training go with the run's final write
+    monkeypatch.setattr(tracking_run, "time", SlowClock())
+    cfg = make_config("epochs=3", "model.hidden=[16]", "early_stopping.enabled=false")
+    run_id = _run(cfg)
+    assert counting().calls["log_batch"] == 3 + 1
+    client = MlflowClient(store_uri)
+    assert [m.step for m in client.get_metric_history(run_id, "val_loss")] == [1, 2, 3]
+    assert {"test_loss", "best_epoch", "stopped_epoch"} <= set(client.get_run(run_id).data.metrics)
