@@ -23,7 +23,14 @@ from typing import TYPE_CHECKING, Any
 import optuna
 from optuna.trial import FrozenTrial, TrialState
 
-from sweeps.study._budget import FAIL_REASON_ATTR, OVERRIDES_ATTR, RUN_ID_ATTR, Budget, count_trials
+from sweeps.study._budget import (
+    OVERRIDES_ATTR,
+    RUN_ID_ATTR,
+    SURPLUS_ATTR,
+    Budget,
+    count_trials,
+    fail_reason,
+)
 from trainer.tracking.tags import (
     HEARTBEAT_TAG,
     ROLE_TAG,
@@ -320,6 +327,7 @@ def log_study_artifacts(tracker: RunTracker, study: optuna.Study, best: BestTria
 
 def fail_reasons(trials: Sequence[FrozenTrial], limit: int = 3) -> list[str]:
     """The last few failure reasons, newest first (for the sweep's closing message)."""
-    failed = [t for t in trials if t.state == TrialState.FAIL and FAIL_REASON_ATTR in t.user_attrs]
-    return [f"trial {t.number}: {t.user_attrs[FAIL_REASON_ATTR]}"
+    failed = [t for t in trials
+              if t.state == TrialState.FAIL and not t.user_attrs.get(SURPLUS_ATTR)]
+    return [f"trial {t.number}: {fail_reason(t)}"
             for t in sorted(failed, key=lambda t: t.number, reverse=True)[:limit]]

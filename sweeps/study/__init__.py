@@ -1,6 +1,12 @@
 """The Optuna study: its storage, crash recovery, the shared trial budget, samplers and pruners."""
 
-from sweeps.study._budget import Budget, count_trials, counted_trials, within_budget
+from sweeps.study._budget import (
+    Budget,
+    count_trials,
+    counted_trials,
+    fail_reason,
+    within_budget,
+)
 from sweeps.study._factories import PRUNERS, SAMPLERS, build_pruner, build_sampler
 from sweeps.study._storage import (
     StorageSpec,
@@ -19,6 +25,7 @@ __all__ = [
     "build_sampler",
     "count_trials",
     "counted_trials",
+    "fail_reason",
     "default_storage_url",
     "load_or_create_study",
     "open_storage",

@@ -30,6 +30,7 @@ __all__ = [
     "Budget",
     "count_trials",
     "counted_trials",
+    "fail_reason",
     "within_budget",
 ]
 
@@ -43,6 +44,10 @@ PARENT_RUN_ATTR = "mlflow_parent_run_id"  # a study's attribute: its controller'
 PER_RUN_ATTRS = frozenset({FAIL_REASON_ATTR, RUN_ID_ATTR, WORKER_ATTR, OVERRIDES_ATTR})
 # Written by optuna.storages.RetryHeartbeatStaleTrialCallback on the re-enqueued copy.
 _RETRY_HISTORY = "retry_history"
+# A FAIL without a recorded reason: the sweep records one for every failure it sees, so only
+# the crash recovery, which fails a trial that can no longer be written to, leaves none.
+LOST_REASON = ("its worker stopped sending heartbeats for the grace period (killed, lost or "
+               "suspended); its parameters were queued to run again")
 # The failure-rate check waits for this many finished trials ("most trials fail" needs a few).
 MIN_FINISHED_FOR_FAILURE_RATE = 4
 
@@ -119,3 +124,8 @@ def within_budget(trials: Sequence[FrozenTrial], number: int, n_trials: int) -> 
     """
     earlier = sum(1 for t in counted_trials(trials) if t.number < number)
     return earlier < n_trials
+
+
+def fail_reason(trial: FrozenTrial) -> str:
+    """Why a FAIL trial failed, as the sweep recorded it (a lost worker's trial has no record)."""
+    return str(trial.user_attrs.get(FAIL_REASON_ATTR, LOST_REASON))

@@ -36,6 +36,7 @@ from sweeps.study._budget import (
     SURPLUS_ATTR,
     WORKER_ATTR,
     count_trials,
+    fail_reason,
     within_budget,
 )
 from sweeps.study._factories import build_pruner, build_sampler
@@ -193,8 +194,12 @@ class _TrialRunner:
         try:
             try:
                 return self._run(trial)
-            except Exception:
+            except Exception as error:
                 stop_if_interrupted()  # an interrupt a library turned into an exception
+                if not isinstance(error, (TrialFailedError, SurplusTrialError, optuna.TrialPruned)):
+                    # e.g. the storage failed mid-trial: say so, or the trial reads as lost
+                    with contextlib.suppress(Exception):
+                        trial.set_user_attr(FAIL_REASON_ATTR, _reason(error))
                 raise
         except KeyboardInterrupt:
             with contextlib.suppress(Exception):  # the reason is a courtesy; the state is not
@@ -284,8 +289,7 @@ def _log_finished(study: optuna.Study, trial: optuna.trial.FrozenTrial) -> None:
     elif trial.state == TrialState.PRUNED:
         log.info("trial %d PRUNED at epoch %s  %s", trial.number, trial.last_step, params)
     else:
-        reason = trial.user_attrs.get(FAIL_REASON_ATTR, "unknown error")
-        log.warning("trial %d FAIL: %s  %s", trial.number, reason, params)
+        log.warning("trial %d FAIL: %s  %s", trial.number, fail_reason(trial), params)
 
 
 class _DropOptunaFailureWarnings(logging.Filter):

@@ -10,9 +10,10 @@ import pytest
 from optuna.trial import TrialState
 from sweep_fakes import FakeJob, load, make_plan
 
-from sweeps.study import count_trials, open_storage
+from sweeps.study import count_trials, fail_reason, open_storage
 from sweeps.study._budget import (
     FAIL_REASON_ATTR,
+    LOST_REASON,
     OVERRIDES_ATTR,
     RUN_ID_ATTR,
     SURPLUS_ATTR,
@@ -106,6 +107,34 @@ def test_crashed_trial_is_retried_with_its_params(tmp_path):
     retried = [t for t in trials if t.system_attrs.get("failed_trial") == lost.number]
     assert len(retried) == 1 and retried[0].params == {"x": 0.25}
     assert retried[0].state == TrialState.COMPLETE
+    assert fail_reason(trials[lost.number]) == LOST_REASON  # not "unknown error"
+
+
+def test_an_error_outside_the_job_is_recorded_as_the_trials_reason(tmp_path, monkeypatch):
+    # e.g. the storage failing between Optuna's ask and the job: the FAIL says why, instead of
+    # reading as a trial lost with its worker
+    from sweeps.workers import _worker
+
+    def broken(*args: object) -> bool:
+        raise RuntimeError("database is locked")
+
+    monkeypatch.setattr(_worker, "within_budget", broken)
+    plan = make_plan(tmp_path / "o.db", n_trials=1)
+    run_worker(plan, FakeJob())
+    trial = load(plan).get_trials()[0]
+    assert trial.state == TrialState.FAIL
+    assert fail_reason(trial) == "RuntimeError: database is locked"
+
+
+def test_a_lost_trial_is_logged_with_why_it_failed(caplog):
+    from sweeps.workers._worker import _log_finished
+
+    study = optuna.create_study()
+    trial = study.ask()
+    study.tell(trial, state=TrialState.FAIL)  # as the crash recovery ends it: no reason
+    with caplog.at_level("WARNING", logger="sweeps"):
+        _log_finished(study, study.trials[0])
+    assert f"trial 0 FAIL: {LOST_REASON}" in caplog.text
 
 
 def test_interrupted_trial_is_queued_again(tmp_path):
