@@ -50,6 +50,7 @@ from sweeps.study._storage import (
     requeue_interrupted,
     resolve_storage_url,
 )
+from sweeps.study._template import copy_empty_study_storage
 from sweeps.workers._launchers import (
     BASIC_LAUNCHER,
     FinishedTrialLog,
@@ -65,7 +66,7 @@ from sweeps.workers._processes import (
     run_processes,
 )
 from sweeps.workers._worker import HydraJob, TrackingTarget, WorkerPlan, WorkerReport
-from trainer import run_context
+from trainer import run_context, startup_gc
 from trainer.errors import ConfigError, TrainerError
 from trainer.interrupts import sigterm_as_interrupt
 from trainer.tracking.tags import DIRECTION_TAG, STORAGE_TAG
@@ -199,6 +200,9 @@ class OptunaSweep:
         study_name = settings.study_name or self._default_study_name(space, direction,
                                                                      objective)
         _check_sqlite_storage(storage_spec.url)
+        db = _sqlite_file(storage_spec.url)
+        if db is not None:  # a new database: copied (0.05 s), not created by Optuna (0.6 s)
+            copy_empty_study_storage(db)
         storage = open_storage(storage_spec)  # creates the tables before any worker starts
         study = load_or_create_study(storage, study_name, direction=direction,
                                      metric_name=None if objective is None else str(objective))
@@ -298,6 +302,7 @@ class OptunaSweep:
 
     def _run(self, plan: WorkerPlan, study: optuna.Study, n_workers: int, *,
              tracker: Any, drawer: PictureDrawer | None = None) -> SweepResult:
+        startup_gc.resume()  # the stores are open: collect from the first trial on
         job = HydraJob(self.task_function, self.hydra_context, self.config)
         monitor = (SweepMonitor(tracker, study, plan.n_trials, fallback=plan.space.overrides,
                                 interval=MONITOR_INTERVAL)
@@ -376,14 +381,16 @@ class OptunaSweep:
         """Open the store and the experiment (ending the runs dead processes left RUNNING), end
         this study's parent runs whose sweep stopped and its trial runs whose trial ended;
         returns the experiment id and how old a parent's heartbeat must be to count as dead."""
+        from trainer.tracking.store import created_here
         from trainer.tracking.store_checks import open_experiment
 
         experiment_id = open_experiment(uri, self.config.mlflow.experiment)
         # A parent's heartbeat is refreshed every MONITOR_INTERVAL seconds while its sweep lives.
         stale_after = max(3 * MONITOR_INTERVAL, storage.grace_period or 0)
-        kill_stale_parents(uri, experiment_id, study.study_name, stale_after,
-                           now=database_time(study))
-        kill_orphan_trial_runs(uri, experiment_id, study)
+        if not created_here(uri):  # a store created just now holds no earlier sweep's runs
+            kill_stale_parents(uri, experiment_id, study.study_name, stale_after,
+                               now=database_time(study))
+            kill_orphan_trial_runs(uri, experiment_id, study)
         return experiment_id, stale_after
 
     @staticmethod
@@ -480,17 +487,22 @@ class OptunaSweep:
                  study_name, best.number, best.value, best.command)
 
 
+def _sqlite_file(url: str) -> Path | None:
+    """The database file of a file-backed SQLite URL, else None (in memory, other backends)."""
+    if not url.startswith("sqlite:///"):
+        return None
+    path = url.removeprefix("sqlite:///").partition("?")[0]
+    return Path(path) if path and path != ":memory:" else None
+
+
 def _check_sqlite_storage(url: str) -> None:
     """A SQLite study file that is damaged, not SQLite, or sits in a "directory" that is a
     file: one line naming ``hydra.sweeper.storage``, before Optuna answers with a traceback."""
-    if not url.startswith("sqlite:///"):
-        return
-    path = url.removeprefix("sqlite:///").partition("?")[0]
-    if not path or path == ":memory:":
+    db = _sqlite_file(url)
+    if db is None:
         return
     from trainer.tracking.store_checks import sqlite_file_problem
 
-    db = Path(path)
     for parent in db.parents:
         if parent.exists():
             if not parent.is_dir():

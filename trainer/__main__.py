@@ -4,6 +4,10 @@ import gc
 import os
 import sys
 
+from trainer import startup_gc
+
+startup_gc.pause()  # until training starts: 0.8 s of a sweep's start-up (trainer/startup_gc.py)
+
 import hydra
 from hydra.errors import HydraException
 from omegaconf import DictConfig

@@ -16,7 +16,7 @@ import numpy as np
 from omegaconf import DictConfig, OmegaConf
 from threadpoolctl import threadpool_limits
 
-from trainer import run_context
+from trainer import run_context, startup_gc
 from trainer.config import build_optimizer, check_config, check_metric_names, check_mlflow
 from trainer.core.callbacks import Callback, EarlyStopping, ProgressReporter, metric_mode
 from trainer.core.fit import FitLoop, FitResult
@@ -107,6 +107,7 @@ def run(cfg: DictConfig | Mapping[str, Any]) -> float:
             try:
                 tracker.log_params(flatten_config(plain))
                 tracker.log_text(OmegaConf.to_yaml(config, resolve=True), "config.yaml")
+                startup_gc.resume()  # the imports and the store are done: collect from here on
                 objective = _train(plain, tracker, base, context, uri)
             except Exception as error:
                 if TRIAL_NUMBER_TAG in context.tags:

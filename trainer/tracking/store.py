@@ -32,6 +32,7 @@ except ImportError:  # pragma: no cover - Windows
     fcntl = None  # type: ignore[assignment]
 
 __all__ = [
+    "created_here",
     "default_artifact_root",
     "get_client",
     "get_or_create_experiment",
@@ -46,6 +47,7 @@ _SCHEMELESS_URIS = frozenset({"databricks", "databricks-uc", "uc"})
 
 _clients: dict[str, MlflowClient] = {}
 _clients_lock = threading.Lock()
+_created: set[str] = set()  # the URIs of SQLite stores whose schema this process created
 # Called in a forked child after the clients are dropped (the run module forgets its runs).
 _after_fork_hooks: list[Callable[[], None]] = []
 
@@ -57,6 +59,7 @@ def _forget_parent_state() -> None:
         with contextlib.suppress(Exception):
             client_engine(client).dispose(close=False)
     _clients.clear()
+    _created.clear()
     for hook in _after_fork_hooks:
         hook()
 
@@ -131,10 +134,17 @@ def get_client(uri: str) -> MlflowClient:
                 db = _sqlite_path(uri)
                 if db is not None and not store_template.holds_mlflow_schema(db):
                     client = _create_sqlite_store(uri, db)
+                    _created.add(uri)
             if client is None:
                 client = MlflowClient(tracking_uri=uri)
             _clients[uri] = client
         return client
+
+
+def created_here(uri: str) -> bool:
+    """Whether this process created the store at ``uri`` (it then holds only what this
+    process wrote: there is no earlier command's run to look for)."""
+    return uri in _created
 
 
 def _create_sqlite_store(uri: str, db: Path) -> MlflowClient:

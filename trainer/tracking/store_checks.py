@@ -163,7 +163,7 @@ def open_experiment(uri: str, name: str) -> str:
             ``mlflow.experiment``).
     """
     from trainer.tracking.owner import end_abandoned_runs
-    from trainer.tracking.store import get_client, get_or_create_experiment
+    from trainer.tracking.store import created_here, get_client, get_or_create_experiment
 
     check_experiment_name(name)
     scheme = urlparse(uri).scheme.lower()
@@ -181,5 +181,6 @@ def open_experiment(uri: str, name: str) -> str:
         raise ConfigError(KEY, "a store MLflow can open", f"{uri} ({_one_line(error)})") from None
     if uri not in _reaped:
         _reaped.add(uri)
-        end_abandoned_runs(client)
+        if not created_here(uri):  # a store created just now has no run to end (0.1 s saved)
+            end_abandoned_runs(client)
     return experiment_id

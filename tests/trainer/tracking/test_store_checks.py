@@ -138,3 +138,28 @@ def test_a_server_that_is_not_mlflow_is_one_short_line(tmp_path) -> None:
         assert "<html" not in str(caught.value).lower() and "\n" not in str(caught.value)
     finally:
         server.shutdown()
+
+
+def test_only_a_store_this_process_did_not_create_is_searched_for_abandoned_runs(
+        tmp_path, monkeypatch) -> None:
+    # A store created just now holds no earlier command's run: no search. One that was there
+    # (created by another process) is searched once, on its first opening here.
+    import subprocess
+    import sys
+
+    from trainer.tracking import store, store_checks
+
+    searched: list[str] = []
+    monkeypatch.setattr("trainer.tracking.owner.end_abandoned_runs",
+                        lambda client: searched.append(client.tracking_uri) or [])
+    new = f"sqlite:///{tmp_path}/new/mlflow.db"
+    open_experiment(new, "trainer")
+    assert store.created_here(new) and searched == []
+
+    existing = f"sqlite:///{tmp_path}/old/mlflow.db"
+    subprocess.run([sys.executable, "-c", "from trainer.tracking import get_client; "
+                    f"get_client({existing!r})"], check=True, env={**os.environ})
+    open_experiment(existing, "trainer")
+    open_experiment(existing, "trainer")
+    assert not store.created_here(existing) and searched == [existing]
+    assert existing in store_checks._reaped
