@@ -1,9 +1,11 @@
 """Hydra discovers sweepers only under ``hydra_plugins``: this shim forwards to ``sweeps``.
 
 Hydra imports every ``hydra_plugins`` module at start-up, even for a single run, so the sweep
-engine (Optuna, MLflow) is imported only when the sweeper is actually built. Building it is the
-first moment ``n_jobs`` is known: a sweep with worker processes starts their fork server then,
-so that it imports the app on another core while this process imports the sweep engine.
+engine (Optuna, MLflow) is imported only when the sweeper is set up. Setting it up is the first
+moment ``n_jobs`` and the launcher are both known: a sweep whose worker processes run here
+(Hydra's basic launcher) starts their fork server then, so that it imports the app on another
+core while this process imports the sweep engine. With another launcher the workers are the
+launcher's jobs, and no fork server is started.
 """
 
 from __future__ import annotations
@@ -18,17 +20,22 @@ class OptunaSweeper(Sweeper):
     ``sweeps._settings.SweeperSettings``."""
 
     def __init__(self, **keys: Any) -> None:
-        from sweeps._fork_server import start_fork_server, wants_worker_processes
+        self._keys = keys
+        self._sweep: Any = None
 
-        if wants_worker_processes(keys.get("n_jobs")):
+    def setup(self, *, hydra_context: Any, task_function: Any, config: Any) -> None:
+        from sweeps._fork_server import start_fork_server, wants_worker_processes
+        from trainer._private_apis import HYDRA_BASIC_LAUNCHER
+
+        launcher = config.hydra.get("launcher") or {}
+        if (wants_worker_processes(self._keys.get("n_jobs"))
+                and launcher.get("_target_", HYDRA_BASIC_LAUNCHER) == HYDRA_BASIC_LAUNCHER):
             start_fork_server()
         from sweeps._sweeper import OptunaSweep
 
-        self._sweep = OptunaSweep(**keys)
-
-    def setup(self, *, hydra_context: Any, task_function: Any, config: Any) -> None:
         self.hydra_context = hydra_context
         self.config = config
+        self._sweep = OptunaSweep(**self._keys)
         self._sweep.setup(hydra_context=hydra_context, task_function=task_function,
                           config=config)
 

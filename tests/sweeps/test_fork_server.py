@@ -27,26 +27,53 @@ def test_minus_one_means_one_slot_per_core(cores: int, wanted: bool,
     assert wants_worker_processes(-1) is wanted
 
 
-_CONSTRUCT_SWEEPER = """
+_SET_UP_SWEEPER = """
 import sys
+import types
 import multiprocessing.forkserver as forkserver
+from omegaconf import OmegaConf
 
 seen = []
 forkserver.ensure_running = lambda: seen.append(
     sorted(m for m in ("optuna", "matplotlib", "mlflow", "trainer.app") if m in sys.modules))
+engine = types.ModuleType("sweeps._sweeper")  # the sweep engine itself is not under test
+
+
+class OptunaSweep:
+    def __init__(self, **keys):
+        pass
+
+    def setup(self, **kwargs):
+        pass
+
+
+engine.OptunaSweep = OptunaSweep
+sys.modules["sweeps._sweeper"] = engine
 from hydra_plugins.trainer_sweeper import OptunaSweeper
 
-OptunaSweeper(n_jobs={n_jobs})
+launcher = {launcher!r}
+hydra = {{"launcher": {{"_target_": launcher}}}} if launcher else {{}}
+config = OmegaConf.create({{"hydra": hydra}})
+OptunaSweeper(n_jobs={n_jobs}).setup(hydra_context=None, task_function=None, config=config)
 print(seen)
 """
 
+BASIC = "hydra._internal.core_plugins.basic_launcher.BasicLauncher"
+SUBMITIT = "hydra_plugins.hydra_submitit_launcher.submitit_launcher.SlurmLauncher"
 
-@pytest.mark.parametrize(("n_jobs", "expected"), [(2, "[[]]"), (1, "[]")])
+
+@pytest.mark.parametrize(("n_jobs", "launcher", "expected"), [
+    (2, BASIC, "[[]]"),
+    (2, None, "[[]]"),
+    (1, BASIC, "[]"),  # a one-slot sweep runs its trials in this process
+    (4, SUBMITIT, "[]"),  # the launcher's jobs are the workers: nothing forks here
+])
 def test_sweeper_plugin_starts_the_fork_server_before_the_heavy_imports(
-        n_jobs: int, expected: str) -> None:
+        n_jobs: int, launcher: str | None, expected: str) -> None:
     # the fork server imports the app on the other core while this process imports the sweep
-    # engine; a one-slot sweep starts none
-    out = subprocess.run([sys.executable, "-c", _CONSTRUCT_SWEEPER.format(n_jobs=n_jobs)],
+    # engine; only a sweep whose worker processes run here starts one
+    script = _SET_UP_SWEEPER.format(n_jobs=n_jobs, launcher=launcher)
+    out = subprocess.run([sys.executable, "-c", script],
                          capture_output=True, text=True, check=True).stdout
     assert out.strip() == expected
 
