@@ -73,34 +73,27 @@ class StopAt(Callback):
             raise self.error
 
 
-def _run(cfg: Any, *callbacks: Callback) -> str:
-    """Run ``cfg`` with extra fit-loop callbacks; return its MLflow run id (whatever it raised
-    is re-raised)."""
+def _run(cfg: Any, *callbacks: Callback, tags: dict[str, str] | None = None,
+         ) -> tuple[str, BaseException | None]:
+    """Run ``cfg`` with extra fit-loop callbacks (and a sweep trial's ``tags``); return its
+    MLflow run id and what it raised."""
     started: list[str] = []
-    context = run_context.RunContext(on_run_started=started.append,
+    context = run_context.RunContext(on_run_started=started.append, tags=tags or {},
                                      callbacks=tuple(lambda c=c: c for c in callbacks))
     try:
         with run_context.use(context):
             run(cfg)
-    finally:
-        assert started, "the run never started"
-    return started[0]
-
-
-def _started_run(store_uri: str) -> Any:
-    """The latest run of the store (the one a test just made)."""
-    client = MlflowClient(store_uri)
-    (run_info,) = client.search_runs(
-        [e.experiment_id for e in client.search_experiments()], max_results=1,
-        order_by=["attributes.start_time DESC"])
-    return client.get_run(run_info.info.run_id)
+    except BaseException as error:  # KeyboardInterrupt included
+        return started[0], error
+    return started[0], None
 
 
 def test_a_run_makes_three_store_calls_besides_its_model(make_config, store_uri, counting):
     # create_run, one log_batch with every param, tag and metric, set_terminated; the config
     # and the picture go to the artifact repository without looking the run up again
     cfg = make_config(*FAST)
-    run_id = _run(cfg)
+    run_id, error = _run(cfg)
+    assert error is None
     assert counting().calls == Counter(create_run=1, log_batch=1, set_terminated=1)
     logged = MlflowClient(store_uri).get_run(run_id)
     assert logged.info.status == "FINISHED"
@@ -114,7 +107,8 @@ def test_a_run_makes_three_store_calls_besides_its_model(make_config, store_uri,
 def test_the_config_artifact_is_the_resolved_yaml(make_config, store_uri):
     # the artifact holds exactly OmegaConf's YAML of the resolved config, beside the picture
     cfg = make_config(*FAST)
-    run_id = _run(cfg)
+    run_id, error = _run(cfg)
+    assert error is None
     client = MlflowClient(store_uri)
     root = Path(client.get_run(run_id).info.artifact_uri.removeprefix("file://"))
     assert (root / "config.yaml").read_text(encoding="utf-8") == OmegaConf.to_yaml(
@@ -129,27 +123,27 @@ def test_a_run_interrupted_mid_training_keeps_its_epochs_and_ends_killed(
     # Ctrl-C at epoch 3: the buffered epochs, params and tags are written as the run ends
     cfg = make_config("epochs=8", "model.hidden=[16]", "mlflow.log_model=false",
                       "early_stopping.enabled=false")
-    with pytest.raises(KeyboardInterrupt):
-        _run(cfg, StopAt(3, KeyboardInterrupt()))
-    logged = _started_run(store_uri)
+    run_id, error = _run(cfg, StopAt(3, KeyboardInterrupt()))
+    assert isinstance(error, KeyboardInterrupt)
+    logged = MlflowClient(store_uri).get_run(run_id)
     assert logged.info.status == "KILLED" and logged.info.end_time is not None
     assert logged.data.tags["failure_reason"] == "interrupted (Ctrl-C)"
     assert logged.data.params["epochs"] == "8"
     client = MlflowClient(store_uri)
     for key in ("train_loss", "val_loss", "val_accuracy"):
-        assert [m.step for m in client.get_metric_history(logged.info.run_id, key)] == [1, 2, 3]
+        assert [m.step for m in client.get_metric_history(run_id, key)] == [1, 2, 3]
     assert counting().calls == Counter(create_run=1, log_batch=1, set_terminated=1)
 
 
 def test_a_run_failing_mid_training_keeps_its_epochs_and_ends_failed(make_config, store_uri):
     cfg = make_config("epochs=8", "model.hidden=[16]", "mlflow.log_model=false",
                       "early_stopping.enabled=false")
-    with pytest.raises(RuntimeError):
-        _run(cfg, StopAt(2, RuntimeError("boom")))
-    logged = _started_run(store_uri)
+    run_id, error = _run(cfg, StopAt(2, RuntimeError("boom")))
+    assert isinstance(error, RuntimeError)
+    logged = MlflowClient(store_uri).get_run(run_id)
     assert logged.info.status == "FAILED"
     assert logged.data.tags["failure_reason"] == "RuntimeError: boom"
-    history = MlflowClient(store_uri).get_metric_history(logged.info.run_id, "val_loss")
+    history = MlflowClient(store_uri).get_metric_history(run_id, "val_loss")
     assert [m.step for m in history] == [1, 2]
 
 
@@ -168,9 +162,9 @@ def test_a_failed_final_write_fails_the_run_with_its_reason(make_config, store_u
         real_flush(self)
 
     monkeypatch.setattr(tracking_run.RunTracker, "flush", flush_failing_once)
-    with pytest.raises(RuntimeError, match="store rejected"):
-        _run(cfg)
-    logged = _started_run(store_uri)
+    run_id, error = _run(cfg)
+    assert isinstance(error, RuntimeError) and "store rejected" in str(error)
+    logged = MlflowClient(store_uri).get_run(run_id)
     assert logged.info.status == "FAILED"
     assert logged.data.tags["failure_reason"] == "RuntimeError: store rejected the batch"
     # the retry at the end still wrote what the run had
@@ -191,11 +185,9 @@ class PruneAt(Callback):
 def test_a_pruned_trial_is_named_and_tagged_in_the_same_write(make_config, store_uri, counting):
     # a sweep trial's state and its pruned name ride along with its metrics
     cfg = make_config("epochs=8", "model.hidden=[16]", "mlflow.log_model=false")
-    context = run_context.RunContext(tags={STUDY_TAG: "calls", TRIAL_NUMBER_TAG: "7"},
-                                     callbacks=(lambda: PruneAt(2),))
-    with run_context.use(context):
-        run(cfg)
-    logged = _started_run(store_uri)
+    run_id, error = _run(cfg, PruneAt(2), tags={STUDY_TAG: "calls", TRIAL_NUMBER_TAG: "7"})
+    assert error is None
+    logged = MlflowClient(store_uri).get_run(run_id)
     assert logged.info.status == "FINISHED"
     assert logged.data.tags[TRIAL_STATE_TAG] == "PRUNED"
     assert logged.data.tags["stop_reason"] == "pruned"
@@ -205,10 +197,9 @@ def test_a_pruned_trial_is_named_and_tagged_in_the_same_write(make_config, store
 
 def test_a_completed_trial_is_tagged_complete(make_config, store_uri):
     cfg = make_config(*FAST)
-    context = run_context.RunContext(tags={STUDY_TAG: "calls", TRIAL_NUMBER_TAG: "8"})
-    with run_context.use(context):
-        run(cfg)
-    logged = _started_run(store_uri)
+    run_id, error = _run(cfg, tags={STUDY_TAG: "calls", TRIAL_NUMBER_TAG: "8"})
+    assert error is None
+    logged = MlflowClient(store_uri).get_run(run_id)
     assert logged.data.tags[TRIAL_STATE_TAG] == "COMPLETE"
     assert logged.info.run_name == "calls-trial-8"
 
@@ -221,10 +212,10 @@ def test_the_models_metrics_are_written_without_a_rejected_row(make_config, stor
     listener = lambda session: rollbacks.append(session)  # noqa: E731
     event.listen(Session, "after_rollback", listener)
     try:
-        run_id = _run(cfg)
+        run_id, error = _run(cfg)
     finally:
         event.remove(Session, "after_rollback", listener)
-    assert rollbacks == []
+    assert error is None and rollbacks == []
     client = MlflowClient(store_uri)
     logged = client.get_run(run_id)
     history = client.get_metric_history(run_id, "val_loss")
@@ -258,7 +249,8 @@ def test_a_long_run_writes_each_epoch_as_it_ends_and_its_last_metrics_once(
     # while it trains); the metrics logged after training go with the run's final write
     monkeypatch.setattr(tracking_run, "time", SlowClock())
     cfg = make_config("epochs=3", "model.hidden=[16]", "early_stopping.enabled=false")
-    run_id = _run(cfg)
+    run_id, error = _run(cfg)
+    assert error is None
     assert counting().calls["log_batch"] == 3 + 1
     client = MlflowClient(store_uri)
     assert [m.step for m in client.get_metric_history(run_id, "val_loss")] == [1, 2, 3]
