@@ -171,6 +171,34 @@ def test_processes_sharing_a_fresh_postgresql_database_run_exactly_n_trials(fres
     _share_a_fresh_study(fresh_pg_database, n_trials=6, n_processes=2)
 
 
+@pytest.mark.slow
+def test_a_restarted_database_server_costs_no_storage_call(fresh_pg_database, monkeypatch):
+    # The server closing every connection (a restart, a fail-over, an idle timeout) leaves the
+    # pool's connections dead; one idle for over PING_AFTER_IDLE is pinged before use and
+    # replaced, so the next storage calls succeed instead of failing a trial.
+    import sqlalchemy
+
+    from sweeps.study import _storage
+
+    monkeypatch.setattr(_storage, "PING_AFTER_IDLE", 0.2)
+    storage = open_storage(StorageSpec(fresh_pg_database, heartbeat_interval=None))
+    study = load_or_create_study(storage, "restart", direction="minimize")
+    study.tell(study.ask(), 1.0)
+
+    admin = sqlalchemy.create_engine(fresh_pg_database)
+    with admin.connect() as connection:
+        ended = connection.execute(sqlalchemy.text(
+            "SELECT count(pg_terminate_backend(pid)) FROM pg_stat_activity "
+            "WHERE datname = current_database() AND pid <> pg_backend_pid()")).scalar()
+    admin.dispose()
+    assert ended >= 1  # the storage's pooled connection was among them
+
+    time.sleep(0.5)
+    study.tell(study.ask(), 2.0)
+    assert [t.value for t in study.get_trials()] == [1.0, 2.0]
+    storage.engine.dispose()
+
+
 @pytest.mark.filterwarnings("ignore:Heartbeat of storage")  # the test asks outside optimize
 def test_lost_trials_are_judged_by_the_database_clock_not_by_start_times(tmp_path):
     # start times written by a machine whose clock is an hour behind fail no live trial; a
