@@ -49,7 +49,8 @@ def learning_curves_figure(
             ``val_accuracy`` (classification) or ``val_r2`` (regression); ``train_accuracy``
             is drawn when present.
         title: the figure's title.
-        best_epoch: the epoch whose weights were kept, marked on both panels.
+        best_epoch: the best epoch by the monitored metric (whose weights the run keeps unless
+            early stopping was told not to restore them), marked on both panels.
 
     Returns:
         A figure with two panels: loss (train vs validation), then accuracy or R^2.
