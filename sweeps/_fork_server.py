@@ -1,6 +1,6 @@
 """The fork server sweep workers come from, started as early as a sweep knows it needs one.
 
-It imports and warms the app (``sweeps.workers._preload``) in its own interpreter, on a core
+It imports and warms the app (``sweeps._preload``) in its own interpreter, on a core
 the sweep process is not using, while the sweep process still imports, composes its config and
 opens the study. Started from the sweeper plugin's constructor, before the sweep engine or the
 trainer is imported here, it is ready about 2.5 s sooner than when the sweep itself started it
@@ -16,7 +16,7 @@ from trainer.run_context import available_cores
 __all__ = ["PRELOAD", "start_fork_server", "wants_worker_processes"]
 
 # What every worker imports before its first trial (sweeps/_preload.py).
-PRELOAD = ["sweeps.workers._preload"]
+PRELOAD = ["sweeps._preload"]
 
 
 def start_fork_server() -> None:

@@ -1,6 +1,6 @@
-"""Workers: the ask -> run -> tell loop, the pruning bridge, the worker processes and what their
-fork server preloads (the fork server itself is ``sweeps._fork_server``: it must start before
-this package, which imports Optuna, is imported)."""
+"""Workers: the ask -> run -> tell loop, the pruning bridge, the worker processes (their fork
+server, ``sweeps._fork_server``, and what it preloads, ``sweeps._preload``, live outside this
+package, which imports Optuna: the server starts before it is imported)."""
 
 from sweeps.workers._bridge import PruningBridge
 from sweeps.workers._worker import HydraJob, TrackingTarget, WorkerPlan, WorkerReport, run_worker

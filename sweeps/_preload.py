@@ -2,9 +2,12 @@
 instead of importing in a spawned interpreter (about 5 s per worker on 2 busy cores;
 benchmarks/RESULTS.md, sweep start-up), loading the numba kernels (0.5 s) and setting up the
 two SQL stores' modules (1.3 s). Nothing here opens a file or a connection: those must not be
-shared by forked processes."""
+shared by forked processes. It lives outside ``sweeps.workers``, whose package imports Optuna,
+so that the collector is paused before the first heavy import."""
 
-import gc
+from trainer import startup_gc
+
+startup_gc.pause()  # the imports grow a heap the collector would scan again and again (0.8 s)
 
 import cloudpickle  # noqa: F401
 import matplotlib.backends.backend_agg  # noqa: F401
@@ -23,5 +26,5 @@ configure_mappers()  # both stores' table mappings, done here rather than in eac
 # The imported modules live as long as the process: keep the collector off them. Workers then
 # share these pages with the server instead of copying them when a collection touches them, and
 # the server's own exit skips a final collection of the whole heap (2 s, during which a caller
-# reading the sweep's output through a pipe waits).
-gc.freeze()
+# reading the sweep's output through a pipe waits). Frozen, and collected again from here on.
+startup_gc.resume()
