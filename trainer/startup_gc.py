@@ -6,10 +6,10 @@ of a sweep's start-up (5 full collections of the growing heap) and 0.34 s of
 ``python -c "import optuna, mlflow"`` alone, measured with ``gc.callbacks``. Start-up creates
 almost no garbage cycles (about 3,000 unreachable objects, 1 MB, among 500,000 tracked after a
 sweep's imports; frozen with the rest, they stay), so ``python -m trainer`` pauses the collector
-first thing
-(:func:`pause`); once the stores are open and training is about to start, :func:`resume` moves
-everything allocated so far to the permanent generation (``gc.freeze``: never scanned again,
-so each later full collection is cheaper too) and turns the collector back on.
+as it starts (:func:`pause` in ``trainer.__main__.cli``; importing that module does not). Once
+the stores are open and training is about to start, :func:`resume` moves everything allocated
+so far to the permanent generation (``gc.freeze``: never scanned again, so each later full
+collection is cheaper too) and turns the collector back on.
 """
 
 from __future__ import annotations
