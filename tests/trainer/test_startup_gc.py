@@ -42,3 +42,17 @@ def test_resume_without_pause_changes_nothing(collector: None) -> None:
     startup_gc.resume()
     assert not gc.isenabled()
     assert gc.get_freeze_count() == frozen
+
+
+def test_the_command_runs_its_start_up_without_the_collector(
+        collector: None, monkeypatch: pytest.MonkeyPatch) -> None:
+    # cli() pauses it before Hydra composes and the app is imported; importing the module
+    # (as a test or a console script's loader does) leaves it alone.
+    import trainer.__main__ as command
+
+    gc.enable()
+    seen: list[bool] = []
+    monkeypatch.setattr(command, "main", lambda: seen.append(gc.isenabled()))
+    assert gc.isenabled()
+    command.cli()
+    assert seen == [False]
