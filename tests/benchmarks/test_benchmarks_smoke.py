@@ -183,3 +183,13 @@ def test_overhead_benchmark_runs_every_command(tmp_path: Path) -> None:
         assert re.fullmatch(r"\d+\.\d\d s", _row(text, command)[1])
     for name in OVERHEAD_TARGETS:
         assert _row(text, name)[3] in ("**met**", "**missed**")
+
+
+@pytest.mark.parametrize("pruner", [[], ["--once-per-trial"]])
+def test_optuna_floor_times_plain_optuna_trials(pruner: list[str]) -> None:
+    import subprocess
+
+    script = REPO / "benchmarks" / "optuna_floor.py"
+    out = subprocess.run([sys.executable, str(script), "--trials", "3", *pruner],
+                         capture_output=True, text=True, check=True, timeout=120).stdout
+    assert re.fullmatch(r"sqlite: \d+\.\d ms a trial\n", out)
