@@ -93,13 +93,19 @@ def test_hydra_grid_logs_every_run(tmp_path):
     assert {r.info.status for r in runs} == {"FINISHED"}
 
 
+def _as_in_a_terminal() -> None:
+    # A run started in a terminal gets SIGHUP's default; one started under nohup (as a test
+    # suite may be) inherits SIG_IGN, and the trainer then keeps ignoring SIGHUP, as asked.
+    signal.signal(signal.SIGHUP, signal.SIG_DFL)
+
+
 def start_long_run(cwd: Path, *args: str) -> subprocess.Popen[str]:
     """A run that trains until stopped, returned once its first epochs are logged."""
     process = subprocess.Popen(
         [sys.executable, "-m", "trainer", "epochs=100000", "early_stopping.enabled=false",
          "model.hidden=[16]", "progress=lines", "mlflow.log_model=false", *args],
         cwd=cwd, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
-        env={**os.environ, "PYTHONUNBUFFERED": "1"},
+        env={**os.environ, "PYTHONUNBUFFERED": "1"}, preexec_fn=_as_in_a_terminal,
     )
     assert process.stderr is not None
     epochs = 0
