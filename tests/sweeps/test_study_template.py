@@ -8,8 +8,8 @@ from pathlib import Path
 import optuna
 import pytest
 
-from sweeps.study import _template
 from sweeps.study._template import copy_empty_study_storage, is_empty_study_storage
+from trainer import sqlite_template
 
 
 @pytest.fixture
@@ -58,14 +58,14 @@ def test_a_database_that_appears_meanwhile_wins_over_the_copy(
         cache: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     # Another process creating the file between the check and the link keeps its file.
     db = tmp_path / "optuna.db"
-    real_copy = _template.shutil.copyfile
+    real_copy = sqlite_template.shutil.copyfile
 
     def copy_then_race(source: Path, target: Path) -> None:
         real_copy(source, target)
         db.write_bytes(b"the other process's file")
 
     copy_empty_study_storage(tmp_path / "warm.db")  # the template exists
-    monkeypatch.setattr(_template.shutil, "copyfile", copy_then_race)
+    monkeypatch.setattr(sqlite_template.shutil, "copyfile", copy_then_race)
     assert not copy_empty_study_storage(db)
     assert db.read_bytes() == b"the other process's file"
     assert sorted(p.name for p in tmp_path.iterdir()) == ["cache", "optuna.db", "warm.db"]

@@ -12,28 +12,17 @@ from __future__ import annotations
 
 import contextlib
 import logging
-import os
-import shutil
-import tempfile
 from collections.abc import Iterator
 from pathlib import Path
 
 import mlflow
 
 from trainer._private_apis import initialize_mlflow_tables
+from trainer.sqlite_template import cache_dir, copy_template, read_only
 
 __all__ = ["cache_dir", "copy_empty_store", "discard", "quiet_schema_creation"]
 
 logger = logging.getLogger(__name__)
-
-
-def cache_dir() -> Path:
-    """``$TRAINER_CACHE_DIR``, else ``$XDG_CACHE_HOME/trainer``, else ``~/.cache/trainer``."""
-    explicit = os.environ.get("TRAINER_CACHE_DIR")
-    if explicit:
-        return Path(explicit)
-    base = os.environ.get("XDG_CACHE_HOME") or Path.home() / ".cache"
-    return Path(base) / "trainer"
 
 
 @contextlib.contextmanager
@@ -55,52 +44,29 @@ def _template_path() -> Path:
     return cache_dir() / f"mlflow-{mlflow.__version__}-empty.db"
 
 
-def _build_template(path: Path) -> None:
-    """Create the empty store at ``path`` the way MLflow does (its tables, then the migrations),
+def _create_store(path: Path) -> None:
+    """Create an empty store at ``path`` the way MLflow does (its tables, then the migrations),
     without the default experiment, whose artifact location belongs to each store."""
     import sqlalchemy
 
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=path.name, suffix=".tmp")
-    os.close(fd)
+    engine = sqlalchemy.create_engine(f"sqlite:///{path}")
     try:
-        engine = sqlalchemy.create_engine(f"sqlite:///{tmp}")
-        try:
-            with quiet_schema_creation():
-                initialize_mlflow_tables(engine)  # MLflow's own creation step
-        finally:
-            engine.dispose()
-        os.replace(tmp, path)  # atomic: a concurrent builder's copy is as good as this one
+        with quiet_schema_creation():
+            initialize_mlflow_tables(engine)  # MLflow's own creation step
     finally:
-        with contextlib.suppress(FileNotFoundError):
-            os.unlink(tmp)
+        engine.dispose()
 
 
 def copy_empty_store(db: Path) -> bool:
     """Put an empty MLflow database at ``db`` (which must not exist yet); False when no
     template could be built or copied, and the caller lets MLflow create the store itself.
-
-    Call it under the store's creation lock: the copy lands under a temporary name and is
-    renamed into place, so no other process ever opens half a file.
-    """
-    tmp = db.with_name(db.name + ".tmp")
+    Call it under the store's creation lock (the copy is renamed into place)."""
     try:
         template = _template_path()  # Path.home() raises when there is no home directory
-        if template.is_file() and not is_empty_store(template):
-            logger.warning("the cached empty MLflow store %s is damaged: building it again",
-                           template)
-            template.unlink()
-        if not template.is_file():
-            _build_template(template)
-        db.parent.mkdir(parents=True, exist_ok=True)
-        shutil.copyfile(template, tmp)
-        if not is_empty_store(tmp):  # a cache that went bad, a copy cut short: never kept
-            raise OSError(f"the copy of {template} is not a sound MLflow store")
-        os.replace(tmp, db)
+        copy_template(db, template, sound=is_empty_store, build=_create_store,
+                      what="empty MLflow store", exclusive=False)
     except Exception as exc:  # an unwritable cache, a changed MLflow internal: the slow way
         logger.debug("no MLflow schema template (%s); creating %s the usual way", exc, db)
-        with contextlib.suppress(FileNotFoundError):
-            tmp.unlink()
         return False
     return True
 
@@ -118,8 +84,7 @@ def holds_mlflow_schema(path: Path, *, integrity_check: bool = False) -> bool:
     if not path.is_file():
         return False
     try:
-        with contextlib.closing(sqlite3.connect(f"{path.resolve().as_uri()}?mode=ro",
-                                                uri=True)) as con:
+        with read_only(path) as con:
             if integrity_check and con.execute("PRAGMA quick_check").fetchall() != [("ok",)]:
                 return False
             tables = {row[0] for row in con.execute("SELECT name FROM sqlite_master")}
