@@ -10,10 +10,12 @@ trainer is imported here, it is ready about 2.5 s sooner than when the sweep its
 from __future__ import annotations
 
 import multiprocessing
+from typing import Any
 
+from trainer._private_apis import HYDRA_BASIC_LAUNCHER
 from trainer.run_context import available_cores
 
-__all__ = ["PRELOAD", "start_fork_server", "wants_worker_processes"]
+__all__ = ["PRELOAD", "launcher_target", "start_fork_server", "wants_worker_processes"]
 
 # What every worker imports before its first trial (sweeps/_preload.py).
 PRELOAD = ["sweeps._preload"]
@@ -35,3 +37,12 @@ def wants_worker_processes(n_jobs: object) -> bool:
     if n_jobs == -1:
         return available_cores() > 1
     return n_jobs > 1
+
+
+def launcher_target(config: Any) -> str:
+    """The ``_target_`` of ``hydra.launcher`` (Hydra's basic launcher when none is set): only
+    the basic launcher's workers are forked here."""
+    from omegaconf import OmegaConf
+
+    return str(OmegaConf.select(config, "hydra.launcher._target_", default=None)
+               or HYDRA_BASIC_LAUNCHER)

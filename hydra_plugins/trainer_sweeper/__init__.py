@@ -24,12 +24,11 @@ class OptunaSweeper(Sweeper):
         self._sweep: Any = None
 
     def setup(self, *, hydra_context: Any, task_function: Any, config: Any) -> None:
-        from sweeps._fork_server import start_fork_server, wants_worker_processes
+        from sweeps._fork_server import launcher_target, start_fork_server, wants_worker_processes
         from trainer._private_apis import HYDRA_BASIC_LAUNCHER
 
-        launcher = config.hydra.get("launcher") or {}
         if (wants_worker_processes(self._keys.get("n_jobs"))
-                and launcher.get("_target_", HYDRA_BASIC_LAUNCHER) == HYDRA_BASIC_LAUNCHER):
+                and launcher_target(config) == HYDRA_BASIC_LAUNCHER):
             start_fork_server()
         from sweeps._sweeper import OptunaSweep
 

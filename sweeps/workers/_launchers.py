@@ -28,6 +28,7 @@ from typing import Any
 
 import optuna
 
+from sweeps._fork_server import launcher_target
 from sweeps.study._budget import Budget, count_trials
 from sweeps.study._storage import recover_lost_trials
 from sweeps.workers._worker import HydraJob, WorkerPlan, WorkerReport, run_worker
@@ -58,14 +59,6 @@ _SAME_MACHINE = frozenset({
     _JOBLIB,
     "hydra_plugins.hydra_submitit_launcher.submitit_launcher.LocalLauncher",
 })
-
-
-def launcher_target(config: Any) -> str:
-    """The ``_target_`` of ``hydra.launcher`` (Hydra's basic launcher when none is set)."""
-    from omegaconf import OmegaConf
-
-    return str(OmegaConf.select(config, "hydra.launcher._target_", default=None)
-               or BASIC_LAUNCHER)
 
 
 def shares_the_console(target: str) -> bool:
