@@ -190,14 +190,9 @@ def test_trial_beyond_the_budget_is_marked_surplus_and_not_run(tmp_path):
     assert count_trials(trials, 3).finished == 3
 
 
-@pytest.mark.slow  # waits out twice the grace period
-@pytest.mark.filterwarnings("ignore:Heartbeat of storage")  # the test asks outside optimize
-def test_trial_that_never_started_is_recovered_instead_of_awaited_forever(tmp_path):
-    # a worker killed between Optuna creating its trial and the first heartbeat leaves a
-    # RUNNING trial that can never go stale: it is failed and re-queued, the sweep finishes
-    plan = make_plan(tmp_path / "o.db", n_trials=2)
-    orphan = load(plan).ask()  # RUNNING, no heartbeat, never reached the objective
-    time.sleep(2.5)  # 2 x grace_period
+def _assert_the_worker_recovers(plan, orphan: optuna.Trial) -> None:
+    """A worker on a 2-trial study fails the ``orphan`` RUNNING trial, runs its parameters
+    again and finishes, instead of waiting for it."""
     done = threading.Thread(target=run_worker, args=(plan, FakeJob()), daemon=True)
     done.start()
     done.join(timeout=60)
@@ -206,6 +201,17 @@ def test_trial_that_never_started_is_recovered_instead_of_awaited_forever(tmp_pa
     assert trials[orphan.number].state == TrialState.FAIL
     budget = count_trials(trials, 2)
     assert budget.finished == 2 and budget.running == budget.waiting == 0
+
+
+@pytest.mark.slow  # waits out twice the grace period
+@pytest.mark.filterwarnings("ignore:Heartbeat of storage")  # the test asks outside optimize
+def test_trial_that_never_started_is_recovered_instead_of_awaited_forever(tmp_path):
+    # a worker killed between Optuna creating its trial and the first heartbeat leaves a
+    # RUNNING trial that can never go stale: it is failed and re-queued, the sweep finishes
+    plan = make_plan(tmp_path / "o.db", n_trials=2)
+    orphan = load(plan).ask()  # RUNNING, no heartbeat, never reached the objective
+    time.sleep(2.5)  # 2 x grace_period
+    _assert_the_worker_recovers(plan, orphan)
 
 
 def test_a_worker_process_report_comes_back_through_its_file(tmp_path):
@@ -233,11 +239,4 @@ def test_trial_killed_after_its_first_act_but_before_its_first_heartbeat_is_reco
     plan = make_plan(tmp_path / "o.db", n_trials=2)
     orphan = load(plan).ask()
     orphan.set_user_attr(WORKER_ATTR, "elsewhere:12345")
-    done = threading.Thread(target=run_worker, args=(plan, FakeJob()), daemon=True)
-    done.start()
-    done.join(timeout=60)
-    assert not done.is_alive(), "the worker waited for a trial nobody runs"
-    trials = load(plan).get_trials()
-    assert trials[orphan.number].state == TrialState.FAIL
-    budget = count_trials(trials, 2)
-    assert budget.finished == 2 and budget.running == budget.waiting == 0
+    _assert_the_worker_recovers(plan, orphan)
