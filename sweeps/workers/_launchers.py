@@ -184,7 +184,11 @@ def launch_workers(plan: WorkerPlan, job: HydraJob, n_workers: int, *, hydra_con
     task = LaunchedWorker(plan, job, workers_per_host=same_host)
     launcher = Plugins.instance().instantiate_launcher(
         hydra_context=hydra_context, task_function=task, config=config)
-    overrides = [[f"hydra.sweep.subdir=worker_{i}"] for i in range(n_workers)]
+    # The launcher composes each job's config again, in run mode, from the command's hydra
+    # overrides plus the job's own (Hydra's load_sweep_config): the task overrides that are not
+    # searched (``sweep=digits``, whose defaults select this sweeper) must be among the job's,
+    # or the job's config lacks the sweeper and every ``hydra.sweeper.*`` override fails.
+    overrides = [[*plan.space.fixed, f"hydra.sweep.subdir=worker_{i}"] for i in range(n_workers)]
     log.info("launching %d worker jobs through %s", n_workers, target.rsplit(".", 1)[-1])
     try:
         returns = launcher.launch(overrides, initial_job_idx=0)
