@@ -11,10 +11,11 @@
 # those tests fail instead of skipping when a service is missing.
 
 _PG_VERSION=15
-_PG_ROLE=trainer_ci
-_PG_PASSWORD=trainer_ci
+# Several copies may run on one machine at once (each its own role, databases and port).
+_PG_ROLE=${TRAINER_CI_PG_ROLE:-trainer_ci}
+_PG_PASSWORD=$_PG_ROLE
 _PG_PORT=5432
-_MLFLOW_PORT=5400
+_MLFLOW_PORT=${TRAINER_CI_MLFLOW_PORT:-5400}
 _SERVICES_DIR=$(mktemp -d /tmp/trainer-ci-services.XXXXXX)
 _PG_STARTED_HERE=0
 _MLFLOW_PID=
@@ -28,8 +29,9 @@ _stop_services() {
         for _ in $(seq 50); do kill -0 "$_MLFLOW_PID" 2>/dev/null || break; sleep 0.2; done
         kill -9 "$_MLFLOW_PID" 2>/dev/null
     fi
-    # Databases the tests created (trainer_ci_*) and the role go; the cluster stops if it was ours.
-    for db in $(_psql "-c \"SELECT datname FROM pg_database WHERE datname LIKE '${_PG_ROLE}%'\"" 2>/dev/null); do
+    # This role's databases (its two and those its tests created, ROLE_fresh_*) and the role go;
+    # the cluster stops if it was ours.
+    for db in $(_psql "-c \"SELECT datname FROM pg_database WHERE datname IN ('${_PG_ROLE}_optuna', '${_PG_ROLE}_mlflow') OR starts_with(datname, '${_PG_ROLE}_fresh_')\"" 2>/dev/null); do
         _psql "-c 'DROP DATABASE IF EXISTS \"$db\" WITH (FORCE)'" >/dev/null 2>&1
     done
     _psql "-c 'DROP ROLE IF EXISTS $_PG_ROLE'" >/dev/null 2>&1

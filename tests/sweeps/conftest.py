@@ -47,7 +47,8 @@ def fresh_pg_database(pg_url: str) -> Iterator[str]:
     import sqlalchemy
     from sqlalchemy.engine import make_url
 
-    name = f"trainer_ci_fresh_{uuid.uuid4().hex[:10]}"
+    # Named after the role (.ci/services.sh drops ROLE_fresh_* at exit, and only its own).
+    name = f"{make_url(pg_url).username}_fresh_{uuid.uuid4().hex[:10]}"
     engine = sqlalchemy.create_engine(pg_url, isolation_level="AUTOCOMMIT")
     with engine.connect() as connection:
         connection.execute(sqlalchemy.text(f'CREATE DATABASE "{name}"'))
