@@ -12,8 +12,8 @@ from __future__ import annotations
 import multiprocessing
 from typing import Any
 
-from trainer._private_apis import HYDRA_BASIC_LAUNCHER
-from trainer.run_context import available_cores
+from runkit._private_apis import HYDRA_BASIC_LAUNCHER
+from runkit.process import available_cores
 
 __all__ = ["PRELOAD", "launcher_target", "start_fork_server", "wants_worker_processes"]
 

@@ -5,7 +5,7 @@ two SQL stores' modules (1.3 s). Nothing here opens a file or a connection: thos
 shared by forked processes. It lives outside ``sweeps.workers``, whose package imports Optuna,
 so that the collector is paused before the first heavy import."""
 
-from trainer import startup_gc
+from runkit import startup_gc
 
 startup_gc.pause()  # the imports grow a heap the collector would scan again and again (0.8 s)
 
@@ -17,7 +17,7 @@ from sqlalchemy.orm import configure_mappers
 
 import sweeps.workers._worker  # noqa: F401
 import trainer.app  # noqa: F401
-from trainer._private_apis import import_optuna_rdb_models
+from runkit._private_apis import import_optuna_rdb_models
 from trainer.core.kernels import warm_up
 
 import_optuna_rdb_models()  # the study's storage

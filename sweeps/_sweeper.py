@@ -22,6 +22,10 @@ from typing import Any
 
 import optuna
 
+from runkit import startup_gc
+from runkit.errors import ConfigError, UserError
+from runkit.process import available_cores
+from runkit.signals import sigterm_as_interrupt
 from sweeps._fork_server import start_fork_server
 from sweeps._settings import KEY, parse_settings
 from sweeps.reporting._drawer import PictureDrawer
@@ -66,9 +70,6 @@ from sweeps.workers._processes import (
     run_processes,
 )
 from sweeps.workers._worker import HydraJob, TrackingTarget, WorkerPlan, WorkerReport
-from trainer import run_context, startup_gc
-from trainer.errors import ConfigError, TrainerError
-from trainer.interrupts import sigterm_as_interrupt
 from trainer.tracking.tags import DIRECTION_TAG, STORAGE_TAG
 
 __all__ = ["OptunaSweep", "SweepResult"]
@@ -145,7 +146,7 @@ class OptunaSweep:
         try:
             with sigterm_as_interrupt():
                 return self._sweep(arguments)
-        except TrainerError as error:
+        except UserError as error:
             print(f"error: {error}", file=sys.stderr, flush=True)
             raise SystemExit(1) from None
         except KeyboardInterrupt:  # outside the trials (set-up, final plots)
@@ -166,7 +167,7 @@ class OptunaSweep:
         objective = config.get("objective")
         direction = self._direction(settings.direction, objective)
         n_trials = settings.n_trials
-        n_jobs = run_context.available_cores() if settings.n_jobs == -1 else settings.n_jobs
+        n_jobs = available_cores() if settings.n_jobs == -1 else settings.n_jobs
         role = settings.role
         target = launcher_target(config)
         self._launcher = None if target == BASIC_LAUNCHER else target
@@ -236,7 +237,7 @@ class OptunaSweep:
             pruner=self.pruner, seed=seed, space=space, n_trials=n_trials, objective=objective,
             max_failure_rate=settings.max_failure_rate, tracking=None,
             # Local workers never oversubscribe the cores; a launched worker sizes itself.
-            blas_threads=(max(1, run_context.available_cores() // n_workers)
+            blas_threads=(max(1, available_cores() // n_workers)
                           if self._launcher is None else None),
             poll_interval=min(2.0, float(storage_spec.heartbeat_interval or 2)),
         )
@@ -257,7 +258,7 @@ class OptunaSweep:
         # With a core to spare, one process draws the trials' pictures while the next trials
         # train (sweeps/reporting/_drawer.py); started first, it imports while the sweep sets up.
         drawer = (PictureDrawer(uri) if n_workers == 1 and self._launcher is None
-                  and run_context.available_cores() > 1 else None)
+                  and available_cores() > 1 else None)
         try:
             return self._run_tracked_with(plan, study, n_workers, uri, space, direction,
                                           storage, drawer)
@@ -443,7 +444,7 @@ class OptunaSweep:
                                              value=best.value)
         except MlflowException as error:
             first_line = str(error.message).strip().splitlines()[0]
-            raise TrainerError(f"{KEY}.register_model: could not register the best trial's "
+            raise UserError(f"{KEY}.register_model: could not register the best trial's "
                                f"model as {name!r}: {first_line}") from None
         if registered is not None:
             verb = "registered" if registered.new else "already registered"

@@ -9,14 +9,15 @@ from hydra.errors import HydraException
 from omegaconf import DictConfig
 from omegaconf.errors import OmegaConfBaseException
 
-from trainer import CONFIG_DIR, startup_gc
-from trainer.errors import TrainerError
-from trainer.interrupts import (
+from runkit import startup_gc
+from runkit.signals import (
     exit_code,
     ignore_further_interrupts,
     interrupt_name,
     sigterm_as_interrupt,
 )
+from trainer import CONFIG_DIR
+from trainer.errors import UserError
 
 
 @hydra.main(version_base="1.3", config_path=str(CONFIG_DIR), config_name="config")
@@ -49,7 +50,7 @@ def one_line(message: str) -> str:
 
 def cli() -> None:
     """Run the Hydra app; an input error ends with one line on stderr and exit code 1."""
-    startup_gc.pause()  # until training starts: 0.8 s of a sweep's start-up (trainer/startup_gc.py)
+    startup_gc.pause()  # until training starts: 0.8 s of a sweep's start-up (runkit/startup_gc.py)
     # Hydra prints exceptions with a stack trace; raising them here lets us print one line.
     os.environ.setdefault("HYDRA_FULL_ERROR", "1")
     try:
@@ -61,7 +62,7 @@ def cli() -> None:
         print(f"interrupted ({interrupt_name(interrupt)})" + (f": {kept}" if kept else ""),
               file=sys.stderr, flush=True)
         raise SystemExit(exit_code(interrupt)) from None
-    except TrainerError as error:  # raised from a job of a --multirun grid
+    except UserError as error:  # raised from a job of a --multirun grid
         print(f"error: {error}", file=sys.stderr)
         raise SystemExit(1) from None
     except (HydraException, OmegaConfBaseException) as error:

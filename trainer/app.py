@@ -16,7 +16,15 @@ import numpy as np
 from omegaconf import DictConfig, OmegaConf
 from threadpoolctl import threadpool_limits
 
-from trainer import run_context, startup_gc
+from runkit import startup_gc
+from runkit.process import available_cores
+from runkit.signals import (
+    exit_code,
+    ignore_further_interrupts,
+    interrupt_name,
+    sigterm_as_interrupt,
+)
+from trainer import run_context
 from trainer.config import build_optimizer, check_config, check_metric_names, check_mlflow
 from trainer.core.callbacks import Callback, EarlyStopping, ProgressReporter, metric_mode
 from trainer.core.fit import FitLoop, FitResult
@@ -24,13 +32,7 @@ from trainer.core.losses import LOSSES, task_loss
 from trainer.core.network import MLP
 from trainer.core.penalties import WeightPenalty
 from trainer.data import Dataset, load_dataset
-from trainer.errors import ConfigError, TrainerError
-from trainer.interrupts import (
-    exit_code,
-    ignore_further_interrupts,
-    interrupt_name,
-    sigterm_as_interrupt,
-)
+from trainer.errors import ConfigError, UserError
 from trainer.memory import check_fits_in_memory
 from trainer.tracking import RunTracker, flatten_config, resolve_tracking_uri
 from trainer.tracking.disk_full import NoSpaceError, no_space_error, what_was_kept
@@ -154,7 +156,7 @@ def run_cli(cfg: DictConfig) -> float:
     multirun = HydraConfig.initialized() and HydraConfig.get().mode == RunMode.MULTIRUN
     try:
         return run(cfg)
-    except TrainerError as error:
+    except UserError as error:
         if multirun:
             raise
         print(f"error: {error}", file=sys.stderr)
@@ -250,7 +252,7 @@ def _train(
     threads = blas_threads_for(
         [data.n_features, *network.hidden, data.n_outputs],
         min(plain["batch_size"], len(data.X_train)),
-        available=context.blas_threads or run_context.available_cores(),
+        available=context.blas_threads or available_cores(),
     )
     with threadpool_limits(limits=threads, user_api="blas"):
         result = loop.run(

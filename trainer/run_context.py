@@ -8,7 +8,6 @@ trainer importing the sweep engine (data flows sweep -> trainer, never back).
 from __future__ import annotations
 
 import contextlib
-import os
 from collections.abc import Callable, Iterator, Mapping
 from contextvars import ContextVar
 from dataclasses import dataclass, field
@@ -49,19 +48,6 @@ class RunContext:
 
 
 _current: ContextVar[RunContext | None] = ContextVar("trainer_run_context", default=None)
-
-
-def available_cores() -> int:
-    """Cores this process may run on: its CPU affinity where the OS tells it, and no more than
-    a SLURM job step's ``SLURM_CPUS_PER_TASK`` (which is not always enforced by affinity)."""
-    try:
-        cores = len(os.sched_getaffinity(0))
-    except AttributeError:  # not Linux
-        cores = os.cpu_count() or 1
-    slurm = os.environ.get("SLURM_CPUS_PER_TASK", "")
-    if slurm.isdigit() and int(slurm) > 0:
-        cores = min(cores, int(slurm))
-    return max(1, cores)
 
 
 def current() -> RunContext:

@@ -24,8 +24,8 @@ class OptunaSweeper(Sweeper):
         self._sweep: Any = None
 
     def setup(self, *, hydra_context: Any, task_function: Any, config: Any) -> None:
+        from runkit._private_apis import HYDRA_BASIC_LAUNCHER
         from sweeps._fork_server import launcher_target, start_fork_server, wants_worker_processes
-        from trainer._private_apis import HYDRA_BASIC_LAUNCHER
 
         if (wants_worker_processes(self._keys.get("n_jobs"))
                 and launcher_target(config) == HYDRA_BASIC_LAUNCHER):

@@ -122,8 +122,8 @@ class PictureDrawer:
 def main(uri: str) -> None:
     signal.signal(signal.SIGINT, signal.SIG_IGN)  # the sweep decides when the drawer stops
     # Imported while the sweep sets up and its first trial trains, not when the first picture
-    # comes; with the collector off meanwhile (0.5 s less CPU, trainer/startup_gc.py).
-    from trainer import startup_gc
+    # comes; with the collector off meanwhile (0.5 s less CPU, runkit/startup_gc.py).
+    from runkit import startup_gc
 
     startup_gc.pause()
     import trainer.tracking  # noqa: F401

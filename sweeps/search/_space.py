@@ -49,7 +49,7 @@ from optuna.distributions import (
 )
 from optuna.trial import BaseTrial
 
-from trainer.errors import ConfigError
+from runkit.errors import ConfigError
 
 __all__ = ["Condition", "Param", "SearchSpace", "format_value", "parse_search_space"]
 

@@ -22,8 +22,8 @@ from optuna.exceptions import ExperimentalWarning
 from optuna.pruners import BasePruner
 from optuna.samplers import BaseSampler
 
+from runkit.errors import ConfigError
 from sweeps.study._pruners import MedianPruner, PercentilePruner
-from trainer.errors import ConfigError
 
 __all__ = ["PRUNERS", "SAMPLERS", "build_pruner", "build_sampler", "spec_name"]
 

@@ -40,6 +40,8 @@ from optuna.storages import BaseStorage, RDBStorage
 from optuna.study import StudyDirection
 from optuna.trial import TrialState
 
+from runkit._private_apis import study_engine, trial_id
+from runkit.errors import ConfigError
 from sweeps.study._budget import (
     FAIL_REASON_ATTR,
     PER_RUN_ATTRS,
@@ -47,8 +49,6 @@ from sweeps.study._budget import (
     SURPLUS_ATTR,
     WORKER_ATTR,
 )
-from trainer._private_apis import study_engine, trial_id
-from trainer.errors import ConfigError
 
 __all__ = [
     "DEFAULT_STORAGE_FILE",

@@ -8,7 +8,7 @@ each job is a long-lived worker looping ask -> run -> tell on the shared study
 pruning in every worker. What the launcher reports about its jobs is not trusted (submitit
 reports some failed jobs COMPLETED, hydra#1928): the controller reads the study afterwards.
 
-A worker decides its own resources (:func:`trainer.run_context.available_cores`: its CPU
+A worker decides its own resources (:func:`runkit.process.available_cores`: its CPU
 affinity, ``SLURM_CPUS_PER_TASK``). Signals in a worker job: SIGINT and SIGTERM end its running
 trial as interrupted (FAIL, parameters queued again, MLflow run KILLED); submitit's preemption
 signal (SIGUSR2) does the same, then hands over to submitit, which requeues the job.
@@ -28,14 +28,14 @@ from typing import Any
 
 import optuna
 
+from runkit._private_apis import HYDRA_BASIC_LAUNCHER
+from runkit.errors import ConfigError
+from runkit.process import available_cores
 from sweeps._fork_server import launcher_target
 from sweeps.study._budget import Budget, count_trials
 from sweeps.study._storage import recover_lost_trials
 from sweeps.workers._worker import HydraJob, WorkerPlan, WorkerReport, run_worker
 from sweeps.workers._worker import _log_finished as log_finished
-from trainer import run_context
-from trainer._private_apis import HYDRA_BASIC_LAUNCHER
-from trainer.errors import ConfigError
 
 __all__ = [
     "BASIC_LAUNCHER",
@@ -147,7 +147,7 @@ class LaunchedWorker:
         from trainer.tracking import end_open_runs
 
         index = int(HydraConfig.get().job.num)
-        threads = max(1, run_context.available_cores() // max(1, self.workers_per_host))
+        threads = max(1, available_cores() // max(1, self.workers_per_host))
         plan = replace(self.plan, blas_threads=threads)
         report = None
         try:

@@ -26,9 +26,9 @@ import traceback
 from collections.abc import Callable, Sequence
 from typing import Any
 
+from runkit.signals import STOP_SIGNALS, Interrupted
 from sweeps.workers._interrupt import INTERRUPT_REQUESTED
 from sweeps.workers._worker import HydraJob, WorkerPlan, WorkerReport, run_worker
-from trainer.interrupts import STOP_SIGNALS, Interrupted
 
 __all__ = ["EXIT_INTERRUPTED", "run_local_worker", "run_processes", "stop_workers",
            "worker_process_main"]

@@ -27,6 +27,7 @@ import numpy as np
 import optuna
 from optuna.trial import TrialState
 
+from runkit._private_apis import OPTUNA_OPTIMIZE_LOGGER, job_error
 from sweeps.reporting._tracking import STUDY_TAG, TRIAL_NUMBER_TAG
 from sweeps.search._space import SearchSpace
 from sweeps.study._budget import (
@@ -50,7 +51,6 @@ from sweeps.workers._bridge import PruningBridge
 from sweeps.workers._compose import TrialConfigs
 from sweeps.workers._interrupt import stop_if_interrupted
 from trainer import run_context
-from trainer._private_apis import OPTUNA_OPTIMIZE_LOGGER, job_error
 
 __all__ = [
     "HydraJob",

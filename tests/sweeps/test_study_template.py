@@ -9,7 +9,7 @@ import optuna
 import pytest
 
 from sweeps.study._template import copy_empty_study_storage, is_empty_study_storage
-from trainer import sqlite_template
+from runkit import sqlite as sqlite_template
 
 
 @pytest.fixture

@@ -9,7 +9,7 @@ from mlflow.tracking import MlflowClient
 
 from trainer import run_context
 from trainer.app import run
-from trainer.errors import ConfigError, DataError, TrainerError, TrainingDiverged
+from trainer.errors import ConfigError, DataError, TrainingDiverged, UserError
 
 FAST = ("epochs=4", "model.hidden=[16]", "mlflow.log_model=false")
 
@@ -20,7 +20,7 @@ def run_and_capture(cfg) -> tuple[float | None, str, BaseException | None]:
     with run_context.use(run_context.RunContext(on_run_started=started.append)):
         try:
             return run(cfg), started[0], None
-        except (TrainerError, ValueError) as error:
+        except (UserError, ValueError) as error:
             return None, started[0], error
 
 

@@ -6,11 +6,13 @@ from __future__ import annotations
 
 from typing import Any
 
+from runkit.errors import UserError
+
 __all__ = ["DataError", "ParameterError", "TrainerError", "TrainingDiverged"]
 
 
-class TrainerError(Exception):
-    """Base class: an error caused by input, reported as one line."""
+class TrainerError(UserError):
+    """Base class of the core's errors: caused by input, reported as one line."""
 
 
 class ParameterError(TrainerError, ValueError):

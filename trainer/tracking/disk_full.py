@@ -12,7 +12,7 @@ from __future__ import annotations
 import errno
 from typing import TYPE_CHECKING
 
-from trainer.errors import TrainerError
+from runkit.errors import UserError
 
 if TYPE_CHECKING:
     from trainer.tracking.run import RunTracker
@@ -23,7 +23,7 @@ _FULL_ERRNOS = {errno.ENOSPC, getattr(errno, "EDQUOT", errno.ENOSPC)}
 _FULL_TEXTS = ("database or disk is full", "no space left on device", "disk quota exceeded")
 
 
-class NoSpaceError(TrainerError):
+class NoSpaceError(UserError):
     """The disk (or quota) holding the store, the artifacts or a temporary file is full."""
 
 

@@ -26,6 +26,7 @@ from typing import TYPE_CHECKING, Any
 if TYPE_CHECKING:
     from mlflow import MlflowClient
 
+from runkit.process import process_alive, process_start_time
 from trainer.tracking.tags import (
     OWNER_HOST_TAG,
     OWNER_PID_TAG,
@@ -42,48 +43,12 @@ __all__ = [
     "abandoned_reason",
     "end_abandoned_runs",
     "owner_tags",
-    "process_alive",
-    "process_start_time",
 ]
 
 logger = logging.getLogger(__name__)
 
 HEARTBEAT_INTERVAL = 30.0  # seconds between heartbeats of a run that writes nothing else
 STALE_AFTER = 600.0  # seconds without a heartbeat after which another host's run is abandoned
-
-
-def _boot_time() -> float | None:
-    try:
-        with open("/proc/stat") as stat:
-            for line in stat:
-                if line.startswith("btime "):
-                    return float(line.split()[1])
-    except OSError:
-        pass
-    return None
-
-
-def _stat(pid: int) -> tuple[str, str | None] | None:
-    """(state, start time) of process ``pid`` from Linux ``/proc``; None when it does not exist
-    or the system does not tell. The start time is unix seconds with two decimals."""
-    try:
-        with open(f"/proc/{pid}/stat") as stat:
-            fields = stat.read().rpartition(")")[2].split()
-    except OSError:
-        return None
-    if len(fields) < 20:
-        return None
-    boot = _boot_time()
-    ticks = int(fields[19])  # field 22 of stat(5), counted after the command name
-    started = None if boot is None else f"{boot + ticks / os.sysconf('SC_CLK_TCK'):.2f}"
-    return fields[0], started
-
-
-def process_start_time(pid: int) -> str | None:
-    """When process ``pid`` started, as unix seconds with two decimals (Linux ``/proc``); None
-    when the process does not exist or the system does not tell."""
-    stat = _stat(pid)
-    return None if stat is None else stat[1]
 
 
 def owner_tags() -> dict[str, str]:
@@ -94,26 +59,6 @@ def owner_tags() -> dict[str, str]:
     if started is not None:
         tags[OWNER_STARTED_TAG] = started
     return tags
-
-
-def process_alive(pid: int, started: str | None) -> bool:
-    """Whether process ``pid`` of this host lives and, when ``started`` is known, is the same
-    process that started then (not a later one that got its pid)."""
-    if pid <= 0:
-        return False
-    stat = _stat(pid)
-    if stat is not None:
-        state, now_started = stat
-        if state in ("Z", "X"):  # exited, not yet reaped by its parent
-            return False
-        return started is None or now_started is None or now_started == started
-    try:
-        os.kill(pid, 0)
-    except ProcessLookupError:
-        return False
-    except PermissionError:  # another user's process: alive
-        return True
-    return True
 
 
 def abandoned_reason(tags: Mapping[str, str], *, now: float | None = None,

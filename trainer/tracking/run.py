@@ -36,8 +36,8 @@ from mlflow.utils.validation import (
     MAX_TAG_VAL_LENGTH,
 )
 
-from trainer.errors import TrainerError
-from trainer.interrupts import interrupt_name, shielded
+from runkit.errors import one_line, squeezed
+from runkit.signals import interrupt_name, shielded
 from trainer.tracking import owner, store
 from trainer.tracking.params import flatten_config
 from trainer.tracking.store import get_client
@@ -70,19 +70,9 @@ _heartbeat = owner.Heartbeat(lambda: list(_open_trackers), owner.HEARTBEAT_INTER
 store._after_fork_hooks.append(_heartbeat.forget)
 
 
-def _squeezed(text: str, limit: int) -> str:
-    """``text`` on one line (whitespace runs collapsed), cut to ``limit`` characters."""
-    line = " ".join(text.split())
-    return line if len(line) <= limit else line[: limit - 3] + "..."
-
-
 def failure_reason(exc: BaseException, limit: int = MAX_TAG_VAL_LENGTH) -> str:
-    """One line of at most ``limit`` characters: a user error's own message, else
-    ``TypeName: message``."""
-    message = str(exc)
-    if isinstance(exc, TrainerError) and message:
-        return _squeezed(message, limit)
-    return _squeezed(f"{type(exc).__name__}: {message}".rstrip(": "), limit)
+    """The one line a run records as its ``failure_reason`` (``runkit.errors.one_line``)."""
+    return one_line(exc, limit)
 
 
 @lru_cache(maxsize=8)
@@ -131,7 +121,7 @@ class RunTracker:
 
     Use it as a context manager: a normal exit ends the run FINISHED, an exception FAILED (its
     one-line message in the ``failure_reason`` tag), a ``KeyboardInterrupt`` (Ctrl-C, or a
-    SIGTERM that ``trainer.interrupts.sigterm_as_interrupt`` turned into one) or a non-zero
+    SIGTERM that ``runkit.signals.sigterm_as_interrupt`` turned into one) or a non-zero
     ``SystemExit`` KILLED. Metrics are buffered and written with ``log_batch``.
     """
 
@@ -375,13 +365,13 @@ class RunTracker:
         self.status = status
         _open_trackers.discard(self)
         if failure_reason is not None:
-            self.set_tags({FAILURE_REASON_TAG: _squeezed(failure_reason, MAX_TAG_VAL_LENGTH)})
+            self.set_tags({FAILURE_REASON_TAG: squeezed(failure_reason, MAX_TAG_VAL_LENGTH)})
         try:
             self.flush()
         except Exception as exc:  # keep going: the status matters more than the last metrics
             self.end_error = exc
             logger.warning("MLflow run %s: could not write metrics: %s", self.run_id,
-                           _squeezed(str(exc), 300))
+                           squeezed(str(exc), 300))
             if failure_reason is not None:  # the reason alone, without what was rejected
                 with contextlib.suppress(Exception):
                     reason = self._tags[FAILURE_REASON_TAG]
@@ -392,7 +382,7 @@ class RunTracker:
         except Exception as exc:
             self.end_error = exc
             logger.warning("MLflow run %s: could not mark it %s: %s", self.run_id, status,
-                           _squeezed(str(exc), 300))
+                           squeezed(str(exc), 300))
 
     def __enter__(self) -> RunTracker:
         return self

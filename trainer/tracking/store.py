@@ -21,7 +21,7 @@ from urllib.parse import urlparse
 from mlflow import MlflowClient
 from mlflow.exceptions import MlflowException
 
-from trainer._private_apis import client_engine, forget_cached_engines
+from runkit._private_apis import client_engine, forget_cached_engines
 from trainer.errors import ConfigError
 from trainer.tracking import store_template
 from trainer.tracking.tags import EXPERIMENT_KIND_TAG, MODEL_TRAINING_KIND

@@ -17,8 +17,8 @@ from pathlib import Path
 
 import mlflow
 
-from trainer._private_apis import initialize_mlflow_tables
-from trainer.sqlite_template import cache_dir, copy_template, read_only
+from runkit._private_apis import initialize_mlflow_tables
+from runkit.sqlite import cache_dir, copy_template, read_only
 
 __all__ = ["cache_dir", "copy_empty_store", "discard", "quiet_schema_creation"]
 

@@ -13,14 +13,13 @@ import uuid
 import pytest
 from mlflow import MlflowClient
 
+from runkit.process import process_alive, process_start_time
 from trainer.tracking import get_client, get_or_create_experiment
 from trainer.tracking.owner import (
     STALE_AFTER,
     abandoned_reason,
     end_abandoned_runs,
     owner_tags,
-    process_alive,
-    process_start_time,
 )
 from trainer.tracking.tags import (
     FAILURE_REASON_TAG,

@@ -184,7 +184,7 @@ def test_exception_fails_the_run_with_one_line_reason(store_uri: str, experiment
 
 
 def test_user_error_reason_is_its_own_message(store_uri: str, experiment_id: str) -> None:
-    # a TrainerError already names the key: its message is the reason, verbatim
+    # a user error already names the key: its message is the reason, verbatim
     error = ConfigError("optimizer.lr", "a positive number", -1)
     with pytest.raises(ConfigError), RunTracker.start(store_uri, experiment_id) as tracker:
         raise error

@@ -2,11 +2,11 @@
 
 A library may rename or drop a name that starts with an underscore in any release. Each one used
 here is reached through this module only, so an upgrade breaks one place, and
-``tests/test_private_apis.py`` checks every entry of :data:`PRIVATE_APIS` against the installed
-libraries: a change fails that test naming the library, its version and the attribute.
+``tests/runkit/test_private_apis.py`` checks every entry of :data:`PRIVATE_APIS` against the
+installed libraries: a change fails that test naming the library, its version and the attribute.
 
-Nothing heavy is imported at module level: the sweep workers' fork server, the numerical core
-and ``python -m trainer`` import this module before (or without) MLflow, Hydra and Optuna.
+Nothing heavy is imported at module level: the sweep workers' fork server and the commands
+import this module before (or without) MLflow, Hydra and Optuna.
 """
 
 from __future__ import annotations
@@ -130,7 +130,7 @@ class PrivateAPI:
             except PackageNotFoundError:
                 installed = "not installed"
             return (f"{self.library} {installed} changed its private API {self.name} "
-                    f"({type(error).__name__}: {error}); update trainer/_private_apis.py")
+                    f"({type(error).__name__}: {error}); update runkit/_private_apis.py")
         return None
 
     def __str__(self) -> str:

@@ -8,10 +8,10 @@ from pathlib import Path
 
 import pytest
 
-from trainer._private_apis import PRIVATE_APIS, PrivateAPI
+from runkit._private_apis import PRIVATE_APIS, PrivateAPI
 
-ROOT = Path(__file__).resolve().parent.parent
-ADAPTER = ROOT / "trainer" / "_private_apis.py"
+ROOT = Path(__file__).resolve().parents[2]
+ADAPTER = ROOT / "runkit" / "_private_apis.py"
 
 
 @pytest.mark.parametrize("api", PRIVATE_APIS, ids=str)
@@ -28,16 +28,16 @@ def test_a_changed_api_is_reported_with_library_and_name() -> None:
     problem = PrivateAPI("mlflow", "SqlAlchemyStore._engine_map", gone).problem()
     assert problem is not None
     assert re.match(r"mlflow \d+\.\d+\S* changed its private API SqlAlchemyStore\._engine_map "
-                    r"\(AttributeError: .*\); update trainer/_private_apis\.py$", problem)
+                    r"\(AttributeError: .*\); update runkit/_private_apis\.py$", problem)
 
 
 @pytest.mark.parametrize("name", ["_initialize_tables", "_engine_map", "_tracking_client",
                                   "_return_value", "storages._rdb", "study._optimize",
                                   "hydra._internal"])
 def test_private_names_are_used_only_through_the_adapter(name: str) -> None:
-    # the project's code reaches each private name through trainer/_private_apis.py alone
+    # the project's code reaches each private name through runkit/_private_apis.py alone
     users = [path.relative_to(ROOT).as_posix()
-             for package in ("trainer", "sweeps", "hydra_plugins", "benchmarks")
+             for package in ("runkit", "trainer", "sweeps", "hydra_plugins", "benchmarks")
              for path in (ROOT / package).rglob("*.py")
              if path != ADAPTER and name in path.read_text()]
     assert users == []

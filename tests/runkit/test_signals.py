@@ -8,7 +8,7 @@ import signal
 
 import pytest
 
-from trainer.interrupts import (
+from runkit.signals import (
     Interrupted,
     exit_code,
     interrupt_name,

@@ -8,7 +8,7 @@ from collections.abc import Iterator
 
 import pytest
 
-from trainer import startup_gc
+from runkit import startup_gc
 
 
 @pytest.fixture

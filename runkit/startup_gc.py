@@ -5,8 +5,8 @@ long as the process; the collector scans them over and over while they are being
 of a sweep's start-up (5 full collections of the growing heap) and 0.34 s of
 ``python -c "import optuna, mlflow"`` alone, measured with ``gc.callbacks``. Start-up creates
 almost no garbage cycles (about 3,000 unreachable objects, 1 MB, among 500,000 tracked after a
-sweep's imports; frozen with the rest, they stay), so ``python -m trainer`` pauses the collector
-as it starts (:func:`pause` in ``trainer.__main__.cli``; importing that module does not). Once
+sweep's imports; frozen with the rest, they stay), so a command pauses the collector as it
+starts (:func:`pause`, e.g. in ``trainer.__main__.cli``; importing that module does not). Once
 the stores are open and training is about to start, :func:`resume` moves everything allocated
 so far to the permanent generation (``gc.freeze``: never scanned again, so each later full
 collection is cheaper too) and turns the collector back on.
