@@ -3,7 +3,7 @@
 A library that creates its schema in a new SQLite file (MLflow's migrations, Optuna's tables)
 takes 0.5-1.5 s for what is the same file every time for one library version. Such a file is
 built once (by the library itself), cached under :func:`cache_dir`, and copied: the MLflow
-store (``trainer/tracking/store_template.py``) and the sweep's study (``sweeps/study/_template.py``)
+store (``runkit/mlflow/store_template.py``) and the sweep's study (``sweeps/study/_template.py``)
 each say what their file holds and how it is built; this module keeps, checks and copies it.
 """
 

@@ -30,6 +30,7 @@ from sweeps._fork_server import start_fork_server
 from sweeps._settings import KEY, parse_settings
 from sweeps.reporting._drawer import PictureDrawer
 from sweeps.reporting._registry import RegisteredModel, register_best_model
+from sweeps.reporting._tags import DIRECTION_TAG, STORAGE_TAG
 from sweeps.reporting._tracking import (
     ROLE_TAG,
     STUDY_TAG,
@@ -70,7 +71,6 @@ from sweeps.workers._processes import (
     run_processes,
 )
 from sweeps.workers._worker import HydraJob, TrackingTarget, WorkerPlan, WorkerReport
-from trainer.tracking.tags import DIRECTION_TAG, STORAGE_TAG
 
 __all__ = ["OptunaSweep", "SweepResult"]
 
@@ -269,7 +269,7 @@ class OptunaSweep:
     def _run_tracked_with(self, plan: WorkerPlan, study: optuna.Study, n_workers: int, uri: str,
                           space: SearchSpace, direction: str, storage: StorageSpec,
                           drawer: PictureDrawer | None) -> SweepResult:
-        from trainer.tracking import RunTracker
+        from runkit.mlflow import RunTracker
 
         # the store and experiment exist before any worker starts
         experiment_id, stale_after = self._end_dead_runs(uri, study, storage)
@@ -367,7 +367,7 @@ class OptunaSweep:
         of their own: their trial runs are children of the study's parent run when a
         controller recorded one."""
         if uri is not None:
-            from trainer.tracking import get_or_create_experiment, prepare_store
+            from runkit.mlflow import get_or_create_experiment, prepare_store
 
             prepare_store(uri)
             experiment_id = get_or_create_experiment(uri, str(self.config.mlflow.experiment))
@@ -382,8 +382,8 @@ class OptunaSweep:
         """Open the store and the experiment (ending the runs dead processes left RUNNING), end
         this study's parent runs whose sweep stopped and its trial runs whose trial ended;
         returns the experiment id and how old a parent's heartbeat must be to count as dead."""
-        from trainer.tracking.store import created_here
-        from trainer.tracking.store_checks import open_experiment
+        from runkit.mlflow.store import created_here
+        from runkit.mlflow.store_checks import open_experiment
 
         experiment_id = open_experiment(uri, self.config.mlflow.experiment)
         # A parent's heartbeat is refreshed every MONITOR_INTERVAL seconds while its sweep lives.
@@ -409,8 +409,8 @@ class OptunaSweep:
         mlflow_cfg = self.config.get("mlflow")
         if mlflow_cfg is None or "tracking_uri" not in mlflow_cfg:  # an app without tracking
             return None
-        from trainer.tracking import resolve_tracking_uri
-        from trainer.tracking.store_checks import check_tracking_uri
+        from runkit.mlflow import resolve_tracking_uri
+        from runkit.mlflow.store_checks import check_tracking_uri
 
         return resolve_tracking_uri(check_tracking_uri(mlflow_cfg.tracking_uri), start_dir)
 
@@ -436,7 +436,7 @@ class OptunaSweep:
             return None
         from mlflow.exceptions import MlflowException
 
-        from trainer.tracking import get_client
+        from runkit.mlflow import get_client
 
         try:
             registered = register_best_model(get_client(uri), name, run_id=best.run_id,
@@ -502,7 +502,7 @@ def _check_sqlite_storage(url: str) -> None:
     db = _sqlite_file(url)
     if db is None:
         return
-    from trainer.tracking.store_checks import sqlite_file_problem
+    from runkit.mlflow.store_checks import sqlite_file_problem
 
     for parent in db.parents:
         if parent.exists():

@@ -17,6 +17,10 @@ from omegaconf import DictConfig, OmegaConf
 from threadpoolctl import threadpool_limits
 
 from runkit import startup_gc
+from runkit.mlflow import RunTracker, flatten_config, resolve_tracking_uri
+from runkit.mlflow.disk_full import NoSpaceError, no_space_error, what_was_kept
+from runkit.mlflow.store_checks import check_tracking_uri, open_experiment
+from runkit.mlflow.tags import RUN_NAME_TAG
 from runkit.process import available_cores
 from runkit.signals import (
     exit_code,
@@ -34,13 +38,10 @@ from trainer.core.penalties import WeightPenalty
 from trainer.data import Dataset, load_dataset
 from trainer.errors import ConfigError, UserError
 from trainer.memory import check_fits_in_memory
-from trainer.tracking import RunTracker, flatten_config, resolve_tracking_uri
-from trainer.tracking.disk_full import NoSpaceError, no_space_error, what_was_kept
-from trainer.tracking.store_checks import check_tracking_uri, open_experiment
+from trainer.tracking.model import log_trained_model
 from trainer.tracking.tags import (
     DATASET_TAG,
     LOSS_TAG,
-    RUN_NAME_TAG,
     STOP_REASON_TAG,
     STUDY_TAG,
     TASK_TAG,
@@ -298,7 +299,8 @@ def _train(
         )
     model_id = None
     if plain["mlflow"]["log_model"] and not pruned:
-        model_id = tracker.log_model(
+        model_id = log_trained_model(
+            tracker,
             step=kept_epoch,
             params=plain,
             network_state=network.state_dict(),

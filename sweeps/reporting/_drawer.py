@@ -40,7 +40,7 @@ _FINISH_TIMEOUT = 120.0  # seconds the sweep waits for the drawer's last picture
 def draw_and_log(uri: str, run_id: str, history: Sequence[Mapping[str, float]], title: str,
                  best_epoch: int | None) -> None:
     """Draw the run's learning curves and log them to the run, as a trial does itself."""
-    from trainer.tracking import get_client
+    from runkit.mlflow import get_client
     from trainer.tracking.pictures import learning_curves_figure
 
     figure = learning_curves_figure(history, title=title, best_epoch=best_epoch)
@@ -126,7 +126,7 @@ def main(uri: str) -> None:
     from runkit import startup_gc
 
     startup_gc.pause()
-    import trainer.tracking  # noqa: F401
+    import runkit.mlflow  # noqa: F401
     import trainer.tracking.pictures  # noqa: F401  (matplotlib)
 
     startup_gc.resume()

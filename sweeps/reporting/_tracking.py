@@ -23,6 +23,13 @@ from typing import TYPE_CHECKING, Any
 import optuna
 from optuna.trial import FrozenTrial, TrialState
 
+from sweeps.reporting._tags import (
+    HEARTBEAT_TAG,
+    ROLE_TAG,
+    STUDY_TAG,
+    TRIAL_NUMBER_TAG,
+    TRIAL_STATE_TAG,
+)
 from sweeps.study._budget import (
     OVERRIDES_ATTR,
     RUN_ID_ATTR,
@@ -31,16 +38,9 @@ from sweeps.study._budget import (
     count_trials,
     fail_reason,
 )
-from trainer.tracking.tags import (
-    HEARTBEAT_TAG,
-    ROLE_TAG,
-    STUDY_TAG,
-    TRIAL_NUMBER_TAG,
-    TRIAL_STATE_TAG,
-)
 
 if TYPE_CHECKING:  # MLflow takes seconds to import: only the processes that log load it
-    from trainer.tracking import RunTracker
+    from runkit.mlflow import RunTracker
 
 __all__ = [
     "HEARTBEAT_TAG",
@@ -71,27 +71,27 @@ def mlflow_key(key: str) -> str:
 
 
 def kill_run(uri: str, run_id: str, reason: str) -> bool:
-    """Mark a RUNNING run KILLED with ``reason``; returns whether it was still RUNNING."""
-    from trainer.tracking import get_client
+    """Mark a RUNNING run (a trial's or a sweep's) KILLED with ``reason``; returns whether it was
+    still RUNNING. A trial's run is also tagged with its trial's state, FAIL: also when the
+    store's housekeeping (``runkit.mlflow.owner.end_abandoned_runs``) ended it first."""
+    from runkit.mlflow import end_killed, get_client
 
     client = get_client(uri)
     try:
         run = client.get_run(run_id)
     except Exception:  # deleted or never created: nothing to mark
         return False
+    trial = {TRIAL_STATE_TAG: "FAIL"} if TRIAL_NUMBER_TAG in run.data.tags else {}
     if run.info.status != "RUNNING":
+        if trial and TRIAL_STATE_TAG not in run.data.tags:
+            client.set_tag(run_id, TRIAL_STATE_TAG, "FAIL")
         return False
-    tags = {"failure_reason": reason}
-    if TRIAL_NUMBER_TAG in run.data.tags:
-        tags[TRIAL_STATE_TAG] = "FAIL"
-    for key, value in tags.items():
-        client.set_tag(run_id, key, value)
-    client.set_terminated(run_id, "KILLED")
+    end_killed(client, run_id, reason, trial)
     return True
 
 
 def _running_runs(uri: str, experiment_id: str, study_name: str) -> list[Any]:
-    from trainer.tracking import get_client
+    from runkit.mlflow import get_client
 
     client = get_client(uri)
     quoted = study_name.replace("'", "\\'")

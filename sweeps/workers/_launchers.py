@@ -144,7 +144,7 @@ class LaunchedWorker:
     def __call__(self, cfg: Any) -> dict[str, Any]:
         from hydra.core.hydra_config import HydraConfig
 
-        from trainer.tracking import end_open_runs
+        from runkit.mlflow import end_open_runs
 
         index = int(HydraConfig.get().job.num)
         threads = max(1, available_cores() // max(1, self.workers_per_host))

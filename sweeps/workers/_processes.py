@@ -82,7 +82,7 @@ def _watch_sweep(sweep_pid: int, sweep_started: str | None) -> None:
     pid is not the sweep), and so is the worker's parent, the fork server: that one exits as
     soon as the sweep is gone, and the worker is then re-parented.
     """
-    from trainer.tracking.owner import process_alive
+    from runkit.mlflow.owner import process_alive
 
     parent_pid = os.getppid()
 
@@ -128,7 +128,7 @@ def worker_process_main(payload: str, index: int, sweep_pid: int | None = None,
     finally:
         # A forked worker leaves with os._exit, which skips atexit: a run interrupted before
         # its own handler could end it is ended KILLED here.
-        from trainer.tracking import end_open_runs
+        from runkit.mlflow import end_open_runs
 
         end_open_runs()
 
@@ -152,7 +152,7 @@ def run_processes(plan: WorkerPlan, job: HydraJob, n_workers: int,
     import cloudpickle
     from hydra.core.singleton import Singleton
 
-    from trainer.tracking.owner import process_start_time
+    from runkit.mlflow.owner import process_start_time
 
     data = cloudpickle.dumps((plan, job, Singleton.get_state()))
     sweep_pid = os.getpid()

@@ -28,7 +28,8 @@ import optuna
 from optuna.trial import TrialState
 
 from runkit._private_apis import OPTUNA_OPTIMIZE_LOGGER, job_error
-from sweeps.reporting._tracking import STUDY_TAG, TRIAL_NUMBER_TAG
+from runkit.errors import one_line
+from sweeps.reporting._tags import STUDY_TAG, TRIAL_NUMBER_TAG
 from sweeps.search._space import SearchSpace
 from sweeps.study._budget import (
     FAIL_REASON_ATTR,
@@ -171,9 +172,7 @@ def worker_seed(seed: int | None, index: int, n_existing: int) -> int | None:
 
 def _reason(error: BaseException) -> str:
     """The trial's failure reason: one line of at most _REASON_LIMIT characters."""
-    from trainer.tracking import failure_reason
-
-    return failure_reason(error, _REASON_LIMIT)
+    return one_line(error, _REASON_LIMIT)
 
 
 class _TrialRunner:

@@ -70,7 +70,7 @@ def test_a_shielded_block_finishes_and_the_signal_waits_for_its_end() -> None:
 
 def test_a_second_ctrl_c_cannot_leave_the_run_running(store_uri: str, monkeypatch) -> None:
     # the second Ctrl-C lands while the run records its end: the run still ends KILLED
-    from trainer.tracking import RunTracker, get_or_create_experiment
+    from runkit.mlflow import RunTracker, get_or_create_experiment
 
     experiment_id = get_or_create_experiment(store_uri, "second-ctrl-c")
     tracker = RunTracker.start(store_uri, experiment_id)

@@ -74,7 +74,7 @@ def test_sqlite_file_uses_wal(tmp_path):
 @pytest.mark.slow  # opens an MLflow store
 def test_crashed_trial_run_is_killed_and_params_requeued(tmp_path, store_uri):
     # the heartbeat-stale callback ends the trial's MLflow run KILLED and queues its params
-    from trainer.tracking import RunTracker, get_client, get_or_create_experiment
+    from runkit.mlflow import RunTracker, get_client, get_or_create_experiment
 
     experiment = get_or_create_experiment(store_uri, "sweep-storage-test")
     run = RunTracker.start(store_uri, experiment, run_name="lost trial",
@@ -94,6 +94,31 @@ def test_crashed_trial_run_is_killed_and_params_requeued(tmp_path, store_uri):
     waiting = study.trials[1]
     assert waiting.state == TrialState.WAITING and waiting.params == study.trials[0].params
     run._ended = True  # already terminated above; keep the atexit hook from touching it
+
+
+@pytest.mark.slow  # opens an MLflow store
+def test_a_crashed_trials_run_ended_by_the_stores_housekeeping_still_gets_its_state(tmp_path,
+                                                                                   store_uri):
+    # the next command on the store may end the dead worker's run first (its process is gone):
+    # the crash recovery still tags the run with its trial's state
+    from runkit.mlflow import end_killed, get_client, get_or_create_experiment
+
+    client = get_client(store_uri)
+    experiment = get_or_create_experiment(store_uri, "sweep-storage-test")
+    run_id = client.create_run(experiment, tags={"optuna.trial_number": "0"}).info.run_id
+    end_killed(client, run_id, "its process (pid 1 on elsewhere) ended without ending the run")
+    study = optuna.create_study(storage=f"sqlite:///{tmp_path}/o.db")
+    trial = study.ask()
+    trial.suggest_float("x", 0, 1)
+    trial.set_user_attr(RUN_ID_ATTR, run_id)
+    study.tell(trial, state=TrialState.FAIL)
+
+    RetryCrashedTrial(store_uri, max_retry=3)(study, study.trials[0])
+
+    info = client.get_run(run_id)
+    assert info.info.status == "KILLED"
+    assert info.data.tags["optuna.trial_state"] == "FAIL"
+    assert info.data.tags["failure_reason"].startswith("its process")  # the first reason stays
 
 
 def _failed_trial(study, worker, reason, **attrs):

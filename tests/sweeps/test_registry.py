@@ -20,10 +20,11 @@ import numpy as np
 import pytest
 from mlflow import MlflowClient
 
+from runkit.mlflow import RunTracker, get_client, get_or_create_experiment
 from sweeps.reporting._registry import register_best_model
 from trainer.core.network import MLP
 from trainer.core.preprocessing import Preprocessor
-from trainer.tracking import RunTracker, get_client, get_or_create_experiment
+from trainer.tracking.model import log_trained_model
 
 REPO = Path(__file__).resolve().parents[2]
 PORTS = range(5500, 5510)  # the ports this project's tests may serve on
@@ -36,9 +37,10 @@ def _logged_run(uri: str) -> str:
     net = MLP(2, [3], 2, rng=np.random.default_rng(0))
     pre = Preprocessor(x_mean=np.zeros(2), x_scale=np.ones(2), n_features=2)
     with RunTracker.start(uri, experiment_id) as tracker:
-        tracker.log_model(step=1, network_state=net.state_dict(), network_config=net.config(),
-                          loss="categorical_crossentropy", task="classification",
-                          preprocessor_arrays=pre.to_arrays(), classes=np.array(["a", "b"]),
+        log_trained_model(tracker, step=1, network_state=net.state_dict(),
+                          network_config=net.config(), loss="categorical_crossentropy",
+                          task="classification", preprocessor_arrays=pre.to_arrays(),
+                          classes=np.array(["a", "b"]),
                           feature_names=["x", "y"])
     return tracker.run_id
 

@@ -5,8 +5,11 @@ from __future__ import annotations
 import mlflow
 import numpy as np
 import pytest
+from mlflow.exceptions import MlflowException
 from mlflow.tracking import MlflowClient
 
+from runkit.mlflow.disk_full import NoSpaceError
+from runkit.mlflow.tags import FAILURE_REASON_TAG
 from trainer import run_context
 from trainer.app import run
 from trainer.errors import ConfigError, DataError, TrainingDiverged, UserError
@@ -193,3 +196,38 @@ def test_summary_names_the_kept_epoch_and_its_value(make_config, store_uri, caps
         expected += f"; best was epoch {best}: val_loss={history[best]:.4f}"
     assert first == expected
     assert objective == pytest.approx(history[12], rel=1e-6)
+
+
+def test_a_run_whose_disk_fills_up_ends_failed_with_one_line(make_config, store_uri,
+                                                             monkeypatch) -> None:
+    # the metrics write after training finds the store's disk full: the run stops with one
+    # line naming the store; its end writes what it can (here the disk had room again: the
+    # epochs' metrics and the FAILED status with that line as the reason)
+    cfg = make_config("epochs=5", "model.hidden=[8]", "early_stopping.enabled=false",
+                      "mlflow.log_model=false", "mlflow.experiment=disk-full")
+    from runkit.mlflow import get_client
+
+    shared = get_client(store_uri)
+    log_batch = shared.log_batch
+    calls: list[int] = []
+
+    def filling_up(run_id, **kwargs):
+        calls.append(1)
+        if len(calls) == 1:
+            raise MlflowException("(sqlite3.OperationalError) database or disk is full")
+        return log_batch(run_id, **kwargs)
+
+    monkeypatch.setattr(shared, "log_batch", filling_up)
+    started: list[str] = []
+    with (run_context.use(run_context.RunContext(on_run_started=started.append)),
+          pytest.raises(NoSpaceError) as caught):
+        run(cfg)
+    monkeypatch.undo()
+    line = str(caught.value)
+    assert "\n" not in line
+    assert line.startswith("no space left on device for the MLflow store ")
+    assert f"MLflow run {started[0]} ended FAILED with its config and the metrics of 5" in line
+    logged = MlflowClient(store_uri).get_run(started[0])
+    assert logged.info.status == "FAILED"
+    assert logged.data.tags[FAILURE_REASON_TAG].startswith("no space left on device")
+    assert logged.data.metrics["val_loss"] > 0  # buffered epochs written at the end

@@ -20,10 +20,10 @@ from omegaconf import OmegaConf
 from sqlalchemy import event
 from sqlalchemy.orm import Session
 
+from runkit.mlflow import run as tracking_run
 from trainer import run_context
 from trainer.app import run
 from trainer.core.callbacks import Callback
-from trainer.tracking import run as tracking_run
 from trainer.tracking.tags import STUDY_TAG, TRIAL_NUMBER_TAG, TRIAL_STATE_TAG
 
 FAST = ("epochs=4", "model.hidden=[16]", "mlflow.log_model=false")

@@ -37,11 +37,10 @@ from mlflow.utils.validation import (
 )
 
 from runkit.errors import one_line, squeezed
-from runkit.signals import interrupt_name, shielded
-from trainer.tracking import owner, store
-from trainer.tracking.params import flatten_config
-from trainer.tracking.store import get_client
-from trainer.tracking.tags import (
+from runkit.mlflow import owner, store
+from runkit.mlflow.params import flatten_config
+from runkit.mlflow.store import get_client
+from runkit.mlflow.tags import (
     FAILURE_REASON_TAG,
     GIT_COMMIT_TAG,
     PARENT_RUN_TAG,
@@ -50,29 +49,24 @@ from trainer.tracking.tags import (
     SOURCE_TYPE_TAG,
     USER_TAG,
 )
+from runkit.signals import interrupt_name, shielded
 
 if TYPE_CHECKING:
     from mlflow.store.artifact.artifact_repo import ArtifactRepository
 
-__all__ = ["MODEL_ARTIFACT_PATH", "RunTracker", "end_open_runs", "failure_reason"]
+__all__ = ["RunTracker", "end_open_runs"]
 
-logger = logging.getLogger("trainer.tracking")
+logger = logging.getLogger("runkit.mlflow")
 # MLflow logs each SQL error with its whole traceback, then raises it as an MlflowException that
 # the run reports in one line (a full disk, a locked store): the duplicate traceback is muted.
 logging.getLogger("mlflow.store.db.utils").setLevel(logging.CRITICAL)
 
-MODEL_ARTIFACT_PATH = "model"
 _TERMINAL_STATUSES = ("FINISHED", "FAILED", "KILLED")
 
 _open_trackers: weakref.WeakSet[RunTracker] = weakref.WeakSet()  # started, not yet ended
 store._after_fork_hooks.append(_open_trackers.clear)  # a forked child never ends the parent's runs
 _heartbeat = owner.Heartbeat(lambda: list(_open_trackers), owner.HEARTBEAT_INTERVAL)
 store._after_fork_hooks.append(_heartbeat.forget)
-
-
-def failure_reason(exc: BaseException, limit: int = MAX_TAG_VAL_LENGTH) -> str:
-    """The one line a run records as its ``failure_reason`` (``runkit.errors.one_line``)."""
-    return one_line(exc, limit)
 
 
 @lru_cache(maxsize=8)
@@ -171,7 +165,7 @@ class RunTracker:
     ) -> RunTracker:
         """Create a RUNNING run in ``experiment_id`` (the child of ``parent_run_id`` if given),
         tagged with its source (user, entry point, git commit when the cwd is in a repo) and
-        its owner (host, pid, the process's start time; see :mod:`trainer.tracking.owner`)."""
+        its owner (host, pid, the process's start time; see :mod:`runkit.mlflow.owner`)."""
         client = get_client(uri)
         all_tags = {**_source_tags(), **owner.owner_tags()}
         if parent_run_id is not None:
@@ -296,7 +290,7 @@ class RunTracker:
         """A temporary path to write ``artifact_file`` (run-relative, POSIX) to, then logged to
         the run's artifact repository, as ``MlflowClient.log_text``/``log_figure`` do."""
         relative = posixpath.normpath(artifact_file)
-        with tempfile.TemporaryDirectory(prefix="trainer-artifact-") as tmp:
+        with tempfile.TemporaryDirectory(prefix="run-artifact-") as tmp:
             path = Path(tmp) / posixpath.basename(relative)
             yield path
             self._artifacts().log_artifact(str(path), posixpath.dirname(relative) or None)
@@ -316,25 +310,6 @@ class RunTracker:
             self._artifact_repo = get_artifact_repository(uri,
                                                           tracking_uri=self.client.tracking_uri)
         return self._artifact_repo
-
-    def log_model(
-        self, *, step: int, params: Mapping[str, Any] | None = None, **save_kwargs: Any
-    ) -> str:
-        """Store the trained network as an MLflow logged model of this run (the experiment's
-        Models tab), with ``params`` (flattened like the run's) and
-        :func:`trainer.tracking.model.save_model`'s keyword arguments.
-
-        Args:
-            step: the epoch whose weights the model holds.
-
-        Returns:
-            The model id: ``models:/<model_id>`` (and ``runs:/<run_id>/model``) load it.
-        """
-        from trainer.tracking import model  # only when a model is logged
-
-        flat = {k: v[:MAX_PARAM_VAL_LENGTH] for k, v in flatten_config(params or {}).items()}
-        return model.log_model(self.client, experiment_id=self.experiment_id, run_id=self.run_id,
-                               step=step, params=flat, **save_kwargs)
 
     def artifact_uri(self, artifact_path: str = "") -> str:
         """The absolute URI of the run's artifact directory (or of a path inside it); loading
@@ -403,4 +378,4 @@ class RunTracker:
             else:  # a SIGTERM handler raising SystemExit, or an explicit non-zero exit
                 self.end("KILLED", failure_reason=f"exited with code {exc.code}")
         else:
-            self.end("FAILED", failure_reason=failure_reason(exc))
+            self.end("FAILED", failure_reason=one_line(exc, MAX_TAG_VAL_LENGTH))

@@ -4,7 +4,7 @@ The space can run out under the MLflow store (SQLite says "database or disk is f
 artifacts (an ``OSError`` ENOSPC while copying the model or a picture) or in the temporary
 directory. The run keeps what was written before; its end (FAILED, with this line as the reason)
 is written if the store still can, and otherwise left to the next command on the store, which
-ends it KILLED once this process is gone (:mod:`trainer.tracking.owner`).
+ends it KILLED once this process is gone (:mod:`runkit.mlflow.owner`).
 """
 
 from __future__ import annotations
@@ -15,7 +15,7 @@ from typing import TYPE_CHECKING
 from runkit.errors import UserError
 
 if TYPE_CHECKING:
-    from trainer.tracking.run import RunTracker
+    from runkit.mlflow.run import RunTracker
 
 __all__ = ["NoSpaceError", "no_space_error", "what_was_kept"]
 
@@ -38,7 +38,7 @@ def _chain(error: BaseException) -> list[BaseException]:
 
 def no_space_error(error: BaseException, uri: str) -> NoSpaceError | None:
     """A :class:`NoSpaceError` naming where, when ``error`` (or what caused it) is a full disk."""
-    from trainer.tracking.store import _sqlite_path
+    from runkit.mlflow.store import _sqlite_path
 
     for cause in _chain(error):
         if isinstance(cause, NoSpaceError):

@@ -11,8 +11,7 @@ import pytest
 from matplotlib.figure import Figure
 from mlflow import MlflowClient
 
-from trainer.errors import ConfigError
-from trainer.tracking import (
+from runkit.mlflow import (
     FAILURE_REASON_TAG,
     RunTracker,
     default_artifact_root,
@@ -22,7 +21,8 @@ from trainer.tracking import (
     prepare_store,
     resolve_tracking_uri,
 )
-from trainer.tracking import store as tracking_store
+from runkit.mlflow import store as tracking_store
+from trainer.errors import ConfigError
 
 
 @pytest.fixture

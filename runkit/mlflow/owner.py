@@ -26,15 +26,14 @@ from typing import TYPE_CHECKING, Any
 if TYPE_CHECKING:
     from mlflow import MlflowClient
 
-from runkit.process import process_alive, process_start_time
-from trainer.tracking.tags import (
+from runkit.mlflow.tags import (
+    FAILURE_REASON_TAG,
     OWNER_HOST_TAG,
     OWNER_PID_TAG,
     OWNER_STARTED_TAG,
     RUN_HEARTBEAT_TAG,
-    TRIAL_NUMBER_TAG,
-    TRIAL_STATE_TAG,
 )
+from runkit.process import process_alive, process_start_time
 
 __all__ = [
     "HEARTBEAT_INTERVAL",
@@ -42,6 +41,8 @@ __all__ = [
     "Heartbeat",
     "abandoned_reason",
     "end_abandoned_runs",
+    "end_killed",
+    "kill_run",
     "owner_tags",
 ]
 
@@ -113,12 +114,33 @@ class Heartbeat:
                     tracker.beat()
 
 
+def end_killed(client: MlflowClient, run_id: str, reason: str,
+               tags: Mapping[str, str] | None = None) -> None:
+    """End the run KILLED with ``reason`` as its ``failure_reason`` (and ``tags``): a run whose
+    own process can no longer end it."""
+    for key, value in {FAILURE_REASON_TAG: reason, **(tags or {})}.items():
+        client.set_tag(run_id, key, value)
+    client.set_terminated(run_id, "KILLED")
+
+
+def kill_run(client: MlflowClient, run_id: str, reason: str, *,
+             tags: Mapping[str, str] | None = None) -> bool:
+    """:func:`end_killed` for a run still RUNNING; returns whether it was. A run that cannot be
+    read (deleted, never created) is left alone."""
+    try:
+        run = client.get_run(run_id)
+    except Exception:
+        return False
+    if run.info.status != "RUNNING":
+        return False
+    end_killed(client, run_id, reason, tags)
+    return True
+
+
 def end_abandoned_runs(client: MlflowClient) -> list[str]:
     """End KILLED every RUNNING run of the store whose owner is gone (see the module docstring),
     with the reason as ``failure_reason``; returns their ids. A store that cannot be searched
     is left as it is: this is housekeeping, never a reason to stop the command."""
-    from trainer.tracking.tags import FAILURE_REASON_TAG
-
     ended: list[str] = []
     try:
         experiments = [e.experiment_id for e in client.search_experiments(max_results=1000)]
@@ -132,13 +154,8 @@ def end_abandoned_runs(client: MlflowClient) -> list[str]:
         reason = abandoned_reason(run.data.tags, now=now, host=host)
         if reason is None:
             continue
-        tags = {FAILURE_REASON_TAG: reason}
-        if TRIAL_NUMBER_TAG in run.data.tags:
-            tags[TRIAL_STATE_TAG] = "FAIL"
         try:
-            for key, value in tags.items():
-                client.set_tag(run.info.run_id, key, value)
-            client.set_terminated(run.info.run_id, "KILLED")
+            end_killed(client, run.info.run_id, reason)
         except Exception as error:
             logger.debug("could not end abandoned run %s: %s", run.info.run_id, error)
             continue

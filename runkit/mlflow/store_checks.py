@@ -6,7 +6,7 @@ is a directory, a store directory that is a file or read-only, a server nobody a
 HTTP client retries for about four minutes by default). Each is checked here, in milliseconds,
 before MLflow is asked; what MLflow still refuses is reported in one line naming the key.
 Opening a store also ends the runs a dead process left RUNNING there
-(:func:`trainer.tracking.owner.end_abandoned_runs`).
+(:func:`runkit.mlflow.owner.end_abandoned_runs`).
 """
 
 from __future__ import annotations
@@ -19,7 +19,7 @@ from pathlib import Path
 from typing import Any
 from urllib.parse import urlparse
 
-from trainer.errors import ConfigError
+from runkit.errors import ConfigError
 
 __all__ = [
     "HTTP_DEFAULTS",
@@ -73,7 +73,7 @@ def check_experiment_name(value: Any) -> str:
 
 
 def _sqlite_path(uri: str) -> Path | None:
-    from trainer.tracking.store import _sqlite_path
+    from runkit.mlflow.store import _sqlite_path
 
     return _sqlite_path(uri)
 
@@ -162,8 +162,8 @@ def open_experiment(uri: str, name: str) -> str:
         ConfigError: the store cannot be used, in one line naming ``mlflow.tracking_uri`` (or
             ``mlflow.experiment``).
     """
-    from trainer.tracking.owner import end_abandoned_runs
-    from trainer.tracking.store import created_here, get_client, get_or_create_experiment
+    from runkit.mlflow.owner import end_abandoned_runs
+    from runkit.mlflow.store import created_here, get_client, get_or_create_experiment
 
     check_experiment_name(name)
     scheme = urlparse(uri).scheme.lower()

@@ -9,7 +9,7 @@ from pathlib import Path
 import mlflow
 import pytest
 
-from trainer.tracking import RunTracker, get_client, get_or_create_experiment, store_template
+from runkit.mlflow import RunTracker, get_client, get_or_create_experiment, store_template
 
 
 @pytest.fixture
@@ -77,7 +77,7 @@ def test_a_template_mlflow_refuses_is_replaced(cache: Path, tmp_path: Path,
     with sqlite3.connect(_template(cache)) as con:
         con.execute("UPDATE alembic_version SET version_num = 'not-a-revision'")
     uri = f"sqlite:///{tmp_path}/store/mlflow.db"
-    with caplog.at_level(logging.WARNING, logger="trainer.tracking"):
+    with caplog.at_level(logging.WARNING, logger="runkit.mlflow"):
         experiment_id = _use(uri)
     assert "refused the store copied from the template" in caplog.text
     assert not _template(cache).exists()  # the bad template is gone; the next run rebuilds it

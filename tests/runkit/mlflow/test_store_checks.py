@@ -11,13 +11,9 @@ from pathlib import Path
 
 import pytest
 
+from runkit.mlflow import get_client
+from runkit.mlflow.store_checks import check_experiment_name, check_tracking_uri, open_experiment
 from trainer.errors import ConfigError
-from trainer.tracking import get_client
-from trainer.tracking.store_checks import (
-    check_experiment_name,
-    check_tracking_uri,
-    open_experiment,
-)
 
 
 @pytest.mark.parametrize("value", ["", "   ", None, 3, ["sqlite:///a.db"]])
@@ -147,17 +143,17 @@ def test_only_a_store_this_process_did_not_create_is_searched_for_abandoned_runs
     import subprocess
     import sys
 
-    from trainer.tracking import store, store_checks
+    from runkit.mlflow import store, store_checks
 
     searched: list[str] = []
-    monkeypatch.setattr("trainer.tracking.owner.end_abandoned_runs",
+    monkeypatch.setattr("runkit.mlflow.owner.end_abandoned_runs",
                         lambda client: searched.append(client.tracking_uri) or [])
     new = f"sqlite:///{tmp_path}/new/mlflow.db"
     open_experiment(new, "trainer")
     assert store.created_here(new) and searched == []
 
     existing = f"sqlite:///{tmp_path}/old/mlflow.db"
-    subprocess.run([sys.executable, "-c", "from trainer.tracking import get_client; "
+    subprocess.run([sys.executable, "-c", "from runkit.mlflow import get_client; "
                     f"get_client({existing!r})"], check=True, env={**os.environ})
     open_experiment(existing, "trainer")
     open_experiment(existing, "trainer")

@@ -13,23 +13,16 @@ import uuid
 import pytest
 from mlflow import MlflowClient
 
-from runkit.process import process_alive, process_start_time
-from trainer.tracking import get_client, get_or_create_experiment
-from trainer.tracking.owner import (
-    STALE_AFTER,
-    abandoned_reason,
-    end_abandoned_runs,
-    owner_tags,
-)
-from trainer.tracking.tags import (
+from runkit.mlflow import get_client, get_or_create_experiment
+from runkit.mlflow.owner import STALE_AFTER, abandoned_reason, end_abandoned_runs, owner_tags
+from runkit.mlflow.tags import (
     FAILURE_REASON_TAG,
     OWNER_HOST_TAG,
     OWNER_PID_TAG,
     OWNER_STARTED_TAG,
     RUN_HEARTBEAT_TAG,
-    TRIAL_NUMBER_TAG,
-    TRIAL_STATE_TAG,
 )
+from runkit.process import process_alive, process_start_time
 
 HOST = socket.gethostname()
 
@@ -99,13 +92,12 @@ def test_runs_of_a_dead_process_end_killed_and_others_stay(store) -> None:
     client, experiment_id = store
     dead_pid = str(_dead_pid())
     dead = client.create_run(experiment_id, tags={
-        OWNER_HOST_TAG: HOST, OWNER_PID_TAG: dead_pid, TRIAL_NUMBER_TAG: "3"}).info.run_id
+        OWNER_HOST_TAG: HOST, OWNER_PID_TAG: dead_pid}).info.run_id
     alive = client.create_run(experiment_id, tags=owner_tags()).info.run_id
     foreign = client.create_run(experiment_id).info.run_id
     assert end_abandoned_runs(client) == [dead]
     run = client.get_run(dead)
     assert run.info.status == "KILLED"
     assert dead_pid in run.data.tags[FAILURE_REASON_TAG]
-    assert run.data.tags[TRIAL_STATE_TAG] == "FAIL"
     assert client.get_run(alive).info.status == "RUNNING"
     assert client.get_run(foreign).info.status == "RUNNING"

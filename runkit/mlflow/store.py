@@ -22,9 +22,9 @@ from mlflow import MlflowClient
 from mlflow.exceptions import MlflowException
 
 from runkit._private_apis import client_engine, forget_cached_engines
-from trainer.errors import ConfigError
-from trainer.tracking import store_template
-from trainer.tracking.tags import EXPERIMENT_KIND_TAG, MODEL_TRAINING_KIND
+from runkit.errors import ConfigError
+from runkit.mlflow import store_template
+from runkit.mlflow.tags import EXPERIMENT_KIND_TAG, MODEL_TRAINING_KIND
 
 try:  # POSIX only; elsewhere concurrent first use of a fresh store is not guarded
     import fcntl
@@ -40,7 +40,7 @@ __all__ = [
     "resolve_tracking_uri",
 ]
 
-logger = logging.getLogger("trainer.tracking")
+logger = logging.getLogger("runkit.mlflow")
 
 # Tracking URIs that carry no scheme yet are not file paths.
 _SCHEMELESS_URIS = frozenset({"databricks", "databricks-uc", "uc"})
@@ -149,7 +149,7 @@ def created_here(uri: str) -> bool:
 
 def _create_sqlite_store(uri: str, db: Path) -> MlflowClient:
     """Open a client on a SQLite store that has no schema yet, creating it: copied from
-    :mod:`trainer.tracking.store_template` (0.05 s) when ``db`` does not exist, else by MLflow."""
+    :mod:`runkit.mlflow.store_template` (0.05 s) when ``db`` does not exist, else by MLflow."""
     if not db.exists() and store_template.copy_empty_store(db):
         try:
             return MlflowClient(tracking_uri=uri)
