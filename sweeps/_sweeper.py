@@ -26,6 +26,7 @@ from runkit import startup_gc
 from runkit.errors import ConfigError, UserError
 from runkit.process import available_cores
 from runkit.signals import sigterm_as_interrupt
+from runkit.sqlite import check_sqlite_file, sqlite_path
 from sweeps._fork_server import start_fork_server
 from sweeps._settings import KEY, parse_settings
 from sweeps.reporting._drawer import PictureDrawer
@@ -200,9 +201,11 @@ class OptunaSweep:
         check_stores_reach_workers(target, storage_spec.url, tracking_uri)
         study_name = settings.study_name or self._default_study_name(space, direction,
                                                                      objective)
-        _check_sqlite_storage(storage_spec.url)
-        db = _sqlite_file(storage_spec.url)
-        if db is not None:  # a new database: copied (0.05 s), not created by Optuna (0.6 s)
+        db = sqlite_path(storage_spec.url)
+        if db is not None:
+            check_sqlite_file(db, key=f"{KEY}.storage", what="an Optuna SQLite database",
+                              shown=_redact(storage_spec.url))
+            # a new database: copied (0.05 s), not created by Optuna (0.6 s)
             copy_empty_study_storage(db)
         storage = open_storage(storage_spec)  # creates the tables before any worker starts
         study = load_or_create_study(storage, study_name, direction=direction,
@@ -486,38 +489,6 @@ class OptunaSweep:
             return
         log.info("best of study %r: trial %d, value %.6g\n  reproduce it: %s",
                  study_name, best.number, best.value, best.command)
-
-
-def _sqlite_file(url: str) -> Path | None:
-    """The database file of a file-backed SQLite URL, else None (in memory, other backends)."""
-    if not url.startswith("sqlite:///"):
-        return None
-    path = url.removeprefix("sqlite:///").partition("?")[0]
-    return Path(path) if path and path != ":memory:" else None
-
-
-def _check_sqlite_storage(url: str) -> None:
-    """A SQLite study file that is damaged, not SQLite, or sits in a "directory" that is a
-    file: one line naming ``hydra.sweeper.storage``, before Optuna answers with a traceback."""
-    db = _sqlite_file(url)
-    if db is None:
-        return
-    from runkit.mlflow.store_checks import sqlite_file_problem
-
-    for parent in db.parents:
-        if parent.exists():
-            if not parent.is_dir():
-                raise ConfigError(f"{KEY}.storage", f"a SQLite file in a directory ({parent} is "
-                                  "a file)", _redact(url))
-            break
-    problem = None
-    if db.is_dir():
-        problem = f"{db} is a directory"
-    elif db.exists():
-        problem = sqlite_file_problem(db)
-    if problem is not None:
-        raise ConfigError(f"{KEY}.storage", f"an Optuna SQLite database ({problem}; move it "
-                          "away to start the study afresh)", _redact(url))
 
 
 def _verdict(status: str, budget: Budget, plan: WorkerPlan, crashed: bool, has_best: bool,

@@ -13,6 +13,7 @@ import errno
 from typing import TYPE_CHECKING
 
 from runkit.errors import UserError
+from runkit.sqlite import sqlite_path
 
 if TYPE_CHECKING:
     from runkit.mlflow.run import RunTracker
@@ -38,8 +39,6 @@ def _chain(error: BaseException) -> list[BaseException]:
 
 def no_space_error(error: BaseException, uri: str) -> NoSpaceError | None:
     """A :class:`NoSpaceError` naming where, when ``error`` (or what caused it) is a full disk."""
-    from runkit.mlflow.store import _sqlite_path
-
     for cause in _chain(error):
         if isinstance(cause, NoSpaceError):
             return cause
@@ -49,7 +48,7 @@ def no_space_error(error: BaseException, uri: str) -> NoSpaceError | None:
             return NoSpaceError(f"no space left on device {place}")
         text = str(cause).lower()
         if any(full in text for full in _FULL_TEXTS):
-            db = _sqlite_path(uri)
+            db = sqlite_path(uri)
             place = f"for the MLflow store {db}" if db is not None else f"at {uri}"
             return NoSpaceError(f"no space left on device {place}")
     return None

@@ -25,6 +25,7 @@ from runkit._private_apis import client_engine, forget_cached_engines
 from runkit.errors import ConfigError
 from runkit.mlflow import store_template
 from runkit.mlflow.tags import EXPERIMENT_KIND_TAG, MODEL_TRAINING_KIND
+from runkit.sqlite import anchored_sqlite_url, sqlite_path
 
 try:  # POSIX only; elsewhere concurrent first use of a fresh store is not guarded
     import fcntl
@@ -75,32 +76,18 @@ def resolve_tracking_uri(uri: str, base_dir: Path) -> str:
     directory path becomes its ``file:`` URI; absolute SQLite URIs and every other scheme
     (``http``, ``postgresql`` ...) are returned unchanged.
     """
-    base = Path(base_dir).resolve()
     if uri.startswith("sqlite:///"):
-        path, sep, query = uri[len("sqlite:///") :].partition("?")
-        if path.startswith("/"):
-            return uri
-        return f"sqlite:///{(base / path).as_posix()}{sep}{query}"
+        return anchored_sqlite_url(uri, base_dir)
     if uri in _SCHEMELESS_URIS or urlparse(uri).scheme:
         return uri
-    return (base / uri).resolve().as_uri()
-
-
-def _sqlite_path(uri: str) -> Path | None:
-    """The database file of a file-backed SQLite URI, else None (in-memory, other schemes)."""
-    if not uri.startswith("sqlite:///"):
-        return None
-    path = uri[len("sqlite:///") :].partition("?")[0]
-    if not path or path == ":memory:":
-        return None
-    return Path(path)
+    return (Path(base_dir).resolve() / uri).resolve().as_uri()
 
 
 def default_artifact_root(uri: str) -> str | None:
     """Where runs of a local SQLite store keep artifacts: the database's directory as a
     ``file:`` URI (``mlruns/`` for ``sqlite:///mlruns/mlflow.db``); None for other stores,
     whose server decides."""
-    db = _sqlite_path(uri)
+    db = sqlite_path(uri)
     if db is None:
         return None
     return db.resolve().parent.as_uri()
@@ -109,7 +96,7 @@ def default_artifact_root(uri: str) -> str | None:
 @contextlib.contextmanager
 def _store_lock(uri: str) -> Iterator[None]:
     """An exclusive inter-process lock on ``<db>.lock`` for a SQLite store (no-op otherwise)."""
-    db = _sqlite_path(uri)
+    db = sqlite_path(uri)
     if db is None or fcntl is None:
         yield
         return
@@ -131,7 +118,7 @@ def get_client(uri: str) -> MlflowClient:
             # under the lock, so only one process ever creates the schema of a fresh database.
             # Opening a ready store (~1 s) runs outside it, so workers start in parallel.
             with _store_lock(uri):
-                db = _sqlite_path(uri)
+                db = sqlite_path(uri)
                 if db is not None and not store_template.holds_mlflow_schema(db):
                     client = _create_sqlite_store(uri, db)
                     _created.add(uri)
@@ -165,7 +152,7 @@ def _create_sqlite_store(uri: str, db: Path) -> MlflowClient:
 def _forget_engine(db: Path) -> None:
     """Drop MLflow's cached engine on ``db``, whose connections point at a file about to go."""
     def on_db(uri: str) -> bool:
-        path = _sqlite_path(uri)
+        path = sqlite_path(uri)
         return path is not None and path.resolve() == db.resolve()
 
     with contextlib.suppress(Exception):
@@ -183,7 +170,7 @@ def _experiment_artifact_location(uri: str, name: str) -> str | None:
     root = default_artifact_root(uri)
     if root is None:
         return None
-    db = _sqlite_path(uri)
+    db = sqlite_path(uri)
     assert db is not None
     slug = re.sub(r"[^A-Za-z0-9._-]+", "_", name).strip("._") or "experiment"
     location = db.resolve().parent / slug

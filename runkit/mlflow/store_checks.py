@@ -11,15 +11,13 @@ Opening a store also ends the runs a dead process left RUNNING there
 
 from __future__ import annotations
 
-import contextlib
 import os
 import socket
-import sqlite3
-from pathlib import Path
 from typing import Any
 from urllib.parse import urlparse
 
 from runkit.errors import ConfigError
+from runkit.sqlite import check_sqlite_file, sqlite_path
 
 __all__ = [
     "HTTP_DEFAULTS",
@@ -41,7 +39,6 @@ HTTP_DEFAULTS = {
     "MLFLOW_HTTP_REQUEST_TIMEOUT": "20",
 }
 _CONNECT_TIMEOUT = 5.0  # seconds to reach a tracking server's port
-_SQLITE_MAGIC = b"SQLite format 3\x00"
 _reaped: set[str] = set()  # stores this process has cleaned up already
 
 
@@ -70,59 +67,6 @@ def check_experiment_name(value: Any) -> str:
     if not isinstance(value, str) or not value.strip():
         raise ConfigError("mlflow.experiment", "a non-empty experiment name", value)
     return value
-
-
-def _sqlite_path(uri: str) -> Path | None:
-    from runkit.mlflow.store import _sqlite_path
-
-    return _sqlite_path(uri)
-
-
-def _check_sqlite_location(uri: str, db: Path) -> None:
-    """The SQLite file and its directory can hold an MLflow store."""
-    for parent in (db.parent, *db.parent.parents):
-        if parent.exists():
-            if not parent.is_dir():
-                raise ConfigError(KEY, f"a store in a directory ({parent} is a file; move it "
-                                  "away or choose another path)", uri)
-            if not os.access(parent, os.W_OK | os.X_OK):
-                raise ConfigError(KEY, f"a store in a writable directory ({parent} is "
-                                  "read-only)", uri)
-            break
-    if not db.exists():
-        return
-    if db.is_dir():
-        raise ConfigError(KEY, f"a SQLite file at {db}, not a directory", uri)
-    if not os.access(db, os.R_OK | os.W_OK):
-        raise ConfigError(KEY, f"a store this user can write ({db} is read-only)", uri)
-    problem = sqlite_file_problem(db)
-    if problem is not None:
-        raise ConfigError(KEY, f"an MLflow SQLite store ({problem}; move it away to start a new "
-                          "store there)", uri)
-
-
-def sqlite_file_problem(db: Path) -> str | None:
-    """Why the existing file ``db`` is not a sound SQLite database (not SQLite, damaged pages),
-    or None; read-only, in milliseconds for a store of a few megabytes."""
-    if db.stat().st_size == 0:
-        return None  # SQLite's empty database: its tables are created in it
-    try:
-        with open(db, "rb") as handle:
-            header = handle.read(len(_SQLITE_MAGIC))
-    except OSError as error:
-        return f"{db} cannot be read: {error.strerror}"
-    if header != _SQLITE_MAGIC:
-        return f"{db} is not a SQLite database"
-    try:
-        with contextlib.closing(sqlite3.connect(f"{db.resolve().as_uri()}?mode=ro",
-                                                uri=True)) as con:
-            result = con.execute("PRAGMA quick_check").fetchall()
-    except sqlite3.DatabaseError as error:
-        return f"{db} is damaged: {error}"
-    if result != [("ok",)]:
-        detail = " ".join(str(result[0][0]).replace("*** in database main ***", "").split())
-        return f"{db} is damaged: {detail}"
-    return None
 
 
 def _check_server(uri: str) -> None:
@@ -167,9 +111,9 @@ def open_experiment(uri: str, name: str) -> str:
 
     check_experiment_name(name)
     scheme = urlparse(uri).scheme.lower()
-    db = _sqlite_path(uri)
+    db = sqlite_path(uri)
     if db is not None:
-        _check_sqlite_location(uri, db)
+        check_sqlite_file(db, key=KEY, what="an MLflow SQLite store", shown=uri)
     elif scheme in ("http", "https"):
         _check_server(uri)
     try:

@@ -42,6 +42,7 @@ from optuna.trial import TrialState
 
 from runkit._private_apis import study_engine, trial_id
 from runkit.errors import ConfigError
+from runkit.sqlite import anchored_sqlite_url, sqlite_path
 from sweeps.study._budget import (
     FAIL_REASON_ATTR,
     PER_RUN_ATTRS,
@@ -86,12 +87,7 @@ def resolve_storage_url(url: str | None, start_dir: str | Path) -> str:
     if "://" not in url:
         raise ConfigError("hydra.sweeper.storage", "a SQLAlchemy URL such as "
                           "sqlite:///mlruns/optuna.db or postgresql://user@host/db", url)
-    prefix = "sqlite:///"
-    if url.startswith(prefix):
-        path = url[len(prefix):]
-        if path and path != ":memory:" and not path.startswith("/"):
-            return f"{prefix}{(Path(start_dir) / path).resolve()}"
-    return url
+    return anchored_sqlite_url(url, start_dir)
 
 
 @dataclass(frozen=True)
@@ -176,9 +172,9 @@ def open_storage(spec: StorageSpec) -> BaseStorage:
     sqlite = spec.url.startswith("sqlite")
     engine_kwargs: dict[str, Any] = {}
     if sqlite:
-        path = spec.url.removeprefix("sqlite:///")
-        if path and path != ":memory:":
-            Path(path).parent.mkdir(parents=True, exist_ok=True)
+        db = sqlite_path(spec.url)
+        if db is not None:
+            db.parent.mkdir(parents=True, exist_ok=True)
         engine_kwargs["connect_args"] = {"timeout": SQLITE_TIMEOUT}
     else:
         # no pool_pre_ping: it pings at every checkout, ~20 a trial (_ping_idle_connections)
