@@ -1,19 +1,30 @@
 """Stopping signals (Ctrl-C, SIGTERM, SIGHUP) as one interrupt, and a run's ending shielded from
-a second one, so whatever is running records itself KILLED on the way out."""
+a second one, so whatever is running records itself KILLED on the way out.
+
+One mechanism, :func:`interrupts`, turns signals into :class:`Interrupted` (a KeyboardInterrupt
+that knows its signal) and sets :data:`INTERRUPT_REQUESTED`. That flag outlives an interrupt a
+library swallowed (sqlite3 reports one as an OperationalError, a garbage-collection callback
+only prints it): a loop that checks it (:func:`stop_if_interrupted`) stops all the same.
+"""
 
 from __future__ import annotations
 
 import contextlib
 import signal
 import threading
-from collections.abc import Iterator
+from collections.abc import Iterable, Iterator
+from dataclasses import dataclass, field
 from typing import Any
 
-__all__ = ["STOP_SIGNALS", "Interrupted", "exit_code", "ignore_further_interrupts",
-           "interrupt_name", "shielded", "sigterm_as_interrupt", "signal_of"]
+__all__ = ["INTERRUPT_REQUESTED", "STOP_SIGNALS", "Interrupted", "Interrupts", "exit_code",
+           "ignore_further_interrupts", "interrupt_name", "interrupts", "shielded",
+           "sigterm_as_interrupt", "signal_of", "stop_if_interrupted"]
 
 # SIGHUP: the terminal or the ssh session closed. Each of them stops a run the same way.
 STOP_SIGNALS = (signal.SIGINT, signal.SIGTERM, signal.SIGHUP)
+
+# Set by every handler of :func:`interrupts`: an interrupt was asked for (and maybe swallowed).
+INTERRUPT_REQUESTED = threading.Event()
 
 
 class Interrupted(KeyboardInterrupt):
@@ -45,30 +56,67 @@ def _main_thread() -> bool:
     return threading.current_thread() is threading.main_thread()
 
 
-@contextlib.contextmanager
-def sigterm_as_interrupt() -> Iterator[None]:
-    """Inside the block, SIGTERM and SIGHUP raise :class:`Interrupted` (only the main thread gets
-    signals; elsewhere this does nothing). The previous handlers come back afterwards.
+def stop_if_interrupted() -> None:
+    """Raise KeyboardInterrupt if an interrupt was requested (and maybe swallowed)."""
+    if INTERRUPT_REQUESTED.is_set():
+        raise KeyboardInterrupt("interrupted (Ctrl-C or SIGTERM)")
 
-    A handler the program installed already is kept: a sweep's worker turns them into an
-    interrupt itself, and also records it where a swallowed KeyboardInterrupt cannot lose it.
+
+@dataclass
+class Interrupts:
+    """What :func:`interrupts` yields: the signals received in the block, and the handlers it
+    replaced (they come back afterwards; a caller may hand a signal on to its old handler, as
+    a submitit job does with its preemption signal)."""
+
+    received: list[int] = field(default_factory=list)
+    previous: dict[int, Any] = field(default_factory=dict)
+
+
+@contextlib.contextmanager
+def interrupts(signals: Iterable[int] = STOP_SIGNALS, *, once: bool = False,
+               keep_installed: bool = False) -> Iterator[Interrupts]:
+    """Inside the block, each of ``signals`` raises :class:`Interrupted` and sets
+    :data:`INTERRUPT_REQUESTED` (only the main thread gets signals; elsewhere nothing changes).
+
+    Args:
+        once: only the first raises; later ones are recorded and dropped, so that what the
+            first one interrupted can record itself (Ctrl-C reaches every worker process of a
+            sweep, and the sweep forwards it too).
+        keep_installed: a handler the program installed already is kept (only signals with the
+            default disposition are taken), and the flag is left alone, as Ctrl-C's default
+            KeyboardInterrupt leaves it: a run inside a sweep worker keeps the worker's
+            handlers, which own the flag.
     """
+    state = Interrupts()
     if not _main_thread():
-        yield
+        yield state
         return
 
     def interrupt(signum: int, frame: Any) -> None:
+        state.received.append(signum)
+        if once and len(state.received) > 1:
+            return
+        if not keep_installed:
+            INTERRUPT_REQUESTED.set()
         raise Interrupted(signum)
 
-    previous = {}
-    for sig in (signal.SIGTERM, signal.SIGHUP):
-        if signal.getsignal(sig) is signal.SIG_DFL:
-            previous[sig] = signal.signal(sig, interrupt)
+    if not keep_installed:
+        INTERRUPT_REQUESTED.clear()
+    for sig in signals:
+        if not keep_installed or signal.getsignal(sig) is signal.SIG_DFL:
+            state.previous[sig] = signal.signal(sig, interrupt)
     try:
-        yield
+        yield state
     finally:
-        for sig, handler in previous.items():
+        for sig, handler in state.previous.items():
             signal.signal(sig, handler)
+
+
+def sigterm_as_interrupt() -> contextlib.AbstractContextManager[Interrupts]:
+    """Inside the block, SIGTERM and SIGHUP raise :class:`Interrupted`, as Ctrl-C raises
+    KeyboardInterrupt: a command stops the same way whichever it gets. A handler the program
+    installed already is kept (see :func:`interrupts`)."""
+    return interrupts((signal.SIGTERM, signal.SIGHUP), keep_installed=True)
 
 
 @contextlib.contextmanager

@@ -12,7 +12,7 @@ import math
 import warnings
 from typing import TYPE_CHECKING, Any
 
-from sweeps.workers._interrupt import stop_if_interrupted
+from runkit.signals import stop_if_interrupted
 from trainer.core.callbacks import Callback
 
 if TYPE_CHECKING:

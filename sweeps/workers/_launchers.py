@@ -22,7 +22,6 @@ import os
 import signal
 import threading
 import time
-from collections.abc import Iterator
 from dataclasses import dataclass, replace
 from typing import Any
 
@@ -31,6 +30,7 @@ import optuna
 from runkit._private_apis import HYDRA_BASIC_LAUNCHER
 from runkit.errors import ConfigError
 from runkit.process import available_cores
+from runkit.signals import STOP_SIGNALS, interrupts
 from sweeps._fork_server import launcher_target
 from sweeps.study._budget import Budget, count_trials
 from sweeps.study._storage import recover_lost_trials
@@ -95,35 +95,9 @@ def check_stores_reach_workers(target: str, storage_url: str, tracking_uri: str 
                           f"machines)", tracking_uri)
 
 
-@contextlib.contextmanager
-def _worker_signals() -> Iterator[tuple[list[int], dict[int, Any]]]:
-    """SIGINT, SIGTERM and submitit's preemption signal (SIGUSR2) interrupt the running trial,
-    once; yields the signals received and the handlers that were there before (for SIGUSR2,
-    submitit's, which requeues the job). Those come back afterwards."""
-    from sweeps.workers._interrupt import INTERRUPT_REQUESTED
-
-    received: list[int] = []
-    previous: dict[int, Any] = {}
-    if threading.current_thread() is not threading.main_thread():  # no handlers there
-        yield received, previous
-        return
-
-    def handler(signum: int, frame: Any) -> None:
-        received.append(signum)
-        if INTERRUPT_REQUESTED.is_set():  # the trial is being recorded: let it finish
-            return
-        INTERRUPT_REQUESTED.set()
-        raise KeyboardInterrupt(f"signal {signum}")
-
-    INTERRUPT_REQUESTED.clear()
-    for sig in (signal.SIGINT, signal.SIGTERM, getattr(signal, "SIGUSR2", None)):
-        if sig is not None:
-            previous[sig] = signal.signal(sig, handler)
-    try:
-        yield received, previous
-    finally:
-        for sig, old in previous.items():
-            signal.signal(sig, old)
+# A launched job's stopping signals: submitit's preemption signal (SIGUSR2) too; its trial is
+# recorded interrupted, then submitit's own handler requeues the job.
+_JOB_SIGNALS = (*STOP_SIGNALS, *((signal.SIGUSR2,) if hasattr(signal, "SIGUSR2") else ()))
 
 
 @dataclass
@@ -152,16 +126,16 @@ class LaunchedWorker:
         report = None
         try:
             # Interrupted: the trial was recorded so and queued again; the job ends.
-            with _worker_signals() as (received, previous), \
+            with interrupts(_JOB_SIGNALS, once=True) as signals, \
                     contextlib.suppress(KeyboardInterrupt):
                 report = run_worker(plan, self.job, index)
         finally:
             end_open_runs()  # a run whose own handler could not end it ends KILLED
         preemption = getattr(signal, "SIGUSR2", None)
-        if preemption in received and callable(previous.get(preemption)):
+        if preemption in signals.received and callable(signals.previous.get(preemption)):
             log.info("worker %d preempted: its trial is queued again, submitit requeues the job",
                      index)
-            previous[preemption](preemption, None)  # submitit's: requeue, then exit
+            signals.previous[preemption](preemption, None)  # submitit's: requeue, then exit
         return {
             "index": index,
             "pid": os.getpid(),

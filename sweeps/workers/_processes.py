@@ -24,10 +24,9 @@ import threading
 import time
 import traceback
 from collections.abc import Callable, Sequence
-from typing import Any
 
-from runkit.signals import STOP_SIGNALS, Interrupted
-from sweeps.workers._interrupt import INTERRUPT_REQUESTED
+from runkit.process import process_alive, process_start_time
+from runkit.signals import interrupts
 from sweeps.workers._worker import HydraJob, WorkerPlan, WorkerReport, run_worker
 
 __all__ = ["EXIT_INTERRUPTED", "run_local_worker", "run_processes", "stop_workers",
@@ -42,36 +41,15 @@ _RESEND = 0.5  # seconds between SIGINTs to a worker that has not stopped yet
 _WATCH_INTERVAL = 0.5  # seconds between a worker's checks that its sweep process lives
 
 
-def _flag_interrupts(*, once: bool) -> dict[int, Any]:
-    """Make SIGINT, SIGTERM and SIGHUP (a closed terminal) set INTERRUPT_REQUESTED (the flag the
-    worker loop checks, for an interrupt a library turned into an ordinary exception) and raise
-    KeyboardInterrupt; returns the previous handlers.
-
-    ``once``: later signals are ignored, so that the interrupted trial can be recorded (Ctrl-C
-    reaches every worker, and the sweep process forwards it too). A worker process wants this;
-    the sweep's own slot does not, so that a second Ctrl-C still reaches it.
-    """
-    INTERRUPT_REQUESTED.clear()
-
-    def handler(signum: int, frame: Any) -> None:
-        if once and INTERRUPT_REQUESTED.is_set():
-            return
-        INTERRUPT_REQUESTED.set()
-        raise Interrupted(signum)
-
-    return {sig: signal.signal(sig, handler) for sig in STOP_SIGNALS}
-
-
 def run_local_worker(plan: WorkerPlan, job: HydraJob, index: int = 0, *,
                      draw: Callable[..., None] | None = None) -> WorkerReport:
     """Run slot ``index`` in this process, with its interrupts flagged as in a worker process;
-    the previous signal handlers come back afterwards. ``draw``: see ``run_worker``."""
-    previous = _flag_interrupts(once=False)
-    try:
+    the previous signal handlers come back afterwards. ``draw``: see ``run_worker``.
+
+    Every Ctrl-C raises here (not only the first), so that a second one still reaches the
+    sweep's own slot."""
+    with interrupts():
         return run_worker(plan, job, index, draw=draw)
-    finally:
-        for sig, handler in previous.items():
-            signal.signal(sig, handler)
 
 
 def _watch_sweep(sweep_pid: int, sweep_started: str | None) -> None:
@@ -82,8 +60,6 @@ def _watch_sweep(sweep_pid: int, sweep_started: str | None) -> None:
     pid is not the sweep), and so is the worker's parent, the fork server: that one exits as
     soon as the sweep is gone, and the worker is then re-parented.
     """
-    from runkit.mlflow.owner import process_alive
-
     parent_pid = os.getppid()
 
     def watch() -> None:
@@ -102,13 +78,19 @@ def worker_process_main(payload: str, index: int, sweep_pid: int | None = None,
     ``payload``, run the loop, write its report to ``payload + ".report"`` (JSON); stop when
     the sweep process ``sweep_pid``, started at ``sweep_started``, dies.
 
-    Exits 0 when the budget is spent, 130 when interrupted, 1 on an unexpected error.
+    Exits 0 when the budget is spent, 130 when interrupted, 1 on an unexpected error. Every
+    stopping signal after the first is dropped: the interrupted trial records itself.
     """
+    with interrupts(once=True):
+        _run_worker_process(payload, index, sweep_pid, sweep_started)
+
+
+def _run_worker_process(payload: str, index: int, sweep_pid: int | None,
+                        sweep_started: str | None) -> None:
     import cloudpickle
     from hydra.core.singleton import Singleton
     from hydra.core.utils import configure_log, setup_globals
 
-    _flag_interrupts(once=True)
     _watch_sweep(os.getppid() if sweep_pid is None else sweep_pid, sweep_started)
     try:
         with open(payload, "rb") as file:
@@ -151,8 +133,6 @@ def run_processes(plan: WorkerPlan, job: HydraJob, n_workers: int,
     """
     import cloudpickle
     from hydra.core.singleton import Singleton
-
-    from runkit.mlflow.owner import process_start_time
 
     data = cloudpickle.dumps((plan, job, Singleton.get_state()))
     sweep_pid = os.getpid()

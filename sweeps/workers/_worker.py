@@ -29,6 +29,7 @@ from optuna.trial import TrialState
 
 from runkit._private_apis import OPTUNA_OPTIMIZE_LOGGER, job_error
 from runkit.errors import one_line
+from runkit.signals import stop_if_interrupted
 from sweeps.reporting._tags import STUDY_TAG, TRIAL_NUMBER_TAG
 from sweeps.search._space import SearchSpace
 from sweeps.study._budget import (
@@ -50,7 +51,6 @@ from sweeps.study._storage import (
 )
 from sweeps.workers._bridge import PruningBridge
 from sweeps.workers._compose import TrialConfigs
-from sweeps.workers._interrupt import stop_if_interrupted
 from trainer import run_context
 
 __all__ = [

@@ -1,5 +1,6 @@
-"""SIGTERM and SIGHUP turned into an interrupt around a training run, unless the program handles
-them; the run's ending shielded from a second one."""
+"""Stopping signals as one interrupt (and a flag that outlives a swallowed one), SIGTERM and SIGHUP
+turned into an interrupt around a run unless the program handles them, and a run's ending
+shielded from a second one."""
 
 from __future__ import annotations
 
@@ -9,12 +10,40 @@ import signal
 import pytest
 
 from runkit.signals import (
+    INTERRUPT_REQUESTED,
     Interrupted,
     exit_code,
     interrupt_name,
+    interrupts,
     shielded,
     sigterm_as_interrupt,
+    stop_if_interrupted,
 )
+
+
+def test_an_interrupt_sets_the_flag_that_outlives_a_swallowed_one() -> None:
+    # a library may swallow the KeyboardInterrupt; the flag still stops the next check
+    with interrupts((signal.SIGUSR1,)) as received:
+        try:
+            os.kill(os.getpid(), signal.SIGUSR1)
+        except Interrupted as caught:  # what sqlite3 or a GC callback would do with it
+            assert caught.signum == signal.SIGUSR1
+        with pytest.raises(KeyboardInterrupt, match="interrupted"):
+            stop_if_interrupted()
+    assert received.received == [signal.SIGUSR1]
+    assert signal.getsignal(signal.SIGUSR1) is signal.SIG_DFL  # the old handler is back
+    with interrupts((signal.SIGUSR1,)):  # a new scope starts with the flag down
+        assert not INTERRUPT_REQUESTED.is_set()
+
+
+def test_once_the_first_signal_interrupts_and_later_ones_are_dropped() -> None:
+    # a worker records its interrupted trial while Ctrl-C keeps arriving (forwarded, repeated)
+    with interrupts((signal.SIGUSR1,), once=True) as received:
+        with pytest.raises(Interrupted):
+            os.kill(os.getpid(), signal.SIGUSR1)
+        os.kill(os.getpid(), signal.SIGUSR1)  # recorded, not raised
+    assert received.received == [signal.SIGUSR1, signal.SIGUSR1]
+    INTERRUPT_REQUESTED.clear()
 
 
 def test_sigterm_raises_keyboard_interrupt_inside_the_block() -> None:

@@ -67,7 +67,7 @@ def test_factory_hands_out_the_same_instance_and_reset_on_train_begin():
 
 def test_a_swallowed_interrupt_stops_the_trial_at_the_next_epoch():
     # the flag outlives a KeyboardInterrupt a library (or a GC callback) swallowed
-    from sweeps.workers._interrupt import INTERRUPT_REQUESTED
+    from runkit.signals import INTERRUPT_REQUESTED
 
     study = optuna.create_study(pruner=optuna.pruners.NopPruner())
     bridge, loop = PruningBridge(study.ask(), "val_loss"), FakeLoop()
