@@ -8,7 +8,7 @@ Grouped by concern, each subpackage importing its public names plainly:
   ``build_sampler`` ...);
 - ``sweeps.workers``: one worker's ask -> run -> tell loop (``run_worker``), the per-epoch pruning
   bridge handed to the trainer, the worker processes and launched worker jobs;
-- ``sweeps.reporting``: the sweep's MLflow parent run, the best trial and the study's pictures;
+- ``sweeps.tracking``: the sweep's MLflow parent run, the best trial and the study's pictures;
 - ``sweeps._sweeper`` (``OptunaSweep``) ties them together; ``sweeps._settings`` declares the
   ``hydra.sweeper.*`` keys. ``hydra_plugins.trainer_sweeper`` only forwards to ``OptunaSweep``.
 

@@ -29,21 +29,6 @@ from runkit.signals import sigterm_as_interrupt
 from runkit.sqlite import check_sqlite_file, sqlite_path
 from sweeps._fork_server import start_fork_server
 from sweeps._settings import KEY, parse_settings
-from sweeps.reporting._drawer import PictureDrawer
-from sweeps.reporting._registry import RegisteredModel, register_best_model
-from sweeps.reporting._tags import DIRECTION_TAG, STORAGE_TAG
-from sweeps.reporting._tracking import (
-    ROLE_TAG,
-    STUDY_TAG,
-    BestTrial,
-    SweepMonitor,
-    best_trial,
-    fail_reasons,
-    kill_orphan_trial_runs,
-    kill_stale_parents,
-    log_study_artifacts,
-    mlflow_key,
-)
 from sweeps.search._space import SearchSpace, parse_search_space
 from sweeps.study._budget import PARENT_RUN_ATTR, Budget, count_trials
 from sweeps.study._factories import build_pruner, build_sampler, spec_name
@@ -57,6 +42,21 @@ from sweeps.study._storage import (
     resolve_storage_url,
 )
 from sweeps.study._template import copy_empty_study_storage
+from sweeps.tracking._drawer import PictureDrawer
+from sweeps.tracking._parent import (
+    ROLE_TAG,
+    STUDY_TAG,
+    BestTrial,
+    SweepMonitor,
+    best_trial,
+    fail_reasons,
+    kill_orphan_trial_runs,
+    kill_stale_parents,
+    log_study_artifacts,
+    mlflow_key,
+)
+from sweeps.tracking._registry import RegisteredModel, register_best_model
+from sweeps.tracking._tags import DIRECTION_TAG, STORAGE_TAG
 from sweeps.workers._launchers import (
     BASIC_LAUNCHER,
     FinishedTrialLog,
@@ -259,7 +259,7 @@ class OptunaSweep:
                      space: SearchSpace, direction: str, storage: StorageSpec) -> SweepResult:
 
         # With a core to spare, one process draws the trials' pictures while the next trials
-        # train (sweeps/reporting/_drawer.py); started first, it imports while the sweep sets up.
+        # train (sweeps/tracking/_drawer.py); started first, it imports while the sweep sets up.
         drawer = (PictureDrawer(uri) if n_workers == 1 and self._launcher is None
                   and available_cores() > 1 else None)
         try:

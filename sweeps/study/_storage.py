@@ -122,7 +122,7 @@ class RetryCrashedTrial:
         self.max_retry = max_retry
 
     def __call__(self, study: optuna.Study, trial: optuna.trial.FrozenTrial) -> None:
-        from sweeps.reporting._tracking import kill_run
+        from sweeps.tracking._parent import kill_run
 
         run_id = trial.user_attrs.get(RUN_ID_ATTR)
         if self.tracking_uri and run_id:

@@ -30,7 +30,6 @@ from optuna.trial import TrialState
 from runkit._private_apis import OPTUNA_OPTIMIZE_LOGGER, job_error
 from runkit.errors import one_line
 from runkit.signals import stop_if_interrupted
-from sweeps.reporting._tags import STUDY_TAG, TRIAL_NUMBER_TAG
 from sweeps.search._space import SearchSpace
 from sweeps.study._budget import (
     FAIL_REASON_ATTR,
@@ -49,6 +48,7 @@ from sweeps.study._storage import (
     recover_lost_trials,
     requeue_interrupted,
 )
+from sweeps.tracking._tags import STUDY_TAG, TRIAL_NUMBER_TAG
 from sweeps.workers._bridge import PruningBridge
 from sweeps.workers._compose import TrialConfigs
 from trainer import run_context

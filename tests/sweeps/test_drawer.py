@@ -7,7 +7,7 @@ import uuid
 import pytest
 
 from runkit.mlflow import RunTracker, get_client, get_or_create_experiment
-from sweeps.reporting._drawer import PICTURE, PictureDrawer
+from sweeps.tracking._drawer import PICTURE, PictureDrawer
 
 HISTORY = [{"epoch": float(e), "train_loss": 1.0 / e, "val_loss": 1.2 / e,
             "train_accuracy": 1 - 0.5 / e, "val_accuracy": 1 - 0.6 / e} for e in range(1, 6)]

@@ -95,7 +95,7 @@ def test_the_package_and_the_fork_server_import_nothing_heavy() -> None:
     assert out.strip() == "[]"
 
 
-@pytest.mark.parametrize("name", ["search", "study", "workers", "reporting"])
+@pytest.mark.parametrize("name", ["search", "study", "workers", "tracking"])
 def test_each_subpackage_exports_its_public_names(name: str) -> None:
     # plain imports: every name in __all__ is there, nothing loaded on first use
     package = importlib.import_module(f"sweeps.{name}")

@@ -21,7 +21,7 @@ import pytest
 from mlflow import MlflowClient
 
 from runkit.mlflow import RunTracker, get_client, get_or_create_experiment
-from sweeps.reporting._registry import register_best_model
+from sweeps.tracking._registry import register_best_model
 from trainer.core.network import MLP
 from trainer.core.preprocessing import Preprocessor
 from trainer.tracking.model import log_trained_model

@@ -14,7 +14,7 @@ import logging
 from dataclasses import dataclass
 from typing import Any
 
-from sweeps.reporting._tags import STUDY_TAG, TRIAL_NUMBER_TAG
+from sweeps.tracking._tags import STUDY_TAG, TRIAL_NUMBER_TAG
 
 __all__ = ["OBJECTIVE_VALUE_TAG", "RegisteredModel", "register_best_model"]
 

@@ -23,13 +23,6 @@ from typing import TYPE_CHECKING, Any
 import optuna
 from optuna.trial import FrozenTrial, TrialState
 
-from sweeps.reporting._tags import (
-    HEARTBEAT_TAG,
-    ROLE_TAG,
-    STUDY_TAG,
-    TRIAL_NUMBER_TAG,
-    TRIAL_STATE_TAG,
-)
 from sweeps.study._budget import (
     OVERRIDES_ATTR,
     RUN_ID_ATTR,
@@ -37,6 +30,13 @@ from sweeps.study._budget import (
     Budget,
     count_trials,
     fail_reason,
+)
+from sweeps.tracking._tags import (
+    HEARTBEAT_TAG,
+    ROLE_TAG,
+    STUDY_TAG,
+    TRIAL_NUMBER_TAG,
+    TRIAL_STATE_TAG,
 )
 
 if TYPE_CHECKING:  # MLflow takes seconds to import: only the processes that log load it
@@ -263,7 +263,7 @@ def _optuna_verbosity(level: int) -> Iterator[None]:
 def _figures(study: optuna.Study, metric: str) -> dict[str, Callable[[], Any]]:
     from optuna.visualization import matplotlib as plots
 
-    from sweeps.reporting._plots import learning_curves_of_trials
+    from sweeps.tracking._plots import learning_curves_of_trials
 
     return {
         "optimization_history.png": lambda: plots.plot_optimization_history(study),

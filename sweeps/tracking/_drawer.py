@@ -11,7 +11,7 @@ the trial's MLflow run as ``learning_curves.png``. :meth:`PictureDrawer.finish` 
 drawer and draws here whatever it did not confirm (a crashed drawer loses no picture), so every
 picture is in place when the sweep ends.
 
-The drawer is ``python -m sweeps.reporting._drawer TRACKING_URI``: one JSON line per picture on
+The drawer is ``python -m sweeps.tracking._drawer TRACKING_URI``: one JSON line per picture on
 stdin (``run_id``, ``history``, ``title``, ``best_epoch``), one line with the run id on stdout
 once it is logged.
 """
@@ -58,7 +58,7 @@ class PictureDrawer:
         env = {**os.environ,
                "PYTHONPATH": os.pathsep.join(filter(None, [repo, os.environ.get("PYTHONPATH")]))}
         self._process: subprocess.Popen[str] | None = subprocess.Popen(
-            [sys.executable, "-m", "sweeps.reporting._drawer", uri],
+            [sys.executable, "-m", "sweeps.tracking._drawer", uri],
             stdin=subprocess.PIPE, stdout=subprocess.PIPE, text=True, env=env,
             start_new_session=True,  # Ctrl-C is the sweep's to handle: it ends the drawer
         )
