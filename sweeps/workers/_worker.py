@@ -30,6 +30,7 @@ from optuna.trial import TrialState
 from runkit._private_apis import OPTUNA_OPTIMIZE_LOGGER, job_error
 from runkit.errors import one_line
 from runkit.signals import stop_if_interrupted
+from sweeps._session import TrialSession, running
 from sweeps.search._space import SearchSpace
 from sweeps.study._budget import (
     FAIL_REASON_ATTR,
@@ -228,7 +229,7 @@ class _TrialRunner:
         bridge = PruningBridge(trial, self.plan.objective) if self.plan.objective else None
         context = self._context(trial, bridge)
         try:
-            with run_context.use(context):
+            with run_context.use(context), running(TrialSession(trial)):
                 result = self.job.run(overrides, trial.number)
         except Exception as error:  # the config did not compose (e.g. a bad sampled combination)
             trial.set_user_attr(FAIL_REASON_ATTR, _reason(error))
@@ -238,6 +239,8 @@ class _TrialRunner:
 
         if result.status != JobStatus.COMPLETED:
             failure = job_error(result)
+            if isinstance(failure, optuna.TrialPruned):  # the task's, or report()'s
+                raise failure
             trial.set_user_attr(FAIL_REASON_ATTR, _reason(failure))
             raise TrialFailedError(_reason(failure)) from failure
         if bridge is not None and bridge.pruned:
@@ -286,7 +289,7 @@ def _log_finished(study: optuna.Study, trial: optuna.trial.FrozenTrial) -> None:
             best = ""
         log.info("trial %d COMPLETE %.6g%s  %s", trial.number, trial.value, best, params)
     elif trial.state == TrialState.PRUNED:
-        log.info("trial %d PRUNED at epoch %s  %s", trial.number, trial.last_step, params)
+        log.info("trial %d PRUNED at step %s  %s", trial.number, trial.last_step, params)
     else:
         log.warning("trial %d FAIL: %s  %s", trial.number, fail_reason(trial), params)
 

@@ -17,6 +17,7 @@ from pathlib import Path
 import optuna
 from hydra.core.utils import JobReturn, JobStatus
 
+import sweeps
 from sweeps.search import parse_search_space
 from sweeps.study import StorageSpec, load_or_create_study, open_storage
 from sweeps.workers import WorkerPlan
@@ -80,6 +81,39 @@ class FakeJob:
                 break
         for callback in callbacks:
             callback.on_train_end(loop, {})
+        return _job_return(JobStatus.COMPLETED, loss)
+
+
+@dataclass
+class ReportingJob:
+    """A task as any app writes it: it reports ``x / epoch`` each epoch through ``sweeps.report``
+    and lets ``optuna.TrialPruned`` propagate; Hydra's ``run_job`` turns what it raises into a
+    FAILED ``JobReturn``, as here.
+
+    Args:
+        epochs: epochs per trial.
+        prune_itself_at: the epoch at which the task raises ``optuna.TrialPruned`` on its own.
+        seen: (the job's number, ``sweeps.current_trial()``'s number and params) per trial.
+    """
+
+    epochs: int = 5
+    prune_itself_at: int | None = None
+    seen: list[tuple[int, int, dict]] = field(default_factory=list)
+
+    def run(self, overrides: Sequence[str], number: int) -> JobReturn:
+        x = float(dict(o.split("=", 1) for o in overrides)["x"])
+        trial = sweeps.current_trial()
+        assert trial is not None
+        self.seen.append((number, trial.number, dict(trial.params)))
+        try:
+            loss = x
+            for epoch in range(1, self.epochs + 1):
+                loss = x / epoch
+                if epoch == self.prune_itself_at:
+                    raise optuna.TrialPruned("the task's own decision")
+                sweeps.report(loss, step=epoch)
+        except Exception as error:
+            return _job_return(JobStatus.FAILED, error)
         return _job_return(JobStatus.COMPLETED, loss)
 
 
