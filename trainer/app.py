@@ -16,6 +16,7 @@ import numpy as np
 from omegaconf import DictConfig, OmegaConf
 from threadpoolctl import threadpool_limits
 
+import sweeps
 from runkit import startup_gc
 from runkit.mlflow import RunTracker, flatten_config, resolve_tracking_uri
 from runkit.mlflow.disk_full import NoSpaceError, no_space_error, what_was_kept
@@ -38,6 +39,7 @@ from trainer.core.penalties import WeightPenalty
 from trainer.data import Dataset, load_dataset
 from trainer.errors import ConfigError, UserError
 from trainer.memory import check_fits_in_memory
+from trainer.pruning import TrialReporter
 from trainer.tracking.model import log_trained_model
 from trainer.tracking.tags import (
     DATASET_TAG,
@@ -111,7 +113,7 @@ def run(cfg: DictConfig | Mapping[str, Any]) -> float:
                 tracker.log_params(flatten_config(plain))
                 tracker.log_text(OmegaConf.to_yaml(config, resolve=True), "config.yaml")
                 startup_gc.resume()  # the imports and the store are done: collect from here on
-                objective = _train(plain, tracker, base, context, uri)
+                objective, pruned = _train(plain, tracker, base, context, uri)
             except Exception as error:
                 if TRIAL_NUMBER_TAG in context.tags:
                     tracker.set_tags({TRIAL_STATE_TAG: "FAIL"})
@@ -128,6 +130,8 @@ def run(cfg: DictConfig | Mapping[str, Any]) -> float:
         full = no_space_error(tracker.end_error, uri)
         if full is not None:
             raise NoSpaceError(f"{full}; {what_was_kept(tracker)}")
+    if pruned is not None:  # the run is complete; the sweep records its trial PRUNED
+        raise pruned
     return objective
 
 
@@ -188,7 +192,9 @@ def _train(
     base: Path,
     context: run_context.RunContext,
     uri: str,
-) -> float:
+) -> tuple[float, BaseException | None]:
+    """Train, evaluate and log; returns the objective at the kept epoch, and the
+    ``optuna.TrialPruned`` to raise when the sweep pruned the run (None otherwise)."""
     check_config(plain)
     model_cfg, reg = plain["model"], plain["regularization"]
     dtype = np.dtype(model_cfg["dtype"])
@@ -235,7 +241,9 @@ def _train(
     callbacks: list[Callback] = [EpochLogger(tracker)]
     if es_cfg["enabled"]:
         callbacks.append(early_stopping)
-    callbacks += [factory() for factory in context.callbacks]
+    reporter = TrialReporter(plain["objective"]) if sweeps.current_trial() is not None else None
+    if reporter is not None:
+        callbacks.append(reporter)
     callbacks.append(ProgressReporter(plain["epochs"], style=progress_style))
 
     loss = LOSSES[loss_name]
@@ -328,7 +336,7 @@ def _train(
     tracker.flush()
     if context.parent_run_id is None:  # a sweep prints its own summary, not one per trial
         _print_summary(result, test_metrics, kept_epoch, plain, tracker.run_id, uri)
-    return objective
+    return objective, reporter.pruned if reporter is not None else None
 
 
 def _choose_loss(requested: str | None, data: Dataset) -> str:

@@ -1,8 +1,7 @@
 """What a caller outside the command line (a sweep worker) hands to a training run.
 
-The Hydra task function reads :func:`current` so that a sweep can add its pruning callback,
-place the MLflow run under the sweep's parent run and tag it with the trial, without the
-trainer importing the sweep engine (data flows sweep -> trainer, never back).
+The Hydra task function reads :func:`current` so that a sweep can place the MLflow run under the
+sweep's parent run and tag it with the trial.
 """
 
 from __future__ import annotations
@@ -11,10 +10,6 @@ import contextlib
 from collections.abc import Callable, Iterator, Mapping
 from contextvars import ContextVar
 from dataclasses import dataclass, field
-from typing import TYPE_CHECKING
-
-if TYPE_CHECKING:
-    from trainer.core.callbacks import Callback
 
 
 @dataclass(frozen=True)
@@ -22,8 +17,6 @@ class RunContext:
     """Extra wiring for one training run.
 
     Attributes:
-        callbacks: factories called once per run; each returns a callback added to the fit loop
-            (the sweep's pruning bridge).
         tracking_uri: an absolute MLflow tracking URI that overrides ``mlflow.tracking_uri``.
         experiment_id: the MLflow experiment created beforehand by the parent process; workers
             never create experiments (concurrent ``set_experiment`` races).
@@ -37,7 +30,6 @@ class RunContext:
             it on the trial, so a crashed trial's run can be marked KILLED later).
     """
 
-    callbacks: tuple[Callable[[], Callback], ...] = ()
     tracking_uri: str | None = None
     experiment_id: str | None = None
     parent_run_id: str | None = None

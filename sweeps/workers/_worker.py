@@ -50,7 +50,6 @@ from sweeps.study._storage import (
     requeue_interrupted,
 )
 from sweeps.tracking._tags import STUDY_TAG, TRIAL_NUMBER_TAG
-from sweeps.workers._bridge import PruningBridge
 from sweeps.workers._compose import TrialConfigs
 from trainer import run_context
 
@@ -226,8 +225,7 @@ class _TrialRunner:
             raise TrialFailedError(_reason(error)) from error
         trial.set_user_attr(OVERRIDES_ATTR, overrides)
 
-        bridge = PruningBridge(trial, self.plan.objective) if self.plan.objective else None
-        context = self._context(trial, bridge)
+        context = self._context(trial)
         try:
             with run_context.use(context), running(TrialSession(trial)):
                 result = self.job.run(overrides, trial.number)
@@ -243,8 +241,6 @@ class _TrialRunner:
                 raise failure
             trial.set_user_attr(FAIL_REASON_ATTR, _reason(failure))
             raise TrialFailedError(_reason(failure)) from failure
-        if bridge is not None and bridge.pruned:
-            raise optuna.TrialPruned(f"pruned at epoch {bridge.pruned_epoch}")
         try:
             value = float(result.return_value)
         except (TypeError, ValueError):
@@ -255,15 +251,13 @@ class _TrialRunner:
             raise TrialFailedError(reason)
         return value
 
-    def _context(self, trial: optuna.Trial, bridge: PruningBridge | None
-                 ) -> run_context.RunContext:
+    def _context(self, trial: optuna.Trial) -> run_context.RunContext:
         target = self.plan.tracking
 
         def on_run_started(run_id: str) -> None:
             trial.set_user_attr(RUN_ID_ATTR, run_id)
 
         return run_context.RunContext(
-            callbacks=(bridge.factory,) if bridge is not None else (),
             tracking_uri=target.tracking_uri if target else None,
             experiment_id=target.experiment_id if target else None,
             parent_run_id=target.parent_run_id if target else None,

@@ -7,7 +7,7 @@ import threading
 import optuna
 import pytest
 from optuna.trial import TrialState
-from sweep_fakes import ReportingJob, load, make_plan
+from sweep_fakes import FakeJob, load, make_plan
 
 import sweeps
 from sweeps._session import TrialSession, running
@@ -27,7 +27,7 @@ def test_the_task_runs_as_its_trial_and_each_report_reaches_it(tmp_path) -> None
     # current_trial() is the very trial the worker asked for; every report is an
     # intermediate value at its step
     plan = make_plan(tmp_path / "o.db", n_trials=3)
-    job = ReportingJob(epochs=4)
+    job = FakeJob(epochs=4)
     run_worker(plan, job)
     trials = load(plan).trials
     assert [(n, number) for n, number, _ in job.seen] == [(0, 0), (1, 1), (2, 2)]
@@ -38,26 +38,30 @@ def test_the_task_runs_as_its_trial_and_each_report_reaches_it(tmp_path) -> None
                                              for e in range(1, 5)}
 
 
-def test_a_trial_the_pruner_stops_through_report_is_pruned(tmp_path) -> None:
-    # report() raises optuna.TrialPruned when the pruner says so; propagated out of the
-    # task, the trial is PRUNED with the curve it had
-    plan = make_plan(tmp_path / "o.db", n_trials=4,
-                     pruner={"name": "median", "n_startup_trials": 2, "n_warmup_steps": 2})
-    for x in (0.1, 0.2, 0.9, 0.8):
-        load(plan).enqueue_trial({"x": x})
-    run_worker(plan, ReportingJob(epochs=6))
-    trials = load(plan).trials
-    assert [t.state for t in trials] == [TrialState.COMPLETE] * 2 + [TrialState.PRUNED] * 2
-    assert [len(t.intermediate_values) for t in trials] == [6, 6, 2, 2]
-
-
 def test_a_task_raising_trial_pruned_itself_is_pruned_not_failed(tmp_path) -> None:
     # hydra-optuna-sweeper records such a trial FAIL; here it is PRUNED
     plan = make_plan(tmp_path / "o.db", n_trials=2)
-    run_worker(plan, ReportingJob(epochs=5, prune_itself_at=3))
+    run_worker(plan, FakeJob(epochs=5, prune_itself_at=3))
     trials = load(plan).trials
     assert [t.state for t in trials] == [TrialState.PRUNED] * 2
     assert [sorted(t.intermediate_values) for t in trials] == [[1, 2]] * 2
+
+
+def test_a_swallowed_interrupt_stops_the_trial_at_its_next_report() -> None:
+    # the flag outlives a KeyboardInterrupt a library (or a GC callback) swallowed
+    from runkit.signals import INTERRUPT_REQUESTED
+
+    study = optuna.create_study(pruner=optuna.pruners.NopPruner())
+    trial = study.ask()
+    with running(TrialSession(trial)):
+        sweeps.report(1.0, step=1)
+        INTERRUPT_REQUESTED.set()
+        try:
+            with pytest.raises(KeyboardInterrupt, match="interrupted"):
+                sweeps.report(0.9, step=2)
+        finally:
+            INTERRUPT_REQUESTED.clear()
+    assert study.trials[0].intermediate_values == {1: 1.0}
 
 
 def test_a_thread_the_task_starts_reaches_the_only_running_trial() -> None:

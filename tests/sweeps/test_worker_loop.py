@@ -72,8 +72,9 @@ def test_most_trials_failing_stops_the_worker(tmp_path):
     assert states(load(plan)) == ["FAIL"] * 4
 
 
-def test_pruner_cuts_bad_trials_through_the_bridge(tmp_path):
-    # each epoch reaches the trial; the median pruner stops the curves worse than the median
+def test_pruner_cuts_bad_trials_through_report(tmp_path):
+    # each epoch reaches the trial through sweeps.report; the median pruner stops the curves
+    # worse than the median, and the TrialPruned report() raises ends the trial PRUNED
     plan = make_plan(tmp_path / "o.db", n_trials=4,
                      pruner={"name": "median", "n_startup_trials": 2, "n_warmup_steps": 2})
     for x in (0.1, 0.2, 0.9, 0.8):  # two good trials first, then two bad ones

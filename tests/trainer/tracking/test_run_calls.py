@@ -8,12 +8,15 @@ shows here.
 
 from __future__ import annotations
 
+import contextlib
 import time
 from collections import Counter
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any
+from unittest import mock
 
+import optuna
 import pytest
 from mlflow import MlflowClient
 from omegaconf import OmegaConf
@@ -21,9 +24,11 @@ from sqlalchemy import event
 from sqlalchemy.orm import Session
 
 from runkit.mlflow import run as tracking_run
-from trainer import run_context
+from sweeps._session import TrialSession, running  # the worker's side, to run as a trial
+from trainer import app, run_context
 from trainer.app import run
 from trainer.core.callbacks import Callback
+from trainer.core.fit import FitLoop
 from trainer.tracking.tags import STUDY_TAG, TRIAL_NUMBER_TAG, TRIAL_STATE_TAG
 
 FAST = ("epochs=4", "model.hidden=[16]", "mlflow.log_model=false")
@@ -74,14 +79,20 @@ class StopAt(Callback):
 
 
 def _run(cfg: Any, *callbacks: Callback, tags: dict[str, str] | None = None,
-         ) -> tuple[str, BaseException | None]:
-    """Run ``cfg`` with extra fit-loop callbacks (and a sweep trial's ``tags``); return its
-    MLflow run id and what it raised."""
+         trial: optuna.Trial | None = None) -> tuple[str, BaseException | None]:
+    """Run ``cfg`` with extra fit-loop callbacks (and a sweep trial's ``tags``, running as
+    ``trial``); return its MLflow run id and what it raised."""
     started: list[str] = []
-    context = run_context.RunContext(on_run_started=started.append, tags=tags or {},
-                                     callbacks=tuple(lambda c=c: c for c in callbacks))
+    context = run_context.RunContext(on_run_started=started.append, tags=tags or {})
+
+    def loop_with_callbacks(*args: Any, callbacks: list[Callback], **kwargs: Any) -> FitLoop:
+        return FitLoop(*args, callbacks=[*callbacks, *extra], **kwargs)
+
+    extra = list(callbacks)
+    session = contextlib.nullcontext() if trial is None else running(TrialSession(trial))
     try:
-        with run_context.use(context):
+        with run_context.use(context), session, \
+                mock.patch.object(app, "FitLoop", loop_with_callbacks):
             run(cfg)
     except BaseException as error:  # KeyboardInterrupt included
         return started[0], error
@@ -171,22 +182,22 @@ def test_a_failed_final_write_fails_the_run_with_its_reason(make_config, store_u
     assert "test_loss" in logged.data.metrics
 
 
-class PruneAt(Callback):
-    """Stops the loop as a sweep's pruner does, at the end of epoch ``epoch``."""
+class PruneAfter(optuna.pruners.BasePruner):
+    """Prunes a trial once it has reported ``step``."""
 
-    def __init__(self, epoch: int) -> None:
-        self.epoch = epoch
+    def __init__(self, step: int) -> None:
+        self.step = step
 
-    def on_epoch_end(self, loop: Any, epoch: int, logs: dict[str, float]) -> None:
-        if epoch == self.epoch:
-            loop.request_stop("pruned")
+    def prune(self, study: optuna.Study, trial: optuna.trial.FrozenTrial) -> bool:
+        return (trial.last_step or 0) >= self.step
 
 
 def test_a_pruned_trial_is_named_and_tagged_in_the_same_write(make_config, store_uri, counting):
     # a sweep trial's state and its pruned name ride along with its metrics
     cfg = make_config("epochs=8", "model.hidden=[16]", "mlflow.log_model=false")
-    run_id, error = _run(cfg, PruneAt(2), tags={STUDY_TAG: "calls", TRIAL_NUMBER_TAG: "7"})
-    assert error is None
+    trial = optuna.create_study(pruner=PruneAfter(2)).ask()
+    run_id, error = _run(cfg, tags={STUDY_TAG: "calls", TRIAL_NUMBER_TAG: "7"}, trial=trial)
+    assert isinstance(error, optuna.TrialPruned)  # raised once the run has ended
     logged = MlflowClient(store_uri).get_run(run_id)
     assert logged.info.status == "FINISHED"
     assert logged.data.tags[TRIAL_STATE_TAG] == "PRUNED"
