@@ -25,7 +25,7 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from trainer.tracking.tags import TRIAL_NUMBER_TAG
+from sweeps.tracking._tags import TRIAL_NUMBER_TAG
 
 REPO = Path(__file__).resolve().parent.parent
 

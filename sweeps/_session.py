@@ -37,6 +37,7 @@ class TrialSession:
         trial: the running ``optuna.Trial``.
         on_report: called with ``(step, value)`` for every reported value (the trial's MLflow
             run records it).
+        last_step: the last step reported (None before the first).
         pruned_at: the step at which the pruner stopped the trial, once it did.
     """
 
@@ -44,6 +45,7 @@ class TrialSession:
                  on_report: Callable[[int, float], None] | None = None) -> None:
         self.trial = trial
         self.on_report = on_report
+        self.last_step: int | None = None
         self.pruned_at: int | None = None
 
     def report(self, value: float, step: int) -> None:
@@ -53,6 +55,7 @@ class TrialSession:
         """
         stop_if_interrupted()
         self.trial.report(value, step)  # Optuna checks and converts value and step
+        self.last_step = int(step)
         if self.on_report is not None:
             self.on_report(int(step), float(value))
         if self.trial.should_prune():
@@ -103,8 +106,8 @@ def current_trial() -> optuna.Trial | None:
 def report(value: float, step: int) -> None:
     """Report an intermediate value of the objective at ``step`` (an epoch, an iteration).
 
-    The value reaches the trial (its pruner, optuna-dashboard). Outside a sweep this does
-    nothing.
+    The value reaches the trial (its pruner, optuna-dashboard) and the trial's MLflow run, as
+    the metric ``intermediate_value`` at that step. Outside a sweep this does nothing.
 
     Raises:
         optuna.TrialPruned: the pruner stops the trial. Let it propagate out of the task (the

@@ -57,6 +57,7 @@ from sweeps.tracking._parent import (
 )
 from sweeps.tracking._registry import RegisteredModel, register_best_model
 from sweeps.tracking._tags import DIRECTION_TAG, STORAGE_TAG
+from sweeps.tracking._trial_run import TrackingTarget
 from sweeps.workers._launchers import (
     BASIC_LAUNCHER,
     FinishedTrialLog,
@@ -71,7 +72,7 @@ from sweeps.workers._processes import (
     run_local_worker,
     run_processes,
 )
-from sweeps.workers._worker import HydraJob, TrackingTarget, WorkerPlan, WorkerReport
+from sweeps.workers._worker import HydraJob, WorkerPlan, WorkerReport
 
 __all__ = ["OptunaSweep", "SweepResult"]
 

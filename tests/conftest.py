@@ -32,3 +32,20 @@ def make_config(store_uri: str) -> Callable[..., DictConfig]:
             )
 
     return make
+
+
+@pytest.fixture
+def started_runs(monkeypatch: pytest.MonkeyPatch) -> list[str]:
+    """The ids of the MLflow runs this process starts during the test, in order."""
+    from runkit.mlflow.run import RunTracker
+
+    started: list[str] = []
+    real = RunTracker.start
+
+    def start(*args: object, **kwargs: object) -> RunTracker:
+        tracker = real(*args, **kwargs)  # type: ignore[arg-type]
+        started.append(tracker.run_id)
+        return tracker
+
+    monkeypatch.setattr(RunTracker, "start", start)
+    return started

@@ -13,6 +13,7 @@ from pathlib import Path
 from typing import Any
 
 import numpy as np
+from mlflow.environment_variables import MLFLOW_RUN_ID, MLFLOW_TRACKING_URI
 from omegaconf import DictConfig, OmegaConf
 from threadpoolctl import threadpool_limits
 
@@ -21,7 +22,6 @@ from runkit import startup_gc
 from runkit.mlflow import RunTracker, flatten_config, resolve_tracking_uri
 from runkit.mlflow.disk_full import NoSpaceError, no_space_error, what_was_kept
 from runkit.mlflow.store_checks import check_tracking_uri, open_experiment
-from runkit.mlflow.tags import RUN_NAME_TAG
 from runkit.process import available_cores
 from runkit.signals import (
     exit_code,
@@ -45,10 +45,7 @@ from trainer.tracking.tags import (
     DATASET_TAG,
     LOSS_TAG,
     STOP_REASON_TAG,
-    STUDY_TAG,
     TASK_TAG,
-    TRIAL_NUMBER_TAG,
-    TRIAL_STATE_TAG,
 )
 
 
@@ -93,30 +90,30 @@ def run(cfg: DictConfig | Mapping[str, Any]) -> float:
     base = start_dir()
 
     check_mlflow(plain)  # the rest is checked inside the run, which then ends FAILED
-    uri = context.tracking_uri or resolve_tracking_uri(
-        check_tracking_uri(plain["mlflow"]["tracking_uri"]), base)
-    experiment_id = context.experiment_id
-    if experiment_id is None:
-        experiment_id = open_experiment(uri, plain["mlflow"]["experiment"])
-    tracker = RunTracker.start(
-        uri,
-        experiment_id,
-        run_name=plain["mlflow"].get("run_name") or default_run_name(plain, context.tags),
-        tags={DATASET_TAG: str(plain["data"]["name"]), **context.tags},
-        parent_run_id=context.parent_run_id,
-    )
+    uri = resolve_tracking_uri(check_tracking_uri(plain["mlflow"]["tracking_uri"]), base)
+    handed_over = MLFLOW_RUN_ID.get()
+    if handed_over:  # a run someone else started and ends, e.g. a sweep's trial run
+        uri = MLFLOW_TRACKING_URI.get() or uri
+        tracker = RunTracker.borrow(uri, handed_over)
+        tracker.set_tags({DATASET_TAG: str(plain["data"]["name"])})
+    else:
+        tracker = RunTracker.start(
+            uri,
+            open_experiment(uri, plain["mlflow"]["experiment"]),
+            run_name=plain["mlflow"].get("run_name") or default_run_name(plain),
+            tags={DATASET_TAG: str(plain["data"]["name"])},
+        )
     try:
-        with tracker, sigterm_as_interrupt():
-            if context.on_run_started is not None:
-                context.on_run_started(tracker.run_id)
+        with tracker.writing() if handed_over else tracker, sigterm_as_interrupt():
             try:
                 tracker.log_params(flatten_config(plain))
                 tracker.log_text(OmegaConf.to_yaml(config, resolve=True), "config.yaml")
                 startup_gc.resume()  # the imports and the store are done: collect from here on
-                objective, pruned = _train(plain, tracker, base, context, uri)
+                # A run this process's sweep started is written with the trial's state as the
+                # sweep ends it (one write instead of two)
+                write_here = not (handed_over and tracker.owned)
+                objective, pruned = _train(plain, tracker, base, context, uri, write_here)
             except Exception as error:
-                if TRIAL_NUMBER_TAG in context.tags:
-                    tracker.set_tags({TRIAL_STATE_TAG: "FAIL"})
                 full = no_space_error(error, uri)
                 if full is not None:  # one line saying where, as the run's reason too
                     raise full from error
@@ -135,11 +132,8 @@ def run(cfg: DictConfig | Mapping[str, Any]) -> float:
     return objective
 
 
-def default_run_name(plain: Mapping[str, Any], tags: Mapping[str, str]) -> str:
-    """A sweep trial's run is named after its study and number (``digits-8d6cdc7e-trial-3``);
-    any other run after its data and model (``digits-mlp-64x32``)."""
-    if STUDY_TAG in tags and TRIAL_NUMBER_TAG in tags:
-        return f"{tags[STUDY_TAG]}-trial-{tags[TRIAL_NUMBER_TAG]}"
+def default_run_name(plain: Mapping[str, Any]) -> str:
+    """A run is named after its data and model (``digits-mlp-64x32``)."""
     data = plain["data"]
     name = str(data["name"])
     if data.get("path"):  # csv, npz: the file's name says more than the loader's
@@ -192,6 +186,7 @@ def _train(
     base: Path,
     context: run_context.RunContext,
     uri: str,
+    write_here: bool,
 ) -> tuple[float, BaseException | None]:
     """Train, evaluate and log; returns the objective at the kept epoch, and the
     ``optuna.TrialPruned`` to raise when the sweep pruned the run (None otherwise)."""
@@ -236,12 +231,13 @@ def _train(
         start_from_epoch=es_cfg["start_from_epoch"],
     )
     progress_style = plain["progress"]
-    if progress_style == "auto" and context.parent_run_id is not None:
+    in_sweep = sweeps.current_trial() is not None
+    if progress_style == "auto" and in_sweep:
         progress_style = "none"  # sweep workers share one terminal: the sweep reports instead
     callbacks: list[Callback] = [EpochLogger(tracker)]
     if es_cfg["enabled"]:
         callbacks.append(early_stopping)
-    reporter = TrialReporter(plain["objective"]) if sweeps.current_trial() is not None else None
+    reporter = TrialReporter(plain["objective"]) if in_sweep else None
     if reporter is not None:
         callbacks.append(reporter)
     callbacks.append(ProgressReporter(plain["epochs"], style=progress_style))
@@ -324,17 +320,12 @@ def _train(
         kept_logs = {k: v for k, v in result.history[kept_epoch - 1].items() if k != "epoch"}
         tracker.log_metrics(kept_logs, step=kept_epoch, model_id=model_id)
     tracker.log_metrics(end_metrics, model_id=model_id)
-    if TRIAL_NUMBER_TAG in context.tags:
-        state = "PRUNED" if pruned else "COMPLETE"
-        tracker.set_tags({TRIAL_STATE_TAG: state})
-        if pruned:  # visible in the runs table without another column
-            tracker.set_tags({RUN_NAME_TAG: f"{tracker.run_name or ''} "
-                                            f"(pruned at epoch {result.stopped_epoch})"})
     # The run's one write of its params, tags and metrics (a short run logs nothing before;
     # one log_batch instead of two saves 5 ms a run, 3-13 ms in a fresh process). Here, not
     # as the run ends, so that a failed write fails the run with its reason.
-    tracker.flush()
-    if context.parent_run_id is None:  # a sweep prints its own summary, not one per trial
+    if write_here:
+        tracker.flush()
+    if not in_sweep:  # a sweep prints its own summary, not one per trial
         _print_summary(result, test_metrics, kept_epoch, plain, tracker.run_id, uri)
     return objective, reporter.pruned if reporter is not None else None
 

@@ -1,15 +1,16 @@
 """What a caller outside the command line (a sweep worker) hands to a training run.
 
-The Hydra task function reads :func:`current` so that a sweep can place the MLflow run under the
-sweep's parent run and tag it with the trial.
+The Hydra task function reads :func:`current` for the BLAS threads a sweep worker may use and
+the helper that draws its trials' pictures. (The trial itself and its MLflow run reach the run
+as they reach any app: ``sweeps.current_trial()`` and MLflow's ``MLFLOW_RUN_ID``.)
 """
 
 from __future__ import annotations
 
 import contextlib
-from collections.abc import Callable, Iterator, Mapping
+from collections.abc import Callable, Iterator
 from contextvars import ContextVar
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 
 
 @dataclass(frozen=True)
@@ -17,26 +18,14 @@ class RunContext:
     """Extra wiring for one training run.
 
     Attributes:
-        tracking_uri: an absolute MLflow tracking URI that overrides ``mlflow.tracking_uri``.
-        experiment_id: the MLflow experiment created beforehand by the parent process; workers
-            never create experiments (concurrent ``set_experiment`` races).
-        parent_run_id: the sweep's parent MLflow run; the run becomes its child.
-        tags: extra MLflow tags (study name, trial number).
         blas_threads: BLAS threads this run may use (``None``: all cores).
         learning_curves: draws and logs the run's learning-curve picture instead of the run,
             called with ``(run_id, history, title, best_epoch)`` (a sweep with a free core hands
             its trials' pictures to one drawing process, so the next trial starts sooner).
-        on_run_started: called with the MLflow run id as soon as the run exists (a sweep records
-            it on the trial, so a crashed trial's run can be marked KILLED later).
     """
 
-    tracking_uri: str | None = None
-    experiment_id: str | None = None
-    parent_run_id: str | None = None
-    tags: Mapping[str, str] = field(default_factory=dict)
     blas_threads: int | None = None
     learning_curves: Callable[[str, list[dict[str, float]], str, int | None], None] | None = None
-    on_run_started: Callable[[str], None] | None = None
 
 
 _current: ContextVar[RunContext | None] = ContextVar("trainer_run_context", default=None)

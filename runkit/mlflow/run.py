@@ -28,6 +28,7 @@ from typing import TYPE_CHECKING, Any
 
 from mlflow import MlflowClient
 from mlflow.entities import Metric, Param, RunTag
+from mlflow.exceptions import MlflowException
 from mlflow.utils.validation import (
     MAX_ENTITIES_PER_BATCH,
     MAX_METRICS_PER_BATCH,
@@ -36,7 +37,7 @@ from mlflow.utils.validation import (
     MAX_TAG_VAL_LENGTH,
 )
 
-from runkit.errors import one_line, squeezed
+from runkit.errors import ConfigError, one_line, squeezed
 from runkit.mlflow import owner, store
 from runkit.mlflow.params import flatten_config
 from runkit.mlflow.store import get_client
@@ -62,6 +63,7 @@ logger = logging.getLogger("runkit.mlflow")
 logging.getLogger("mlflow.store.db.utils").setLevel(logging.CRITICAL)
 
 _TERMINAL_STATUSES = ("FINISHED", "FAILED", "KILLED")
+_PARAM_CHANGED = "INVALID_PARAMETER_VALUE"  # MLflow's error code for a changed param (and more)
 
 _open_trackers: weakref.WeakSet[RunTracker] = weakref.WeakSet()  # started, not yet ended
 store._after_fork_hooks.append(_open_trackers.clear)  # a forked child never ends the parent's runs
@@ -129,6 +131,7 @@ class RunTracker:
         artifact_uri: str | None = None,
         flush_interval: float = 2.0,
         max_buffered: int = MAX_METRICS_PER_BATCH,
+        owned: bool = True,
     ) -> None:
         self.client = client
         self.run_id = run_id
@@ -143,6 +146,7 @@ class RunTracker:
         # SQLite whatever it carries, so a run's few params and tags ride along with its
         # metrics (benchmarks/RESULTS.md, tracking overhead).
         self._params: dict[str, Param] = {}
+        self._defaults: set[str] = set()  # params the run may already hold (its value stays)
         self._tags: dict[str, RunTag] = {}
         self._step_times: dict[int, int] = {}  # step -> the timestamp its metrics were logged at
         self._last_flush = time.monotonic()
@@ -151,7 +155,9 @@ class RunTracker:
         self.end_error: Exception | None = None  # why the run's last writes or status failed
         self.status_recorded = False  # whether the store has the run's final status
         self.status: str | None = None  # the final status asked for, once ended
-        _open_trackers.add(self)
+        self.owned = owned  # started by this process, which ends it (else borrowed)
+        if owned:
+            _open_trackers.add(self)
 
     @classmethod
     def start(
@@ -177,6 +183,47 @@ class RunTracker:
         return cls(client, run.info.run_id, experiment_id=experiment_id,
                    run_name=run.info.run_name, artifact_uri=run.info.artifact_uri)
 
+    @classmethod
+    def borrow(cls, uri: str, run_id: str) -> RunTracker:
+        """A run another owner started and ends, handed over as MLflow hands runs over
+        (``MLFLOW_RUN_ID``, e.g. a sweep's run of a trial): this process's own tracker of it when
+        it has one open, whose batches its writes then share, else a tracker on the existing run
+        that never ends it. Write into it inside :meth:`writing`.
+
+        Raises:
+            ConfigError: no run ``run_id`` in the store at ``uri``.
+        """
+        for tracker in list(_open_trackers):
+            if tracker.run_id == run_id and not tracker.ended:
+                return tracker
+        client = get_client(uri)
+        try:
+            run = client.get_run(run_id)
+        except MlflowException:
+            raise ConfigError("MLFLOW_RUN_ID", f"the id of a run in {uri}", run_id) from None
+        return cls(client, run_id, experiment_id=run.info.experiment_id,
+                   run_name=run.info.run_name, artifact_uri=run.info.artifact_uri, owned=False)
+
+    @contextlib.contextmanager
+    def writing(self) -> Iterator[RunTracker]:
+        """A block that writes into a borrowed run (:meth:`borrow`) and never ends it. On leaving
+        it, what the block buffered is written, unless this process owns the run: its owner
+        writes it all when it ends the run (one batch instead of two). A write that fails as
+        the block raises only warns: the block's own error is the one that counts."""
+        try:
+            yield self
+        except BaseException:
+            if not self.owned:
+                try:
+                    self.flush()
+                except Exception as exc:
+                    self.end_error = exc
+                    logger.warning("MLflow run %s: could not write metrics: %s", self.run_id,
+                                   squeezed(str(exc), 300))
+            raise
+        if not self.owned:
+            self.flush()
+
     @property
     def experiment_id(self) -> str:
         if self._experiment_id is None:
@@ -189,11 +236,20 @@ class RunTracker:
 
     # -- params and tags: buffered with the metrics
 
-    def log_params(self, params: Mapping[str, Any]) -> None:
+    def log_params(self, params: Mapping[str, Any], *, keep_logged: bool = False) -> None:
         """Log params (nested mappings are flattened with dots), each value truncated to
-        MLflow's limit; written with the next :meth:`flush`."""
+        MLflow's limit; written with the next :meth:`flush`.
+
+        ``keep_logged``: a key the run already holds keeps its value (MLflow never changes a
+        param): the params of a run someone else also writes, who may have logged them first
+        in a form of their own. A key logged again without it is an ordinary param.
+        """
         for key, value in flatten_config(params).items():
             self._params[key] = Param(key, value[:MAX_PARAM_VAL_LENGTH])
+            if keep_logged:
+                self._defaults.add(key)
+            else:
+                self._defaults.discard(key)
 
     def set_tags(self, tags: Mapping[str, str]) -> None:
         """Set tags, each value truncated to MLflow's limit; written with the next
@@ -258,12 +314,22 @@ class RunTracker:
             tags = list(self._tags.values())[:MAX_PARAMS_TAGS_PER_BATCH]
             room = min(MAX_METRICS_PER_BATCH, MAX_ENTITIES_PER_BATCH - len(params) - len(tags))
             metrics = self._buffer[:room]
-            self.client.log_batch(self.run_id, metrics=metrics, params=params, tags=tags,
-                                  synchronous=True)
+            try:
+                self.client.log_batch(self.run_id, metrics=metrics, params=params, tags=tags,
+                                      synchronous=True)
+            except MlflowException as error:
+                kept = [p for p in params if p.key in self._defaults]
+                if error.error_code != _PARAM_CHANGED or not kept:
+                    raise
+                for param in kept:  # the run holds them already, in their logger's form
+                    del self._params[param.key]
+                    self._defaults.discard(param.key)
+                continue
             # removed only once written: a failed write can be retried
             del self._buffer[: len(metrics)]
             for param in params:
                 del self._params[param.key]
+                self._defaults.discard(param.key)
             for tag in tags:
                 del self._tags[tag.key]
 

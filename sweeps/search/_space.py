@@ -158,6 +158,14 @@ class SearchSpace:
                    if name in by_name]
         return [*self.fixed, *sampled]
 
+    def assignments(self, values: Mapping[str, Any]) -> dict[str, str]:
+        """``{key: value text}`` of one trial's sampled parameters, as its overrides write them
+        (``+``/``~`` prefixes dropped; logged as the trial's MLflow params)."""
+        by_name = {p.name: p for p in self.params}
+        pairs = (by_name[name].override(value).partition("=") for name, value in values.items()
+                 if name in by_name)
+        return {key.lstrip("+~"): text for key, _, text in pairs}
+
     def describe(self) -> dict[str, str]:
         """``{name: distribution text}`` (logged on the sweep's MLflow run)."""
         return {p.name: p.describe() for p in self.params}

@@ -49,7 +49,7 @@ from sweeps.study._storage import (
     recover_lost_trials,
     requeue_interrupted,
 )
-from sweeps.tracking._tags import STUDY_TAG, TRIAL_NUMBER_TAG
+from sweeps.tracking._trial_run import TrackingTarget, TrialRun
 from sweeps.workers._compose import TrialConfigs
 from trainer import run_context
 
@@ -70,17 +70,17 @@ class TrialFailedError(Exception):
     """The trial's job raised or returned no usable value (the reason is on the trial)."""
 
 
+class PrunedAt(optuna.TrialPruned):
+    """``optuna.TrialPruned`` (the trial ends PRUNED) with the step it was pruned at: the one
+    the pruner stopped it at, or the last one reported (None before any)."""
+
+    def __init__(self, step: int | None, message: str) -> None:
+        super().__init__(message)
+        self.step = step
+
+
 class SurplusTrialError(Exception):
     """The study already had ``n_trials`` counted trials when this one was created."""
-
-
-@dataclass(frozen=True)
-class TrackingTarget:
-    """Where trial runs go: created by the sweep process before any worker starts."""
-
-    tracking_uri: str
-    experiment_id: str
-    parent_run_id: str | None
 
 
 @dataclass(frozen=True)
@@ -188,7 +188,7 @@ class _TrialRunner:
         self.current: int | None = None  # the trial asked last
         self.ran: bool = False  # whether it was within the budget (not a surplus)
 
-    def __call__(self, trial: optuna.Trial) -> float:
+    def __call__(self, trial: optuna.Trial) -> float | list[float]:
         self.current, self.ran = trial.number, False
         try:
             try:
@@ -209,7 +209,7 @@ class _TrialRunner:
                 trial.set_user_attr(WORKER_ATTR, self.worker)
             raise
 
-    def _run(self, trial: optuna.Trial) -> float:
+    def _run(self, trial: optuna.Trial) -> float | list[float]:
         # First act: a RUNNING trial without a worker never got here (see recover_lost_trials).
         trial.set_user_attr(WORKER_ATTR, self.worker)
         trials = self.study.get_trials(deepcopy=False)
@@ -225,47 +225,75 @@ class _TrialRunner:
             raise TrialFailedError(_reason(error)) from error
         trial.set_user_attr(OVERRIDES_ATTR, overrides)
 
-        context = self._context(trial)
+        run = TrialRun.start(self.plan.tracking, study_name=self.plan.study_name,
+                             number=trial.number, params=self.plan.space.assignments(values))
+        if run.run_id is not None:  # a crashed trial's run is found by it and ended KILLED
+            trial.set_user_attr(RUN_ID_ATTR, run.run_id)
         try:
-            with run_context.use(context), running(TrialSession(trial)):
+            outcome = self._task(trial, overrides, run)
+        except PrunedAt as pruned:
+            run.prune(pruned.step)
+            raise
+        except TrialFailedError as error:
+            run.fail(str(error))
+            raise
+        except KeyboardInterrupt as interrupt:
+            run.interrupt(interrupt)
+            raise
+        except BaseException as error:
+            run.fail(_reason(error))
+            raise
+        run.complete(outcome)
+        return outcome[0] if len(outcome) == 1 else outcome
+
+    def _task(self, trial: optuna.Trial, overrides: list[str], run: TrialRun) -> list[float]:
+        """Run the Hydra job as ``trial``, its MLflow run handed over; returns its values.
+
+        Raises:
+            PrunedAt: the task raised ``optuna.TrialPruned`` (``sweeps.report`` does when the
+                pruner stops the trial).
+            TrialFailedError: the job failed or returned no usable value.
+        """
+        from hydra.core.utils import JobStatus
+
+        session = TrialSession(trial, on_report=run.record)
+        context = self._context()
+        try:
+            with run_context.use(context), running(session), run.handed_over():
                 result = self.job.run(overrides, trial.number)
         except Exception as error:  # the config did not compose (e.g. a bad sampled combination)
             trial.set_user_attr(FAIL_REASON_ATTR, _reason(error))
             raise TrialFailedError(_reason(error)) from error
-
-        from hydra.core.utils import JobStatus
-
         if result.status != JobStatus.COMPLETED:
             failure = job_error(result)
             if isinstance(failure, optuna.TrialPruned):  # the task's, or report()'s
-                raise failure
+                step = session.pruned_at if session.pruned_at is not None else session.last_step
+                raise PrunedAt(step, str(failure)) from failure
             trial.set_user_attr(FAIL_REASON_ATTR, _reason(failure))
             raise TrialFailedError(_reason(failure)) from failure
-        try:
-            value = float(result.return_value)
-        except (TypeError, ValueError):
-            value = math.nan
-        if not math.isfinite(value):
+        values = _values(result.return_value, len(self.study.directions))
+        if values is None:
             reason = f"the job returned {result.return_value!r}, not a finite number"
             trial.set_user_attr(FAIL_REASON_ATTR, reason)
             raise TrialFailedError(reason)
-        return value
+        return values
 
-    def _context(self, trial: optuna.Trial) -> run_context.RunContext:
-        target = self.plan.tracking
+    def _context(self) -> run_context.RunContext:
+        return run_context.RunContext(blas_threads=self.plan.blas_threads,
+                                      learning_curves=self.draw)
 
-        def on_run_started(run_id: str) -> None:
-            trial.set_user_attr(RUN_ID_ATTR, run_id)
 
-        return run_context.RunContext(
-            tracking_uri=target.tracking_uri if target else None,
-            experiment_id=target.experiment_id if target else None,
-            parent_run_id=target.parent_run_id if target else None,
-            tags={STUDY_TAG: self.plan.study_name, TRIAL_NUMBER_TAG: str(trial.number)},
-            blas_threads=self.plan.blas_threads,
-            learning_curves=self.draw,
-            on_run_started=on_run_started,
-        )
+def _values(returned: Any, n_objectives: int) -> list[float] | None:
+    """The task's return value as the study's values (one float, or as many as it has
+    objectives), or None when it is not that many finite numbers."""
+    candidates = [returned] if n_objectives == 1 else returned
+    try:
+        values = [float(v) for v in candidates]
+    except (TypeError, ValueError):
+        return None
+    if len(values) != n_objectives or not all(math.isfinite(v) for v in values):
+        return None
+    return values
 
 
 def _log_finished(study: optuna.Study, trial: optuna.trial.FrozenTrial) -> None:

@@ -21,7 +21,6 @@ import sweeps
 from sweeps.search import parse_search_space
 from sweeps.study import StorageSpec, load_or_create_study, open_storage
 from sweeps.workers import WorkerPlan
-from trainer import run_context
 
 
 @dataclass
@@ -51,9 +50,6 @@ class FakeJob:
 
     def run(self, overrides: Sequence[str], number: int) -> JobReturn:
         x = float(dict(o.split("=", 1) for o in overrides)["x"])
-        context = run_context.current()
-        if context.on_run_started is not None:
-            context.on_run_started(f"run-{number}")
         self.runs.append(number)
         trial = sweeps.current_trial()
         assert trial is not None

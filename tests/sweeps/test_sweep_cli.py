@@ -192,7 +192,7 @@ def test_parent_and_child_runs(digits):
         # named after study and number; a pruned one says so in its name (the runs table)
         name = f"{study.study_name}-trial-{t.number}"
         if t.state == TrialState.PRUNED:
-            name += f" (pruned at epoch {int(kid.data.metrics['stopped_epoch'])})"
+            name += f" (pruned at step {int(kid.data.metrics['stopped_epoch'])})"
         assert kid.info.run_name == name
         assert kid.data.tags["stop_reason"] == (
             "pruned" if t.state == TrialState.PRUNED else kid.data.tags["stop_reason"])

@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
+from typing import Any
+
 import mlflow
 import numpy as np
 import pytest
@@ -10,24 +13,27 @@ from mlflow.tracking import MlflowClient
 
 from runkit.mlflow.disk_full import NoSpaceError
 from runkit.mlflow.tags import FAILURE_REASON_TAG
-from trainer import run_context
 from trainer.app import run
 from trainer.errors import ConfigError, DataError, TrainingDiverged, UserError
 
 FAST = ("epochs=4", "model.hidden=[16]", "mlflow.log_model=false")
 
 
-def run_and_capture(cfg) -> tuple[float | None, str, BaseException | None]:
-    """Run ``cfg``; return (objective, MLflow run id, error raised)."""
-    started: list[str] = []
-    with run_context.use(run_context.RunContext(on_run_started=started.append)):
+@pytest.fixture
+def run_and_capture(started_runs: list[str]
+                    ) -> Callable[[Any], tuple[float | None, str, BaseException | None]]:
+    """Runs a config; returns (objective, MLflow run id, error raised)."""
+
+    def run_and_capture(cfg: Any) -> tuple[float | None, str, BaseException | None]:
         try:
-            return run(cfg), started[0], None
+            return run(cfg), started_runs[-1], None
         except (UserError, ValueError) as error:
-            return None, started[0], error
+            return None, started_runs[-1], error
+
+    return run_and_capture
 
 
-def test_run_logs_params_metrics_tags_and_artifacts(make_config, store_uri):
+def test_run_logs_params_metrics_tags_and_artifacts(run_and_capture, make_config, store_uri):
     cfg = make_config("epochs=6", "model.hidden=[16]", "optimizer.lr=0.01")
     objective, run_id, error = run_and_capture(cfg)
     assert error is None
@@ -64,7 +70,8 @@ def test_run_logs_params_metrics_tags_and_artifacts(make_config, store_uri):
     assert metrics[("test_accuracy", 0)] == logged.data.metrics["test_accuracy"]
 
 
-def test_logged_model_predicts_raw_rows_in_original_labels(make_config, store_uri, monkeypatch):
+def test_logged_model_predicts_raw_rows_in_original_labels(run_and_capture, make_config,
+                                                           store_uri, monkeypatch):
     # the pyfunc model takes unstandardized rows and answers with the data set's own labels
     cfg = make_config("epochs=15", "model.hidden=[32]", "optimizer.lr=0.01", "data=iris")
     _, run_id, error = run_and_capture(cfg)
@@ -81,7 +88,7 @@ def test_logged_model_predicts_raw_rows_in_original_labels(make_config, store_ur
     assert np.mean(predicted == iris.target_names[iris.target]) > 0.8
 
 
-def test_same_seed_same_metrics_bit_for_bit(make_config, store_uri):
+def test_same_seed_same_metrics_bit_for_bit(run_and_capture, make_config, store_uri):
     cfg = make_config(*FAST, "regularization.dropout=0.2", "seed=3")
     first, _, _ = run_and_capture(cfg)
     second, _, _ = run_and_capture(cfg)
@@ -90,7 +97,7 @@ def test_same_seed_same_metrics_bit_for_bit(make_config, store_uri):
     assert other != first
 
 
-def test_regression_logs_r2(make_config, store_uri):
+def test_regression_logs_r2(run_and_capture, make_config, store_uri):
     cfg = make_config(*FAST, "data=diabetes", "objective=val_r2")
     objective, run_id, error = run_and_capture(cfg)
     assert error is None
@@ -126,8 +133,8 @@ def test_regression_logs_r2(make_config, store_uri):
         ("+optimizer.x=1", "optimizer.x"),
     ],
 )
-def test_bad_config_fails_naming_the_key_and_marks_run_failed(make_config, store_uri, override,
-                                                             key):
+def test_bad_config_fails_naming_the_key_and_marks_run_failed(run_and_capture, make_config,
+                                                             store_uri, override, key):
     _, run_id, error = run_and_capture(make_config(*FAST, override))
     assert isinstance(error, ConfigError), error
     message = str(error)
@@ -144,13 +151,13 @@ def test_bad_mlflow_key_fails_before_any_run_exists(make_config):
         run(make_config(*FAST, "mlflow.log_model=maybe"))
 
 
-def test_unknown_optimizer_lists_the_valid_ones(make_config):
+def test_unknown_optimizer_lists_the_valid_ones(run_and_capture, make_config):
     _, _, error = run_and_capture(make_config(*FAST, "optimizer.name=adamw"))
     for name in ("sgd", "momentum", "rmsprop", "adam"):
         assert name in str(error)
 
 
-def test_diverging_run_stops_and_is_marked_failed(make_config, store_uri):
+def test_diverging_run_stops_and_is_marked_failed(run_and_capture, make_config, store_uri):
     # a huge learning rate on unstandardized regression targets blows the loss up
     cfg = make_config("epochs=50", "data=diabetes", "data.standardize=false", "optimizer=sgd",
                       "optimizer.lr=10", "mlflow.log_model=false", "objective=val_r2")
@@ -161,7 +168,7 @@ def test_diverging_run_stops_and_is_marked_failed(make_config, store_uri):
     assert logged.info.status == "FAILED" and "diverged" in logged.data.tags["failure_reason"]
 
 
-def test_missing_csv_file_names_the_file(make_config, tmp_path):
+def test_missing_csv_file_names_the_file(run_and_capture, make_config, tmp_path):
     missing = tmp_path / "nope.csv"
     _, _, error = run_and_capture(
         make_config(*FAST, "data=csv", f"data.path={missing}", "data.target=label")
@@ -179,7 +186,8 @@ def test_small_models_train_on_one_blas_thread():
     assert blas_threads_for([784, 256, 128, 10], 128, available=1) == 1
 
 
-def test_summary_names_the_kept_epoch_and_its_value(make_config, store_uri, capsys):
+def test_summary_names_the_kept_epoch_and_its_value(run_and_capture, make_config, store_uri,
+                                                    capsys):
     # without restored weights the last epoch's weights are kept: the summary gives that epoch's
     # value (the objective the run returns), and the best epoch with its own value beside it
     cfg = make_config("epochs=12", "model.hidden=[16]", "optimizer.lr=0.2",
@@ -199,7 +207,7 @@ def test_summary_names_the_kept_epoch_and_its_value(make_config, store_uri, caps
 
 
 def test_a_run_whose_disk_fills_up_ends_failed_with_one_line(make_config, store_uri,
-                                                             monkeypatch) -> None:
+                                                             started_runs, monkeypatch) -> None:
     # the metrics write after training finds the store's disk full: the run stops with one
     # line naming the store; its end writes what it can (here the disk had room again: the
     # epochs' metrics and the FAILED status with that line as the reason)
@@ -218,10 +226,9 @@ def test_a_run_whose_disk_fills_up_ends_failed_with_one_line(make_config, store_
         return log_batch(run_id, **kwargs)
 
     monkeypatch.setattr(shared, "log_batch", filling_up)
-    started: list[str] = []
-    with (run_context.use(run_context.RunContext(on_run_started=started.append)),
-          pytest.raises(NoSpaceError) as caught):
+    with pytest.raises(NoSpaceError) as caught:
         run(cfg)
+    started = list(started_runs)
     monkeypatch.undo()
     line = str(caught.value)
     assert "\n" not in line
