@@ -1,11 +1,12 @@
 """What a process may use and whether another process lives: its cores (CPU affinity, a SLURM
-task's share), and a process told apart from a later one that got its pid (its start time)."""
+task's share) and its threads (``OMP_NUM_THREADS``), and a process told apart from a later one
+that got its pid (its start time)."""
 
 from __future__ import annotations
 
 import os
 
-__all__ = ["available_cores", "process_alive", "process_start_time"]
+__all__ = ["available_cores", "process_alive", "process_start_time", "thread_budget"]
 
 
 def available_cores() -> int:
@@ -19,6 +20,15 @@ def available_cores() -> int:
     if slurm.isdigit() and int(slurm) > 0:
         cores = min(cores, int(slurm))
     return max(1, cores)
+
+
+def thread_budget() -> int:
+    """Threads this process's numerical work may use: its cores, or fewer when
+    ``OMP_NUM_THREADS`` says so (a sweep gives each worker its share that way, as Ray Tune gives
+    each trial its CPUs)."""
+    cores = available_cores()
+    limit = os.environ.get("OMP_NUM_THREADS", "")
+    return min(cores, int(limit)) if limit.isdigit() and int(limit) > 0 else cores
 
 
 def _boot_time() -> float | None:

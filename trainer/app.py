@@ -22,7 +22,7 @@ from runkit import startup_gc
 from runkit.mlflow import RunTracker, flatten_config, resolve_tracking_uri
 from runkit.mlflow.disk_full import NoSpaceError, no_space_error, what_was_kept
 from runkit.mlflow.store_checks import check_tracking_uri, open_experiment
-from runkit.process import available_cores
+from runkit.process import thread_budget
 from runkit.signals import (
     exit_code,
     ignore_further_interrupts,
@@ -68,7 +68,8 @@ SMALL_MODEL_MULTIPLY_ADDS = 4_000_000
 
 def blas_threads_for(widths: list[int], batch_size: int, *, available: int) -> int:
     """BLAS threads for training a network of layer ``widths``: one for a small model,
-    ``available`` (all cores, or a sweep worker's share) otherwise."""
+    ``available`` (all cores, or a sweep worker's share: ``runkit.process.thread_budget``)
+    otherwise."""
     largest = max(a * b for a, b in zip(widths, widths[1:], strict=False)) * batch_size
     return 1 if largest < SMALL_MODEL_MULTIPLY_ADDS else available
 
@@ -257,7 +258,7 @@ def _train(
     threads = blas_threads_for(
         [data.n_features, *network.hidden, data.n_outputs],
         min(plain["batch_size"], len(data.X_train)),
-        available=context.blas_threads or available_cores(),
+        available=thread_budget(),
     )
     with threadpool_limits(limits=threads, user_api="blas"):
         result = loop.run(

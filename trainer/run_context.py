@@ -1,8 +1,8 @@
 """What a caller outside the command line (a sweep worker) hands to a training run.
 
-The Hydra task function reads :func:`current` for the BLAS threads a sweep worker may use and
-the helper that draws its trials' pictures. (The trial itself and its MLflow run reach the run
-as they reach any app: ``sweeps.current_trial()`` and MLflow's ``MLFLOW_RUN_ID``.)
+The Hydra task function reads :func:`current` for the helper that draws a sweep's trial pictures.
+(The trial itself, its MLflow run and its threads reach the run as they reach any app:
+``sweeps.current_trial()``, MLflow's ``MLFLOW_RUN_ID`` and ``OMP_NUM_THREADS``.)
 """
 
 from __future__ import annotations
@@ -18,13 +18,11 @@ class RunContext:
     """Extra wiring for one training run.
 
     Attributes:
-        blas_threads: BLAS threads this run may use (``None``: all cores).
         learning_curves: draws and logs the run's learning-curve picture instead of the run,
             called with ``(run_id, history, title, best_epoch)`` (a sweep with a free core hands
             its trials' pictures to one drawing process, so the next trial starts sooner).
     """
 
-    blas_threads: int | None = None
     learning_curves: Callable[[str, list[dict[str, float]], str, int | None], None] | None = None
 
 

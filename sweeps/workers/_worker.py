@@ -51,6 +51,7 @@ from sweeps.study._storage import (
 )
 from sweeps.tracking._trial_run import TrackingTarget, TrialRun
 from sweeps.workers._compose import TrialConfigs
+from sweeps.workers._threads import ThreadBudget
 from trainer import run_context
 
 __all__ = [
@@ -96,7 +97,8 @@ class WorkerPlan:
         objective: the metric reported each epoch for pruning (None: no pruning bridge).
         max_failure_rate: stop asking when more than this share of finished trials failed.
         tracking: the MLflow target of trial runs (None: the app's own settings).
-        blas_threads: BLAS threads per trial (cores // n_jobs).
+        blas_threads: threads per trial (cores // n_jobs; None: no limit), see
+            ``sweeps.workers._threads``.
         poll_interval: seconds between searches for stale trials while waiting for others' trials.
     """
 
@@ -185,6 +187,7 @@ class _TrialRunner:
         self.study = study
         self.draw = draw  # draws the trials' pictures elsewhere (None: each trial draws its own)
         self.worker = f"{socket.gethostname()}:{os.getpid()}"
+        self.threads = ThreadBudget(plan.blas_threads)
         self.current: int | None = None  # the trial asked last
         self.ran: bool = False  # whether it was within the budget (not a surplus)
 
@@ -259,7 +262,8 @@ class _TrialRunner:
         session = TrialSession(trial, on_report=run.record)
         context = self._context()
         try:
-            with run_context.use(context), running(session), run.handed_over():
+            with run_context.use(context), running(session), run.handed_over(), \
+                    self.threads.applied():
                 result = self.job.run(overrides, trial.number)
         except Exception as error:  # the config did not compose (e.g. a bad sampled combination)
             trial.set_user_attr(FAIL_REASON_ATTR, _reason(error))
@@ -279,8 +283,7 @@ class _TrialRunner:
         return values
 
     def _context(self) -> run_context.RunContext:
-        return run_context.RunContext(blas_threads=self.plan.blas_threads,
-                                      learning_curves=self.draw)
+        return run_context.RunContext(learning_curves=self.draw)
 
 
 def _values(returned: Any, n_objectives: int) -> list[float] | None:

@@ -22,3 +22,17 @@ def test_available_cores_follow_affinity_and_slurm_cpus_per_task(monkeypatch):
     assert process.available_cores() == 8
     monkeypatch.setenv("SLURM_CPUS_PER_TASK", "lots")  # not a count: ignored
     assert process.available_cores() == 8
+
+
+def test_the_thread_budget_is_the_cores_or_omp_num_threads_below_them(monkeypatch):
+    # a sweep worker's share (OMP_NUM_THREADS), never more than the process's cores
+    monkeypatch.setattr(os, "sched_getaffinity", lambda pid: {0, 1, 2, 3}, raising=False)
+    monkeypatch.delenv("SLURM_CPUS_PER_TASK", raising=False)
+    monkeypatch.delenv("OMP_NUM_THREADS", raising=False)
+    assert process.thread_budget() == 4
+    monkeypatch.setenv("OMP_NUM_THREADS", "2")
+    assert process.thread_budget() == 2
+    monkeypatch.setenv("OMP_NUM_THREADS", "16")
+    assert process.thread_budget() == 4
+    monkeypatch.setenv("OMP_NUM_THREADS", "0")  # not a budget: ignored
+    assert process.thread_budget() == 4

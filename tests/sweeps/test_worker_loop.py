@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 import threading
 import time
 
@@ -241,3 +242,27 @@ def test_trial_killed_after_its_first_act_but_before_its_first_heartbeat_is_reco
     orphan = load(plan).ask()
     orphan.set_user_attr(WORKER_ATTR, "elsewhere:12345")
     _assert_the_worker_recovers(plan, orphan)
+
+
+def test_each_trial_runs_within_its_workers_thread_share(tmp_path, monkeypatch):
+    # n_jobs workers on a machine: each trial's task sees its share as OMP_NUM_THREADS and its
+    # BLAS limited to it (NumPy's is loaded before the trial, as in a forked worker); the
+    # worker's own settings come back afterwards
+    from dataclasses import replace
+
+    import numpy as np  # noqa: F401  (its BLAS is loaded)
+    from threadpoolctl import threadpool_info
+
+    monkeypatch.delenv("OMP_NUM_THREADS", raising=False)
+    seen: list[tuple[str | None, set[int]]] = []
+
+    class Job(FakeJob):
+        def run(self, overrides, number):
+            blas = {lib["num_threads"] for lib in threadpool_info() if lib["user_api"] == "blas"}
+            seen.append((os.environ.get("OMP_NUM_THREADS"), blas))
+            return super().run(overrides, number)
+
+    plan = replace(make_plan(tmp_path / "o.db", n_trials=2), blas_threads=1)
+    run_worker(plan, Job())
+    assert seen == [("1", {1}), ("1", {1})]
+    assert "OMP_NUM_THREADS" not in os.environ
