@@ -4,9 +4,13 @@ that got its pid (its start time)."""
 
 from __future__ import annotations
 
+import atexit
+import contextlib
 import os
+from collections.abc import Callable
 
-__all__ = ["available_cores", "process_alive", "process_start_time", "thread_budget"]
+__all__ = ["available_cores", "done", "process_alive", "process_start_time", "thread_budget",
+           "when_done"]
 
 
 def available_cores() -> int:
@@ -20,6 +24,30 @@ def available_cores() -> int:
     if slurm.isdigit() and int(slurm) > 0:
         cores = min(cores, int(slurm))
     return max(1, cores)
+
+
+_pending: list[Callable[[], None]] = []  # work to complete when this process's work is done
+
+
+def when_done(finish: Callable[[], None]) -> None:
+    """Have ``finish`` run once this process's work is done: when :func:`done` is called (a
+    sweep's worker calls it as its loop of trials ends, whatever ended it), else at exit. For
+    work handed to a helper that must be complete by then (pictures drawn elsewhere)."""
+    _pending.append(finish)
+
+
+@atexit.register
+def done() -> None:
+    """Run the pending work (:func:`when_done`), each once, in order; one that fails does not
+    stop the others (it reports its own failure)."""
+    while _pending:
+        finish = _pending.pop(0)
+        with contextlib.suppress(Exception):  # each one reports what it could not do
+            finish()
+
+
+if hasattr(os, "register_at_fork"):  # a forked child does not inherit its parent's helpers
+    os.register_at_fork(after_in_child=_pending.clear)
 
 
 def thread_budget() -> int:

@@ -42,7 +42,6 @@ from sweeps.study._storage import (
     resolve_storage_url,
 )
 from sweeps.study._template import copy_empty_study_storage
-from sweeps.tracking._drawer import PictureDrawer
 from sweeps.tracking._parent import (
     ROLE_TAG,
     STUDY_TAG,
@@ -258,21 +257,6 @@ class OptunaSweep:
 
     def _run_tracked(self, plan: WorkerPlan, study: optuna.Study, n_workers: int, uri: str,
                      space: SearchSpace, direction: str, storage: StorageSpec) -> SweepResult:
-
-        # With a core to spare, one process draws the trials' pictures while the next trials
-        # train (sweeps/tracking/_drawer.py); started first, it imports while the sweep sets up.
-        drawer = (PictureDrawer(uri) if n_workers == 1 and self._launcher is None
-                  and available_cores() > 1 else None)
-        try:
-            return self._run_tracked_with(plan, study, n_workers, uri, space, direction,
-                                          storage, drawer)
-        finally:
-            if drawer is not None:
-                drawer.finish()
-
-    def _run_tracked_with(self, plan: WorkerPlan, study: optuna.Study, n_workers: int, uri: str,
-                          space: SearchSpace, direction: str, storage: StorageSpec,
-                          drawer: PictureDrawer | None) -> SweepResult:
         from runkit.mlflow import RunTracker
 
         # the store and experiment exist before any worker starts
@@ -294,7 +278,7 @@ class OptunaSweep:
             target = TrackingTarget(uri, experiment_id, tracker.run_id)
             plan = replace(plan, tracking=target)
             study.set_user_attr(PARENT_RUN_ATTR, tracker.run_id)  # joining workers use it
-            result = self._run(plan, study, n_workers, tracker=tracker, drawer=drawer)
+            result = self._run(plan, study, n_workers, tracker=tracker)
             kill_orphan_trial_runs(uri, experiment_id, study)
             kill_stale_parents(uri, experiment_id, plan.study_name, stale_after,
                                now=database_time(study), keep=tracker.run_id)
@@ -306,7 +290,7 @@ class OptunaSweep:
         return result
 
     def _run(self, plan: WorkerPlan, study: optuna.Study, n_workers: int, *,
-             tracker: Any, drawer: PictureDrawer | None = None) -> SweepResult:
+             tracker: Any) -> SweepResult:
         startup_gc.resume()  # the stores are open: collect from the first trial on
         job = HydraJob(self.task_function, self.hydra_context, self.config)
         monitor = (SweepMonitor(tracker, study, plan.n_trials, fallback=plan.space.overrides,
@@ -327,8 +311,7 @@ class OptunaSweep:
                         # The launcher's word on its jobs is not trusted: the study's is.
                         crashed = not await_trials_elsewhere(study, plan).done
                 elif n_workers == 1:
-                    reports.append(run_local_worker(plan, job, draw=None if drawer is None
-                                                    else drawer.draw))
+                    reports.append(run_local_worker(plan, job))
                 else:
                     crashed = run_processes(plan, job, n_workers, pids, reports)
             except KeyboardInterrupt:
@@ -337,8 +320,6 @@ class OptunaSweep:
                 # after the grace period, a storage error) is covered here.
                 host = socket.gethostname()
                 requeue_interrupted(study, plan.storage.max_retry, {f"{host}:{p}" for p in pids})
-        if drawer is not None:
-            drawer.finish()  # every trial's picture is logged before the sweep reports
         trials = study.get_trials(deepcopy=False)
         budget = count_trials(trials, plan.n_trials)
         best = best_trial(study, plan.space.overrides)

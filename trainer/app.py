@@ -29,7 +29,6 @@ from runkit.signals import (
     interrupt_name,
     sigterm_as_interrupt,
 )
-from trainer import run_context
 from trainer.config import build_optimizer, check_config, check_metric_names, check_mlflow
 from trainer.core.callbacks import Callback, EarlyStopping, ProgressReporter, metric_mode
 from trainer.core.fit import FitLoop, FitResult
@@ -40,6 +39,7 @@ from trainer.data import Dataset, load_dataset
 from trainer.errors import ConfigError, UserError
 from trainer.memory import check_fits_in_memory
 from trainer.pruning import TrialReporter
+from trainer.tracking.drawer import drawer_for
 from trainer.tracking.model import log_trained_model
 from trainer.tracking.tags import (
     DATASET_TAG,
@@ -85,7 +85,6 @@ def start_dir() -> Path:
 
 def run(cfg: DictConfig | Mapping[str, Any]) -> float:
     """Train, evaluate and track one run; return the objective at the kept epoch."""
-    context = run_context.current()
     config = cfg if isinstance(cfg, DictConfig) else OmegaConf.create(dict(cfg))
     plain: dict[str, Any] = OmegaConf.to_container(config, resolve=True)  # type: ignore[assignment]
     base = start_dir()
@@ -113,7 +112,7 @@ def run(cfg: DictConfig | Mapping[str, Any]) -> float:
                 # A run this process's sweep started is written with the trial's state as the
                 # sweep ends it (one write instead of two)
                 write_here = not (handed_over and tracker.owned)
-                objective, pruned = _train(plain, tracker, base, context, uri, write_here)
+                objective, pruned = _train(plain, tracker, base, uri, write_here)
             except Exception as error:
                 full = no_space_error(error, uri)
                 if full is not None:  # one line saying where, as the run's reason too
@@ -185,7 +184,6 @@ def _train(
     plain: dict[str, Any],
     tracker: RunTracker,
     base: Path,
-    context: run_context.RunContext,
     uri: str,
     write_here: bool,
 ) -> tuple[float, BaseException | None]:
@@ -233,6 +231,8 @@ def _train(
     )
     progress_style = plain["progress"]
     in_sweep = sweeps.current_trial() is not None
+    # started now, the helper that draws a sweep's pictures imports while this trial trains
+    drawer = drawer_for(uri) if in_sweep else None
     if progress_style == "auto" and in_sweep:
         progress_style = "none"  # sweep workers share one terminal: the sweep reports instead
     callbacks: list[Callback] = [EpochLogger(tracker)]
@@ -292,8 +292,8 @@ def _train(
     # picture (~0.2 s) and storing its model would be most of a sweep's per-trial overhead.
     pruned = result.stop_reason == "pruned"
     title = f"{data.name} ({loss_name})"
-    if not pruned and context.learning_curves is not None:
-        context.learning_curves(tracker.run_id, result.history, title, result.best_epoch)
+    if not pruned and drawer is not None:
+        drawer.draw(tracker.run_id, result.history, title, result.best_epoch)
     elif not pruned:
         # matplotlib (0.4 s to import) only in the processes that draw
         from trainer.tracking.pictures import learning_curves_figure

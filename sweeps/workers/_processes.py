@@ -23,7 +23,7 @@ import tempfile
 import threading
 import time
 import traceback
-from collections.abc import Callable, Sequence
+from collections.abc import Sequence
 
 from runkit.process import process_alive, process_start_time
 from runkit.signals import interrupts
@@ -41,15 +41,14 @@ _RESEND = 0.5  # seconds between SIGINTs to a worker that has not stopped yet
 _WATCH_INTERVAL = 0.5  # seconds between a worker's checks that its sweep process lives
 
 
-def run_local_worker(plan: WorkerPlan, job: HydraJob, index: int = 0, *,
-                     draw: Callable[..., None] | None = None) -> WorkerReport:
+def run_local_worker(plan: WorkerPlan, job: HydraJob, index: int = 0) -> WorkerReport:
     """Run slot ``index`` in this process, with its interrupts flagged as in a worker process;
-    the previous signal handlers come back afterwards. ``draw``: see ``run_worker``.
+    the previous signal handlers come back afterwards.
 
     Every Ctrl-C raises here (not only the first), so that a second one still reaches the
     sweep's own slot."""
     with interrupts():
-        return run_worker(plan, job, index, draw=draw)
+        return run_worker(plan, job, index)
 
 
 def _watch_sweep(sweep_pid: int, sweep_started: str | None) -> None:

@@ -19,7 +19,7 @@ import math
 import os
 import socket
 import time
-from collections.abc import Callable, Iterator, Sequence
+from collections.abc import Iterator, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -29,6 +29,7 @@ from optuna.trial import TrialState
 
 from runkit._private_apis import OPTUNA_OPTIMIZE_LOGGER, job_error
 from runkit.errors import one_line
+from runkit.process import done
 from runkit.signals import stop_if_interrupted
 from sweeps._session import TrialSession, running
 from sweeps.search._space import SearchSpace
@@ -52,7 +53,6 @@ from sweeps.study._storage import (
 from sweeps.tracking._trial_run import TrackingTarget, TrialRun
 from sweeps.workers._compose import TrialConfigs
 from sweeps.workers._threads import ThreadBudget
-from trainer import run_context
 
 __all__ = [
     "HydraJob",
@@ -180,12 +180,10 @@ def _reason(error: BaseException) -> str:
 class _TrialRunner:
     """The objective given to ``study.optimize``: one trial = one Hydra job."""
 
-    def __init__(self, plan: WorkerPlan, job: HydraJob, study: optuna.Study,
-                 draw: Callable[..., None] | None = None) -> None:
+    def __init__(self, plan: WorkerPlan, job: HydraJob, study: optuna.Study) -> None:
         self.plan = plan
         self.job = job
         self.study = study
-        self.draw = draw  # draws the trials' pictures elsewhere (None: each trial draws its own)
         self.worker = f"{socket.gethostname()}:{os.getpid()}"
         self.threads = ThreadBudget(plan.blas_threads)
         self.current: int | None = None  # the trial asked last
@@ -260,10 +258,8 @@ class _TrialRunner:
         from hydra.core.utils import JobStatus
 
         session = TrialSession(trial, on_report=run.record)
-        context = self._context()
         try:
-            with run_context.use(context), running(session), run.handed_over(), \
-                    self.threads.applied():
+            with running(session), run.handed_over(), self.threads.applied():
                 result = self.job.run(overrides, trial.number)
         except Exception as error:  # the config did not compose (e.g. a bad sampled combination)
             trial.set_user_attr(FAIL_REASON_ATTR, _reason(error))
@@ -281,9 +277,6 @@ class _TrialRunner:
             trial.set_user_attr(FAIL_REASON_ATTR, reason)
             raise TrialFailedError(reason)
         return values
-
-    def _context(self) -> run_context.RunContext:
-        return run_context.RunContext(learning_curves=self.draw)
 
 
 def _values(returned: Any, n_objectives: int) -> list[float] | None:
@@ -342,11 +335,10 @@ def _quiet_optuna() -> Iterator[None]:
         optuna.logging.set_verbosity(verbosity)
 
 
-def run_worker(plan: WorkerPlan, job: HydraJob, index: int = 0, *,
-               draw: Callable[..., None] | None = None) -> WorkerReport:
+def run_worker(plan: WorkerPlan, job: HydraJob, index: int = 0) -> WorkerReport:
     """Run trials until the study has ``n_trials`` finished (or most fail); returns a report.
-    ``draw`` takes over the trials' learning-curve pictures (see
-    ``trainer.run_context.RunContext.learning_curves``).
+    Work the trials left pending in this process (``runkit.process.when_done``: e.g. pictures
+    a helper process still draws) is done before it returns, whatever ended the loop.
 
     Raises:
         KeyboardInterrupt: Ctrl-C / SIGTERM; the running trial was recorded FAIL, its
@@ -359,37 +351,44 @@ def run_worker(plan: WorkerPlan, job: HydraJob, index: int = 0, *,
                                   seed=worker_seed(plan.seed, index, len(study.trials)),
                                   grid=plan.space.grid)
     study.pruner = build_pruner(plan.pruner)
-    runner = _TrialRunner(plan, job, study, draw)
+    runner = _TrialRunner(plan, job, study)
+    try:
+        with _quiet_optuna():
+            _run_trials(plan, study, runner, report)
+    finally:
+        done()  # e.g. the trials' pictures still being drawn elsewhere
+    return report
+
+
+def _run_trials(plan: WorkerPlan, study: optuna.Study, runner: _TrialRunner,
+                report: WorkerReport) -> None:
+    """Ask, run and tell while the study is short of its trials; then wait for the others'."""
     heartbeats = plan.storage.heartbeat_interval is not None
     next_recovery = time.monotonic() + plan.poll_interval
-
-    with _quiet_optuna():
-        while True:
-            budget = count_trials(study.get_trials(deepcopy=False), plan.n_trials)
-            if budget.too_many_failures(plan.max_failure_rate):
-                report.stopped_for_failures = True
-                break
-            if budget.remaining > 0 or budget.waiting > 0:
-                runner.current = None
-                try:
-                    study.optimize(runner, n_trials=1, catch=(Exception,),
-                                   callbacks=[_log_finished])
-                    stop_if_interrupted()  # swallowed outside the trial (Optuna's own writes)
-                except KeyboardInterrupt:
-                    report.interrupted = True
-                    requeue_interrupted(study, plan.storage.max_retry, {runner.worker})
-                    raise
-                if runner.ran and runner.current is not None:
-                    report.trials.append(runner.current)
-                continue
-            if budget.running > 0 and heartbeats:
-                # Others' trials: run them again if they die. Their end is noticed within
-                # _WAIT_POLL (the sweep exits only when every worker has), while the costlier
-                # search for stale trials runs every poll_interval.
-                time.sleep(_WAIT_POLL)
-                if time.monotonic() >= next_recovery:
-                    recover_lost_trials(study, plan.storage)
-                    next_recovery = time.monotonic() + plan.poll_interval
-                continue
-            break
-    return report
+    while True:
+        budget = count_trials(study.get_trials(deepcopy=False), plan.n_trials)
+        if budget.too_many_failures(plan.max_failure_rate):
+            report.stopped_for_failures = True
+            return
+        if budget.remaining > 0 or budget.waiting > 0:
+            runner.current = None
+            try:
+                study.optimize(runner, n_trials=1, catch=(Exception,), callbacks=[_log_finished])
+                stop_if_interrupted()  # swallowed outside the trial (Optuna's own writes)
+            except KeyboardInterrupt:
+                report.interrupted = True
+                requeue_interrupted(study, plan.storage.max_retry, {runner.worker})
+                raise
+            if runner.ran and runner.current is not None:
+                report.trials.append(runner.current)
+            continue
+        if budget.running > 0 and heartbeats:
+            # Others' trials: run them again if they die. Their end is noticed within
+            # _WAIT_POLL (the sweep exits only when every worker has), while the costlier
+            # search for stale trials runs every poll_interval.
+            time.sleep(_WAIT_POLL)
+            if time.monotonic() >= next_recovery:
+                recover_lost_trials(study, plan.storage)
+                next_recovery = time.monotonic() + plan.poll_interval
+            continue
+        return

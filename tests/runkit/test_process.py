@@ -36,3 +36,20 @@ def test_the_thread_budget_is_the_cores_or_omp_num_threads_below_them(monkeypatc
     assert process.thread_budget() == 4
     monkeypatch.setenv("OMP_NUM_THREADS", "0")  # not a budget: ignored
     assert process.thread_budget() == 4
+
+
+def test_pending_work_is_done_once_in_order_when_the_work_is_done():
+    # a sweep's worker calls done() as its trials end: pictures still being drawn elsewhere are
+    # in place by then; one that fails does not stop the others, and nothing runs twice
+    ran: list[str] = []
+
+    def fails() -> None:
+        ran.append("fails")
+        raise RuntimeError("no picture")
+
+    process.when_done(lambda: ran.append("first"))
+    process.when_done(fails)
+    process.when_done(lambda: ran.append("last"))
+    process.done()
+    process.done()
+    assert ran == ["first", "fails", "last"]
