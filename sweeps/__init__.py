@@ -26,8 +26,10 @@ Inside, grouped by concern (each subpackage importing its public names plainly):
   and launched worker jobs;
 - ``sweeps.tracking``: the sweep's MLflow parent run, each trial's run, the best trial and the
   study's pictures;
-- ``sweeps._sweeper`` (``OptunaSweep``) ties them together; ``sweeps._settings`` declares the
-  ``hydra.sweeper.*`` keys. ``hydra_plugins.trainer_sweeper`` only forwards to ``OptunaSweep``.
+- ``sweeps._session``: the running trial behind ``current_trial`` and ``report``;
+- ``sweeps._sweeper`` (``OptunaSweep``) ties them together; ``sweeps._config`` is the config
+  schema (every ``hydra.sweeper.*`` key, registered in Hydra's ConfigStore by the shim Hydra
+  discovers, ``hydra_plugins.optuna_sweeps``), ``sweeps._settings`` checks its keys.
 
 ``sweeps._fork_server`` imports nothing heavy either: the sweeper plugin starts the workers'
 fork server before Optuna and MLflow are imported.

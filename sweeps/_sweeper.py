@@ -1,6 +1,6 @@
 """The sweep: validate the keys, open the study, create the MLflow parent, run the workers, report.
 
-``hydra_plugins.trainer_sweeper.OptunaSweeper`` (the shim Hydra discovers) hands everything to
+``hydra_plugins.optuna_sweeps.OptunaSweeper`` (the shim Hydra discovers) hands everything to
 :class:`OptunaSweep`. The sweep process runs one worker slot itself (the only one when
 ``n_jobs=1``) and starts a process for each other slot; it keeps the parent MLflow run current
 and, at the end, logs the pictures and the command that reproduces the best trial. The parent
@@ -26,9 +26,9 @@ from runkit import startup_gc
 from runkit.errors import ConfigError, UserError
 from runkit.process import available_cores
 from runkit.signals import sigterm_as_interrupt
-from runkit.sqlite import check_sqlite_file, sqlite_path
-from sweeps._fork_server import start_fork_server
-from sweeps._settings import KEY, parse_settings
+from runkit.sqlite import anchored_sqlite_url, check_sqlite_file, sqlite_path
+from sweeps._fork_server import app_modules, start_fork_server
+from sweeps._settings import KEY, SweeperSettings, parse_settings
 from sweeps.search._space import SearchSpace, parse_search_space
 from sweeps.study._budget import PARENT_RUN_ATTR, Budget, count_trials
 from sweeps.study._factories import build_pruner, build_sampler, spec_name
@@ -78,11 +78,14 @@ __all__ = ["OptunaSweep", "SweepResult"]
 log = logging.getLogger("sweeps")
 
 MONITOR_INTERVAL = 2.0  # seconds between the parent run's updates
+# The sweep's MLflow store when neither the config nor MLFLOW_TRACKING_URI names one (MLflow 3's
+# default kind, SQLite), anchored at the start directory beside the study's optuna.db.
+DEFAULT_TRACKING = "sqlite:///mlruns/mlflow.db"
 
 
 @dataclass
 class SweepResult:
-    """What ``python -m trainer --multirun`` with the Optuna sweeper returns."""
+    """What a sweep returns (Hydra's ``--multirun`` with the Optuna sweeper)."""
 
     study_name: str
     storage: str
@@ -134,6 +137,8 @@ class OptunaSweep:
         self.hydra_context: Any = None
         self.task_function: Any = None
         self._launcher: str | None = None  # hydra.launcher's target, unless Hydra's basic one
+        self.experiment = ""  # the MLflow experiment of the sweep's runs
+        self._tracking_key = f"{KEY}.mlflow.tracking_uri"  # the key its store was given under
 
     def setup(self, *, hydra_context: Any, task_function: Any, config: Any) -> None:
         self.hydra_context = hydra_context
@@ -165,8 +170,8 @@ class OptunaSweep:
             raise ConfigError(f"{KEY}.params", "at least one searched parameter (e.g. "
                               "'optimizer.lr=tag(log, interval(1e-4, 1e-1))')", "none")
         settings = parse_settings(self.keys)
-        objective = config.get("objective")
-        direction = self._direction(settings.direction, objective)
+        direction = settings.directions[0]
+        objective = settings.metric_names[0] if settings.metric_names else None
         n_trials = settings.n_trials
         n_jobs = available_cores() if settings.n_jobs == -1 else settings.n_jobs
         role = settings.role
@@ -176,9 +181,9 @@ class OptunaSweep:
             raise ConfigError(f"{KEY}.role", "controller with hydra/launcher="
                               f"{target.rsplit('.', 1)[-1]} (a joining worker runs its n_jobs "
                               "workers itself, with Hydra's basic launcher)", role)
-        if n_jobs > 1 and self._launcher is None:
-            start_fork_server()  # a no-op when the sweeper plugin started it already
-        seed = settings.seed if settings.seed is not None else config.get("seed")
+        if n_jobs > 1 and self._launcher is None:  # a no-op when the plugin started it already
+            start_fork_server(app_modules(self.task_function, settings.preload))
+        seed = settings.seed
 
         # Fail on a bad sampler/pruner now, not in every worker.
         build_sampler(self.sampler, seed=seed, grid=space.grid)
@@ -189,8 +194,9 @@ class OptunaSweep:
                 log.info("grid of %d points: n_trials lowered from %d", size, n_trials)
                 n_trials = size
 
-        tracking_uri = self._tracking_uri(start_dir)
-        register_as = self._registered_model_name(settings.register_model, tracking_uri)
+        tracking_uri = self._tracking_uri(settings, start_dir)
+        self.experiment = self._experiment(settings)
+        register_as = settings.register_model
         storage_spec = StorageSpec(
             url=resolve_storage_url(settings.storage, start_dir),
             heartbeat_interval=settings.heartbeat_interval,
@@ -198,9 +204,10 @@ class OptunaSweep:
             max_retry=settings.max_retry,
             tracking_uri=tracking_uri,
         )
-        check_stores_reach_workers(target, storage_spec.url, tracking_uri)
-        study_name = settings.study_name or self._default_study_name(space, direction,
-                                                                     objective)
+        check_stores_reach_workers(target, storage_spec.url, tracking_uri,
+                                   tracking_key=settings.tracking.source if settings.tracking
+                                   else "")
+        study_name = self._study_name(settings.study_name, space, direction, objective)
         db = sqlite_path(storage_spec.url)
         if db is not None:
             check_sqlite_file(db, key=f"{KEY}.storage", what="an Optuna SQLite database",
@@ -355,7 +362,7 @@ class OptunaSweep:
             from runkit.mlflow import get_or_create_experiment, prepare_store
 
             prepare_store(uri)
-            experiment_id = get_or_create_experiment(uri, str(self.config.mlflow.experiment))
+            experiment_id = get_or_create_experiment(uri, self.experiment)
             parent = study.user_attrs.get(PARENT_RUN_ATTR)
             plan = replace(plan, tracking=TrackingTarget(uri, experiment_id, parent))
         return self._run(plan, study, n_workers, tracker=None)
@@ -370,7 +377,8 @@ class OptunaSweep:
         from runkit.mlflow.store import created_here
         from runkit.mlflow.store_checks import open_experiment
 
-        experiment_id = open_experiment(uri, self.config.mlflow.experiment)
+        experiment_id = open_experiment(uri, self.experiment, key=self._tracking_key,
+                                        experiment_key=f"{KEY}.mlflow.experiment")
         # A parent's heartbeat is refreshed every MONITOR_INTERVAL seconds while its sweep lives.
         stale_after = max(3 * MONITOR_INTERVAL, storage.grace_period or 0)
         if not created_here(uri):  # a store created just now holds no earlier sweep's runs
@@ -379,38 +387,24 @@ class OptunaSweep:
             kill_orphan_trial_runs(uri, experiment_id, study)
         return experiment_id, stale_after
 
-    @staticmethod
-    def _direction(direction: str, objective: str | None) -> str:
-        if direction == "auto":
-            if objective is None:
-                raise ConfigError(f"{KEY}.direction", "minimize or maximize (the app has no "
-                                  "`objective` to follow)", direction)
-            from trainer.core.callbacks import metric_mode
-
-            return "minimize" if metric_mode(str(objective)) == "min" else "maximize"
-        return direction
-
-    def _tracking_uri(self, start_dir: Path) -> str | None:
-        mlflow_cfg = self.config.get("mlflow")
-        if mlflow_cfg is None or "tracking_uri" not in mlflow_cfg:  # an app without tracking
+    def _tracking_uri(self, settings: SweeperSettings, start_dir: Path) -> str | None:
+        """The store of the sweep's runs, absolute (None: ``mlflow: null``, no tracking):
+        ``mlflow.tracking_uri``, else MLflow's own ``MLFLOW_TRACKING_URI``, else the local store
+        ``sqlite:///mlruns/mlflow.db`` in the start directory."""
+        tracking = settings.tracking
+        if tracking is None:
             return None
-        from runkit.mlflow import resolve_tracking_uri
+        self._tracking_key = tracking.source
+        uri = tracking.tracking_uri or os.environ.get("MLFLOW_TRACKING_URI") or DEFAULT_TRACKING
         from runkit.mlflow.store_checks import check_tracking_uri
 
-        return resolve_tracking_uri(check_tracking_uri(mlflow_cfg.tracking_uri), start_dir)
+        return anchored_sqlite_url(check_tracking_uri(uri, tracking.source), start_dir)
 
-    def _registered_model_name(self, name: str | None, tracking_uri: str | None) -> str | None:
-        """``register_model`` checked against what registering needs (tracking, models)."""
-        if name is None:
-            return None
-        if tracking_uri is None:
-            raise ConfigError("mlflow.tracking_uri", "a tracking URI when "
-                              f"{KEY}.register_model is set", None)
-        log_model = self.config.get("mlflow", {}).get("log_model", True)
-        if not log_model:
-            raise ConfigError("mlflow.log_model", f"true when {KEY}.register_model is set "
-                              "(the best trial's model is registered)", log_model)
-        return name
+    def _experiment(self, settings: SweeperSettings) -> str:
+        """The MLflow experiment of the sweep's runs: ``mlflow.experiment``, else the app's
+        name (``hydra.job.name``)."""
+        named = settings.tracking.experiment if settings.tracking else None
+        return named or str(self.config.hydra.job.name)
 
     @staticmethod
     def _register(uri: str, name: str, best: BestTrial | None,
@@ -437,18 +431,17 @@ class OptunaSweep:
                      name, registered.version, registered.uri)
         return registered
 
-    def _default_study_name(self, space: SearchSpace, direction: str,
-                            objective: str | None) -> str:
-        """``<sweep or app name>-<hash>``: the same command resumes its study; a changed search
-        space, fixed override or objective starts a new one."""
-        from omegaconf import OmegaConf
-
-        choices = OmegaConf.select(self.config, "hydra.runtime.choices", default={}) or {}
-        base = (choices.get("sweep") or OmegaConf.select(self.config, "mlflow.experiment")
-                or str(self.config.hydra.job.name))
+    def _study_name(self, name: str | None, space: SearchSpace, direction: str,
+                    objective: str | None) -> str:
+        """``study_name`` with ``{hash}`` replaced by the hash of the search space, the fixed
+        overrides, the objective and the direction (the same command resumes its study, a
+        changed one starts a new one); null is ``<app name>-{hash}``."""
+        name = name or f"{self.config.hydra.job.name}-{{hash}}"
+        if "{hash}" not in name:
+            return name
         extra = SearchSpace(space.params, (*space.fixed, f"objective={objective}",
                                            f"direction={direction}"))
-        return f"{base}-{extra.signature()}"
+        return name.replace("{hash}", extra.signature())
 
     @staticmethod
     def _summary(plan: WorkerPlan, budget: Budget) -> list[str]:

@@ -3,12 +3,14 @@
 import gc
 import os
 import sys
+import warnings
 
 import hydra
 from hydra.errors import HydraException
 from omegaconf import DictConfig
 from omegaconf.errors import OmegaConfBaseException
 
+import trainer.hydra_resolvers  # noqa: F401  (${trainer.direction:...} in the configs)
 from runkit import startup_gc
 from runkit.signals import (
     exit_code,
@@ -18,6 +20,12 @@ from runkit.signals import (
 )
 from trainer import CONFIG_DIR
 from trainer.errors import UserError
+
+# The trainer's conf/hydra/sweeper/optuna.yaml extends the sweeper plugin's config of the same
+# name (its defaults list names it: the file works with or without Hydra's deprecated matching
+# of a file to a ConfigStore schema of the same name, which only warns here).
+warnings.filterwarnings("ignore", message=r"\s*'hydra/sweeper/optuna' is validated against "
+                        "ConfigStore schema", category=UserWarning)
 
 
 @hydra.main(version_base="1.3", config_path=str(CONFIG_DIR), config_name="config")

@@ -179,7 +179,7 @@ def _experiment_artifact_location(uri: str, name: str) -> str | None:
     return location.as_uri()
 
 
-def get_or_create_experiment(uri: str, name: str) -> str:
+def get_or_create_experiment(uri: str, name: str, *, key: str = "mlflow.experiment") -> str:
     """The id of the active experiment ``name``, created if missing.
 
     Runs under the store lock so that concurrent callers agree on one experiment. For SQLite
@@ -206,7 +206,7 @@ def get_or_create_experiment(uri: str, name: str) -> str:
                                       MODEL_TRAINING_KIND)
     if experiment.lifecycle_stage != "active":
         raise ConfigError(
-            "mlflow.experiment",
+            key,
             "an active experiment (restore the deleted one with `mlflow experiments restore` "
             "or choose another name)",
             name,

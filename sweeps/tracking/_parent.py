@@ -1,7 +1,7 @@
 """The sweep's MLflow parent run: search space, best-so-far, pictures and the best command.
 
-One parent run per sweep invocation, named after the study; every trial is its child (the worker
-passes ``parent_run_id`` to the trainer). While trials run, a light thread polls the study and
+One parent run per sweep invocation, named after the study; every trial's run is its child
+(``sweeps.tracking._trial_run``). While trials run, a light thread polls the study and
 updates the parent: ``best_value`` and trial counts as metrics (step = finished trials), the best
 trial's parameters as ``best.*`` tags, and a heartbeat tag. A later sweep on the same study marks
 a parent whose heartbeat stopped (its process was killed) KILLED, and every trial run still

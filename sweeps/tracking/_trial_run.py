@@ -10,8 +10,9 @@ its study and number. It holds the trial's parameters, every value the task repo
 An app that never imports MLflow gets that run as it is. An app that logs with MLflow itself
 logs into the same run, handed over the way MLflow hands runs over: ``MLFLOW_RUN_ID``,
 ``MLFLOW_EXPERIMENT_ID`` and ``MLFLOW_TRACKING_URI`` name it while the task runs, so
-``mlflow.start_run()`` resumes it and ``mlflow.log_metric`` writes to it; ``RunTracker.borrow``
-does the same for the trainer. A param the app logged keeps the app's value.
+``mlflow.start_run()`` resumes it and ``mlflow.log_metric`` writes to it (an app using
+``runkit.mlflow.RunTracker.borrow`` shares the sweep's batches). A param the app logged keeps the
+app's value.
 
 Ending the run, not the task, sets its status: FINISHED for a complete or pruned trial (a pruned
 one says so in its name), FAILED for a failed one, KILLED for an interrupted one.

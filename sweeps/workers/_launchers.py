@@ -76,11 +76,13 @@ def _local_file(uri: str | None) -> bool:
     return uri is not None and uri.startswith(("sqlite:", "file:"))
 
 
-def check_stores_reach_workers(target: str, storage_url: str, tracking_uri: str | None) -> None:
+def check_stores_reach_workers(target: str, storage_url: str, tracking_uri: str | None, *,
+                               tracking_key: str = "hydra.sweeper.mlflow.tracking_uri") -> None:
     """Refuse a local-file study or tracking store when the launcher places work elsewhere.
 
     Raises:
-        ConfigError: naming the key that points at a file other machines cannot share.
+        ConfigError: naming the key that points at a file other machines cannot share (the
+            tracking store's is ``tracking_key``, the key it was given under).
     """
     if not places_work_elsewhere(target):
         return
@@ -90,7 +92,7 @@ def check_stores_reach_workers(target: str, storage_url: str, tracking_uri: str 
                           f"postgresql+psycopg2://user:password@host/db (hydra/launcher "
                           f"{launcher} runs workers on other machines)", storage_url)
     if _local_file(tracking_uri):
-        raise ConfigError("mlflow.tracking_uri", f"an MLflow tracking server such as "
+        raise ConfigError(tracking_key, f"an MLflow tracking server such as "
                           f"http://host:5000 (hydra/launcher {launcher} runs workers on other "
                           f"machines)", tracking_uri)
 
