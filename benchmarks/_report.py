@@ -426,7 +426,7 @@ def render(
             "(the defaults of `python -m trainer`); the per-step overhead case. The FitLoop "
             f"also evaluates {len(small.problem.X_val)} validation rows once per epoch. Every "
             f"peer runs on {threads(small.threads)}, the count `python -m trainer` picks for "
-            "this model (`trainer.app.blas_threads_for`).")]
+            "this model (`trainer.training.blas_threads_for`).")]
     if tracking is not None:
         lines += ["", *tracking_section(tracking)]
     if sweep is not None:

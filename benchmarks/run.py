@@ -76,7 +76,7 @@ def say(message: str) -> None:
 
 def _cli_threads(problem: _data.Problem, available: int) -> int:
     """The BLAS threads `python -m trainer` trains ``problem``'s network on."""
-    from trainer.app import blas_threads_for
+    from trainer.training import blas_threads_for
 
     return blas_threads_for([problem.n_features, *problem.hidden, problem.n_classes],
                             problem.batch_size, available=available)

@@ -12,17 +12,13 @@ from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
 
-import numpy as np
 from omegaconf import DictConfig, OmegaConf
-from threadpoolctl import threadpool_limits
 
 from trainer import run_context, startup_gc
 from trainer.config import build_optimizer, check_config, check_metric_names, check_mlflow
-from trainer.core.callbacks import Callback, EarlyStopping, ProgressReporter, metric_mode
+from trainer.core.callbacks import Callback, ProgressReporter
 from trainer.core.fit import FitLoop, FitResult
-from trainer.core.losses import LOSSES, task_loss
-from trainer.core.network import MLP
-from trainer.core.penalties import WeightPenalty
+from trainer.core.losses import task_loss
 from trainer.data import Dataset, load_dataset
 from trainer.errors import ConfigError, TrainerError
 from trainer.interrupts import (
@@ -45,6 +41,12 @@ from trainer.tracking.tags import (
     TRIAL_NUMBER_TAG,
     TRIAL_STATE_TAG,
 )
+from trainer.training import (
+    Hyperparameters,
+    SeedStreams,
+    build_training,
+    kept_epoch,
+)
 
 
 class EpochLogger(Callback):
@@ -55,20 +57,6 @@ class EpochLogger(Callback):
 
     def on_epoch_end(self, loop: FitLoop, epoch: int, logs: dict[str, float]) -> None:
         self.tracker.log_epoch(epoch, {k: v for k, v in logs.items() if k != "epoch"})
-
-
-# OpenBLAS splits a matrix product over threads from m*n*k >= 262,144; below a few million
-# multiply-adds per product the threads' synchronization costs more than the second core saves
-# (digits 64-256-128-64-10 at batch 16: 19-25 ms per epoch on 1 thread, 32-548 ms on 2;
-# benchmarks/RESULTS.md). Such models train on one thread.
-SMALL_MODEL_MULTIPLY_ADDS = 4_000_000
-
-
-def blas_threads_for(widths: list[int], batch_size: int, *, available: int) -> int:
-    """BLAS threads for training a network of layer ``widths``: one for a small model,
-    ``available`` (all cores, or a sweep worker's share) otherwise."""
-    largest = max(a * b for a, b in zip(widths, widths[1:], strict=False)) * batch_size
-    return 1 if largest < SMALL_MODEL_MULTIPLY_ADDS else available
 
 
 def start_dir() -> Path:
@@ -187,88 +175,43 @@ def _train(
     uri: str,
 ) -> float:
     check_config(plain)
-    model_cfg, reg = plain["model"], plain["regularization"]
-    dtype = np.dtype(model_cfg["dtype"])
-    seed = plain["seed"]
-    # Independent streams for the split, the initialization/dropout and the shuffling, so
-    # changing one (e.g. dropout draws) never shifts another.
-    split_seed, net_seq, shuffle_seq = np.random.SeedSequence(seed).spawn(3)
+    hp = Hyperparameters.from_config(plain)
+    streams = SeedStreams.of(plain["seed"])
 
-    data = load_dataset(plain["data"], seed=int(split_seed.generate_state(1)[0]), dtype=dtype,
-                        base_dir=base)
+    data = load_dataset(plain["data"], seed=streams.split, dtype=hp.dtype, base_dir=base)
     check_metric_names(plain, data.task)
     loss_name = _choose_loss(plain["loss"], data)
     tracker.set_tags({TASK_TAG: data.task, LOSS_TAG: loss_name})
 
-    check_fits_in_memory([data.n_features, *model_cfg["hidden"], data.n_outputs],
-                         batch_size=min(plain["batch_size"], len(data.X_train)), dtype=dtype,
+    check_fits_in_memory([data.n_features, *hp.hidden, data.n_outputs],
+                         batch_size=min(hp.batch_size, len(data.X_train)), dtype=hp.dtype,
                          optimizer=str(plain["optimizer"].get("name")),
-                         hidden=model_cfg["hidden"])
-    network = MLP(
-        data.n_features,
-        list(model_cfg["hidden"]),
-        data.n_outputs,
-        activation=model_cfg["activation"],
-        init=model_cfg["init"],
-        dropout=reg["dropout"],
-        dtype=dtype,
-        rng=np.random.default_rng(net_seq),
-    )
-    optimizer = build_optimizer(plain["optimizer"])
-    penalty = WeightPenalty(reg["l1"], reg["l2"])
-
-    es_cfg = plain["early_stopping"]
-    early_stopping = EarlyStopping(
-        es_cfg["monitor"],
-        mode=es_cfg["mode"],
-        patience=es_cfg["patience"],
-        min_delta=es_cfg["min_delta"],
-        restore_best_weights=es_cfg["restore_best_weights"],
-        start_from_epoch=es_cfg["start_from_epoch"],
-    )
+                         hidden=plain["model"]["hidden"])
     progress_style = plain["progress"]
     if progress_style == "auto" and context.parent_run_id is not None:
         progress_style = "none"  # sweep workers share one terminal: the sweep reports instead
-    callbacks: list[Callback] = [EpochLogger(tracker)]
-    if es_cfg["enabled"]:
-        callbacks.append(early_stopping)
-    callbacks += [factory() for factory in context.callbacks]
-    callbacks.append(ProgressReporter(plain["epochs"], style=progress_style))
-
-    loss = LOSSES[loss_name]
+    training = build_training(
+        hp, n_features=data.n_features, n_outputs=data.n_outputs, loss=loss_name,
+        optimizer=build_optimizer(plain["optimizer"]), streams=streams,
+        before=[EpochLogger(tracker)],
+        after=[*(factory() for factory in context.callbacks),
+               ProgressReporter(hp.epochs, style=progress_style)],
+    )
+    loop, network = training.loop, training.network
     classification = data.task == "classification"
-    loop = FitLoop(
-        network,
-        loss,
-        optimizer,
-        penalty,
-        epochs=plain["epochs"],
-        batch_size=plain["batch_size"],
-        rng=np.random.default_rng(shuffle_seq),
-        callbacks=callbacks,
+    result = training.run(
+        data.X_train,
+        data.encode_targets(data.y_train),
+        data.X_val,
+        data.encode_targets(data.y_val),
+        y_train_labels=data.y_train if classification else None,
+        y_val_labels=data.y_val if classification else None,
+        available_threads=context.blas_threads or run_context.available_cores(),
     )
-    threads = blas_threads_for(
-        [data.n_features, *network.hidden, data.n_outputs],
-        min(plain["batch_size"], len(data.X_train)),
-        available=context.blas_threads or run_context.available_cores(),
-    )
-    with threadpool_limits(limits=threads, user_api="blas"):
-        result = loop.run(
-            data.X_train,
-            data.encode_targets(data.y_train),
-            data.X_val,
-            data.encode_targets(data.y_val),
-            y_train_labels=data.y_train if classification else None,
-            y_val_labels=data.y_val if classification else None,
-        )
 
-    monitor = es_cfg["monitor"]
-    if result.best_epoch is None:  # early stopping disabled: still report the best epoch
-        pick = min if metric_mode(monitor) == "min" else max
-        result.best_epoch = int(pick(result.history, key=lambda logs: logs[monitor])["epoch"])
-    restored = es_cfg["enabled"] and es_cfg["restore_best_weights"]
-    kept_epoch = result.best_epoch if restored else result.stopped_epoch
-    objective = float(result.history[kept_epoch - 1][plain["objective"]])
+    kept = kept_epoch(result, hp)
+    assert result.best_epoch is not None  # the validation metrics are always logged here
+    objective = float(result.history[kept - 1][plain["objective"]])
 
     test_metrics = loop.evaluate(
         data.X_test,
@@ -297,7 +240,7 @@ def _train(
     model_id = None
     if plain["mlflow"]["log_model"] and not pruned:
         model_id = tracker.log_model(
-            step=kept_epoch,
+            step=kept,
             params=plain,
             network_state=network.state_dict(),
             network_config=network.config(),
@@ -309,8 +252,8 @@ def _train(
             input_example=None,
         )
         # The model's metrics: those of the epoch whose weights it holds, and the test's
-        kept_logs = {k: v for k, v in result.history[kept_epoch - 1].items() if k != "epoch"}
-        tracker.log_metrics(kept_logs, step=kept_epoch, model_id=model_id)
+        kept_logs = {k: v for k, v in result.history[kept - 1].items() if k != "epoch"}
+        tracker.log_metrics(kept_logs, step=kept, model_id=model_id)
     tracker.log_metrics(end_metrics, model_id=model_id)
     if TRIAL_NUMBER_TAG in context.tags:
         state = "PRUNED" if pruned else "COMPLETE"
@@ -323,7 +266,7 @@ def _train(
     # as the run ends, so that a failed write fails the run with its reason.
     tracker.flush()
     if context.parent_run_id is None:  # a sweep prints its own summary, not one per trial
-        _print_summary(result, test_metrics, kept_epoch, plain, tracker.run_id, uri)
+        _print_summary(result, test_metrics, kept, plain, tracker.run_id, uri)
     return objective
 
 

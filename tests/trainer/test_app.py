@@ -168,7 +168,7 @@ def test_missing_csv_file_names_the_file(make_config, tmp_path):
 
 def test_small_models_train_on_one_blas_thread():
     # digits 64-64-10 at batch 32: 131k multiply-adds per product, too small to split
-    from trainer.app import blas_threads_for
+    from trainer.training import blas_threads_for
 
     assert blas_threads_for([64, 64, 10], 32, available=2) == 1
     # 784-256-128-10 at batch 128: 25.7 M multiply-adds in the first layer -> every core
