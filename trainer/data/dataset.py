@@ -7,6 +7,7 @@ from dataclasses import dataclass, field
 import numpy as np
 
 from trainer.core.preprocessing import Preprocessor
+from trainer.data.targets import encode_targets
 
 
 @dataclass
@@ -63,16 +64,5 @@ class Dataset:
         Classification: (n,) class indices -> (n, 1) 0/1 for two classes, one-hot (n, k) for
         more. Regression: (n, k) (or (n,)) -> (n, k) unchanged apart from the dtype.
         """
-        y = np.asarray(y)
-        if self.task == "regression":
-            return y.astype(self.dtype).reshape(len(y), -1)
-        assert self.classes is not None
-        n_classes = len(self.classes)
-        y = y.reshape(-1)
-        if y.dtype.kind not in "iu" or (y.size and (y.min() < 0 or y.max() >= n_classes)):
-            raise ValueError(f"expected class indices in [0, {n_classes}), got {y[:5]!r}...")
-        if n_classes == 2:
-            return y.astype(self.dtype).reshape(-1, 1)
-        one_hot = np.zeros((len(y), n_classes), dtype=self.dtype)
-        one_hot[np.arange(len(y)), y] = 1
-        return one_hot
+        n_classes = None if self.classes is None else len(self.classes)
+        return encode_targets(y, task=self.task, n_classes=n_classes, dtype=self.dtype)
