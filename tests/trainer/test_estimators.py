@@ -288,3 +288,42 @@ def test_grid_search_over_config_names() -> None:
     assert set(search.best_params_) == {"optimizer", "hidden"}
     assert len(search.cv_results_["mean_test_score"]) == 4 and search.best_score_ > 0.8
     assert search.best_estimator_.predict(X[:1]).shape == (1,)
+
+
+@pytest.mark.slow
+def test_the_estimator_and_the_command_line_reach_the_same_weights(tmp_path: Path) -> None:
+    # the same training rows, validation rows, config and seed: the same weights, bit for bit
+    # (both run trainer.training's steps on one machine with the same BLAS threads)
+    from mlflow import MlflowClient
+
+    from trainer.data import load_dataset
+    from trainer.training import SeedStreams
+
+    overrides = ["data=wine", "seed=3", "model.hidden=[16,8]", "epochs=40", "optimizer=momentum",
+                 "optimizer.lr=0.02", "regularization.l2=0.001", "early_stopping.patience=5",
+                 "progress=none"]
+    env = {**os.environ, "PYTHONPATH": os.pathsep.join(
+        filter(None, [str(REPO), os.environ.get("PYTHONPATH")]))}
+    result = subprocess.run([sys.executable, "-m", "trainer", *overrides], cwd=tmp_path,
+                            env=env, capture_output=True, text=True, timeout=300, check=False)
+    assert result.returncode == 0, result.stderr[-3000:]
+    client = MlflowClient(f"sqlite:///{tmp_path}/mlruns/mlflow.db")
+    (run,) = client.search_runs(client.search_experiments()[0].experiment_id)
+    (output,) = run.outputs.model_outputs
+    location = client.get_logged_model(output.model_id).artifact_location
+    with np.load(Path(location.removeprefix("file://")) / "data" / "nn" / "weights.npz") as saved:
+        cli_weights = {key: saved[key] for key in saved.files if key[0] in "Wb"}
+
+    # the command line's split of the raw rows (the split stream of seed 3)
+    raw = load_dataset({"name": "wine", "standardize": False}, seed=SeedStreams.of(3).split,
+                       dtype="float64")
+    assert raw.classes is not None
+    clf = MLPClassifier(hidden=(16, 8), epochs=40, optimizer="momentum", lr=0.02, l2=0.001,
+                        patience=5, seed=3)
+    clf.fit(raw.X_train, raw.classes[raw.y_train], X_val=raw.X_val,
+            y_val=raw.classes[raw.y_val])
+    assert clf.kept_epoch_ == output.step
+    estimator_weights = clf.network_.state_dict()
+    assert cli_weights.keys() == estimator_weights.keys()
+    for key, value in cli_weights.items():
+        np.testing.assert_array_equal(estimator_weights[key], value, err_msg=key)

@@ -27,10 +27,10 @@ def test_every_public_name_is_in_all_and_importable() -> None:
         assert getattr(trainer, name) is not None
     assert set(trainer.__all__) <= set(dir(trainer))
     from trainer import MLP, Adam, EarlyStopping, FitLoop, MLPClassifier, load_dataset
-    from trainer.core.network import MLP as CoreMLP
+    from trainer.core import network
     from trainer.estimators import MLPClassifier as EstimatorClass
 
-    assert MLP is CoreMLP and MLPClassifier is EstimatorClass
+    assert MLP is network.MLP and MLPClassifier is EstimatorClass
     assert Adam and EarlyStopping and FitLoop and load_dataset
 
 
