@@ -30,7 +30,10 @@ from trainer.interrupts import (
 from trainer.memory import check_fits_in_memory
 from trainer.tracking import RunTracker, flatten_config, resolve_tracking_uri
 from trainer.tracking.disk_full import NoSpaceError, no_space_error, what_was_kept
+from trainer.tracking.links import run_link
+from trainer.tracking.model import model_name
 from trainer.tracking.store_checks import check_tracking_uri, open_experiment
+from trainer.tracking.system_metrics import system_metrics
 from trainer.tracking.tags import (
     DATASET_TAG,
     LOSS_TAG,
@@ -96,7 +99,8 @@ def run(cfg: DictConfig | Mapping[str, Any]) -> float:
                 tracker.log_params(flatten_config(plain))
                 tracker.log_text(OmegaConf.to_yaml(config, resolve=True), "config.yaml")
                 startup_gc.resume()  # the imports and the store are done: collect from here on
-                objective = _train(plain, tracker, base, context, uri)
+                with system_metrics(tracker, uri, enabled=plain["mlflow"]["system_metrics"]):
+                    objective = _train(plain, tracker, base, context, uri)
             except Exception as error:
                 if TRIAL_NUMBER_TAG in context.tags:
                     tracker.set_tags({TRIAL_STATE_TAG: "FAIL"})
@@ -117,10 +121,11 @@ def run(cfg: DictConfig | Mapping[str, Any]) -> float:
 
 
 def default_run_name(plain: Mapping[str, Any], tags: Mapping[str, str]) -> str:
-    """A sweep trial's run is named after its study and number (``digits-8d6cdc7e-trial-3``);
-    any other run after its data and model (``digits-mlp-64x32``)."""
+    """A sweep trial's run is named by its number, then its study (``trial-3-digits-8d6cdc7e``:
+    what tells trials apart comes first, as the runs table cuts long names); any other run
+    after its data and model (``digits-mlp-64x32``)."""
     if STUDY_TAG in tags and TRIAL_NUMBER_TAG in tags:
-        return f"{tags[STUDY_TAG]}-trial-{tags[TRIAL_NUMBER_TAG]}"
+        return trial_run_name(tags[TRIAL_NUMBER_TAG], tags[STUDY_TAG])
     data = plain["data"]
     name = str(data["name"])
     if data.get("path"):  # csv, npz: the file's name says more than the loader's
@@ -129,6 +134,14 @@ def default_run_name(plain: Mapping[str, Any], tags: Mapping[str, str]) -> str:
     if isinstance(hidden, list):
         hidden = "x".join(str(width) for width in hidden) or "linear"
     return f"{name}-mlp-{hidden}"
+
+
+def trial_run_name(number: str, study: str, *, pruned_at: int | None = None) -> str:
+    """``trial-3-digits-8d6cdc7e``; a pruned trial says so before its study
+    (``trial-7 (pruned at epoch 3) digits-8d6cdc7e``)."""
+    if pruned_at is None:
+        return f"trial-{number}-{study}"
+    return f"trial-{number} (pruned at epoch {pruned_at}) {study}"
 
 
 def run_cli(cfg: DictConfig) -> float:
@@ -182,6 +195,7 @@ def _train(
     check_metric_names(plain, data.task)
     loss_name = _choose_loss(plain["loss"], data)
     tracker.set_tags({TASK_TAG: data.task, LOSS_TAG: loss_name})
+    tracker.log_datasets(data)  # the train, validation and test parts, as the run's inputs
 
     check_fits_in_memory([data.n_features, *hp.hidden, data.n_outputs],
                          batch_size=min(hp.batch_size, len(data.X_train)), dtype=hp.dtype,
@@ -219,7 +233,12 @@ def _train(
         data.y_test if classification else None,
         prefix="test_",
     )
-    end_metrics = {**test_metrics, "best_epoch": result.best_epoch,
+    # The kept epoch's value of what the sweep optimizes and early stopping watches, under a
+    # name of its own: the runs table sorts by it as the sweep ranks (`val_loss` itself is the
+    # last epoch's value there).
+    kept_values = {f"best_{key}": result.history[kept - 1][key]
+                   for key in dict.fromkeys([plain["objective"], hp.monitor])}
+    end_metrics = {**test_metrics, **kept_values, "best_epoch": result.best_epoch,
                    "stopped_epoch": result.stopped_epoch}
     tracker.set_tags({STOP_REASON_TAG: result.stop_reason})
     # A pruned trial is a weak configuration cut short: its few epochs stay charted from the
@@ -240,6 +259,7 @@ def _train(
     model_id = None
     if plain["mlflow"]["log_model"] and not pruned:
         model_id = tracker.log_model(
+            name=model_name(tracker.run_name or data.name),
             step=kept,
             params=plain,
             network_state=network.state_dict(),
@@ -249,6 +269,7 @@ def _train(
             preprocessor_arrays=data.preprocessor.to_arrays(),
             classes=data.classes,
             feature_names=data.feature_names,
+            feature_dtypes=None if data.raw is None else data.raw.feature_dtypes,
             input_example=None,
         )
         # The model's metrics: those of the epoch whose weights it holds, and the test's
@@ -258,7 +279,11 @@ def _train(
     if TRIAL_NUMBER_TAG in context.tags:
         state = "PRUNED" if pruned else "COMPLETE"
         tracker.set_tags({TRIAL_STATE_TAG: state})
-        if pruned:  # visible in the runs table without another column
+        if pruned and plain["mlflow"].get("run_name") is None:  # seen in the runs table
+            tracker.set_tags({RUN_NAME_TAG: trial_run_name(
+                context.tags[TRIAL_NUMBER_TAG], context.tags.get(STUDY_TAG, ""),
+                pruned_at=result.stopped_epoch)})
+        elif pruned:
             tracker.set_tags({RUN_NAME_TAG: f"{tracker.run_name or ''} "
                                             f"(pruned at epoch {result.stopped_epoch})"})
     # The run's one write of its params, tags and metrics (a short run logs nothing before;
@@ -266,7 +291,7 @@ def _train(
     # as the run ends, so that a failed write fails the run with its reason.
     tracker.flush()
     if context.parent_run_id is None:  # a sweep prints its own summary, not one per trial
-        _print_summary(result, test_metrics, kept, plain, tracker.run_id, uri)
+        _print_summary(result, test_metrics, kept, plain, tracker, uri)
     return objective
 
 
@@ -284,7 +309,7 @@ def _print_summary(
     test_metrics: Mapping[str, float],
     kept_epoch: int,
     plain: Mapping[str, Any],
-    run_id: str,
+    tracker: RunTracker,
     uri: str,
 ) -> None:
     """Where training stopped, the epoch whose weights were kept with its value, the test
@@ -300,7 +325,9 @@ def _print_summary(
         lines[0] += f"; best was epoch {best_epoch}: {monitor}={best[monitor]:.4f}"
     metrics = "  ".join(f"{k}={v:.4f}" for k, v in test_metrics.items())
     lines.append(f"test: {metrics}")
-    lines.append(f"MLflow run {run_id} in experiment {plain['mlflow']['experiment']!r} ({uri})")
+    lines.append(f"MLflow run {tracker.run_id} in experiment {plain['mlflow']['experiment']!r} "
+                 f"({uri})")
+    lines.append(f"  see it: {run_link(uri, tracker.experiment_id, tracker.run_id)}")
     print("\n".join(lines), flush=True)
 
 

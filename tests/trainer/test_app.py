@@ -62,13 +62,14 @@ def test_run_logs_params_metrics_tags_and_artifacts(make_config, store_uri):
 
 
 def test_logged_model_predicts_raw_rows_in_original_labels(make_config, store_uri, monkeypatch):
-    # the pyfunc model takes unstandardized rows and answers with the data set's own labels
+    # the pyfunc model takes unstandardized rows (a DataFrame with the declared feature columns)
+    # and answers with the data set's own labels
     cfg = make_config("epochs=15", "model.hidden=[32]", "optimizer.lr=0.01", "data=iris")
     _, run_id, error = run_and_capture(cfg)
     assert error is None
     from sklearn.datasets import load_iris
 
-    iris = load_iris()
+    iris = load_iris(as_frame=True)
     monkeypatch.setattr("mlflow.tracking._tracking_service.utils._tracking_uri", None)
     monkeypatch.setenv("MLFLOW_TRACKING_URI", store_uri)
     (output,) = MlflowClient(store_uri).get_run(run_id).outputs.model_outputs
@@ -76,6 +77,7 @@ def test_logged_model_predicts_raw_rows_in_original_labels(make_config, store_ur
     predicted = np.asarray(model.predict(iris.data))
     assert predicted.shape == (150,)
     assert np.mean(predicted == iris.target_names[iris.target]) > 0.8
+    assert model.metadata.get_input_schema().input_names() == list(iris.data.columns)
 
 
 def test_same_seed_same_metrics_bit_for_bit(make_config, store_uri):
@@ -186,10 +188,12 @@ def test_summary_names_the_kept_epoch_and_its_value(make_config, store_uri, caps
     client = MlflowClient(store_uri)
     history = {m.step: m.value for m in client.get_metric_history(run_id, "val_loss")}
     best = int(client.get_run(run_id).data.metrics["best_epoch"])
-    first = capsys.readouterr().out.splitlines()[-3]
+    first = capsys.readouterr().out.splitlines()[-4]
     expected = (f"stopped at epoch 12 (completed); kept the weights of epoch 12 "
                 f"({'the best' if best == 12 else 'the last'}): val_loss={history[12]:.4f}")
     if best != 12:
         expected += f"; best was epoch {best}: val_loss={history[best]:.4f}"
     assert first == expected
     assert objective == pytest.approx(history[12], rel=1e-6)
+    # best_val_loss is the kept epoch's value, what a sweep ranks the run by
+    assert client.get_run(run_id).data.metrics["best_val_loss"] == pytest.approx(history[12])

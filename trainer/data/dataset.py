@@ -7,6 +7,7 @@ from dataclasses import dataclass, field
 import numpy as np
 
 from trainer.core.preprocessing import Preprocessor
+from trainer.data.loaders import RawData
 from trainer.data.targets import encode_targets
 
 
@@ -25,6 +26,8 @@ class Dataset:
         classes: (n_classes,) the original labels in index order (strings as a numpy unicode
             array); ``None`` for regression.
         preprocessor: the fitted standardization, to save with the model.
+        raw: the rows as loaded (raw features, labels as given), before the split; ``parts``
+            holds each part's row indices into them (``train``, ``val``, ``test``).
     """
 
     name: str
@@ -38,6 +41,19 @@ class Dataset:
     feature_names: list[str] = field(repr=False)
     classes: np.ndarray | None
     preprocessor: Preprocessor = field(repr=False)
+    raw: RawData | None = field(default=None, repr=False)
+    parts: dict[str, np.ndarray] = field(default_factory=dict, repr=False)
+
+    def raw_part(self, part: str) -> tuple[np.ndarray, np.ndarray]:
+        """(raw features (n_part, d), targets as given (n_part,) or (n_part, k)) of ``part``
+        (``train``, ``val`` or ``test``), as the file or bundled set holds them."""
+        if self.raw is None or part not in self.parts:
+            raise ValueError(f"part: expected one of {sorted(self.parts)}, got {part!r}")
+        rows = self.parts[part]
+        if self.classes is not None:  # the labels the model predicts (named classes)
+            y = self.y_train if part == "train" else self.y_val if part == "val" else self.y_test
+            return self.raw.X[rows], self.classes[y]
+        return self.raw.X[rows], self.raw.y[rows]
 
     @property
     def n_features(self) -> int:

@@ -338,13 +338,20 @@ class RunTracker:
             step: the epoch whose weights the model holds.
 
         Returns:
-            The model id: ``models:/<model_id>`` (and ``runs:/<run_id>/model``) load it.
+            The model id: ``models:/<model_id>`` (and ``runs:/<run_id>/<its name>``) load it.
         """
         from trainer.tracking import model  # only when a model is logged
 
         flat = {k: v[:MAX_PARAM_VAL_LENGTH] for k, v in flatten_config(params or {}).items()}
         return model.log_model(self.client, experiment_id=self.experiment_id, run_id=self.run_id,
                                step=step, params=flat, **save_kwargs)
+
+    def log_datasets(self, data: Any) -> None:
+        """Log the train, validation and test parts of ``data`` (a ``trainer.data.Dataset``) as
+        the run's MLflow dataset inputs (:mod:`trainer.tracking.datasets`)."""
+        from trainer.tracking.datasets import log_datasets
+
+        log_datasets(self.client, self.run_id, data)
 
     def artifact_uri(self, artifact_path: str = "") -> str:
         """The absolute URI of the run's artifact directory (or of a path inside it); loading
