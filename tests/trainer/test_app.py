@@ -197,3 +197,29 @@ def test_summary_names_the_kept_epoch_and_its_value(make_config, store_uri, caps
     assert objective == pytest.approx(history[12], rel=1e-6)
     # best_val_loss is the kept epoch's value, what a sweep ranks the run by
     assert client.get_run(run_id).data.metrics["best_val_loss"] == pytest.approx(history[12])
+
+
+def test_what_the_mlflow_ui_shows_of_a_run(make_config, store_uri, capsys):
+    # the runs table sorts by best_val_loss as the sweep ranks; the model is named after its
+    # run and loads by runs:/<run>/<name>; the printed link opens the model-training view
+    cfg = make_config("epochs=6", "model.hidden=[16]", "optimizer.lr=0.01",
+                      "mlflow.run_name=lr 0.01/a:b")
+    objective, run_id, error = run_and_capture(cfg)
+    assert error is None
+    client = MlflowClient(store_uri)
+    logged = client.get_run(run_id)
+    assert logged.data.metrics["best_val_loss"] == pytest.approx(objective, rel=1e-6)
+    (output,) = logged.outputs.model_outputs
+    model = client.get_logged_model(output.model_id)
+    assert model.name == "lr 0-01-a-b"  # MLflow refuses . / : in a model's name
+    link = capsys.readouterr().out.splitlines()[-1]
+    assert link == (f"  see it: http://127.0.0.1:5000/#/experiments/{logged.info.experiment_id}"
+                    f"/runs/{run_id}?workflowType=machine_learning (after `mlflow ui "
+                    f"--backend-store-uri {store_uri}`)")
+
+
+def test_a_tracking_servers_link_is_its_own():
+    from trainer.tracking.links import run_link
+
+    assert run_link("http://mlflow.example:5000/", "4", "abc") == (
+        "http://mlflow.example:5000/#/experiments/4/runs/abc?workflowType=machine_learning")

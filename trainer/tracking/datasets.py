@@ -12,6 +12,7 @@ and the runs table's Datasets column show them.
 
 from __future__ import annotations
 
+import warnings
 from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING
@@ -69,9 +70,15 @@ def log_datasets(client: MlflowClient, run_id: str, data: Dataset) -> dict[str, 
                 frame[column] = y[:, i]
         else:
             frame[target] = y.reshape(-1)
-        dataset = from_pandas(frame, source=source, name=name,  # type: ignore[arg-type]
-                              targets=target if target in frame else None)
-        spec = dataset.to_dict()  # what mlflow.log_input logs, through the public dictionary
+        with warnings.catch_warnings():
+            # MLflow's notes on every dataset: a local path matches two source kinds of the
+            # same class, and integer columns cannot hold missing values (the loaders refuse
+            # missing values, or drop their rows with data.dropna)
+            warnings.filterwarnings("ignore", message="The specified dataset source can be")
+            warnings.filterwarnings("ignore", message="Hint: Inferred schema contains integer")
+            dataset = from_pandas(frame, source=source, name=name,  # type: ignore[arg-type]
+                                  targets=target if target in frame else None)
+            spec = dataset.to_dict()  # what mlflow.log_input logs (the schema is made here)
         entity = DatasetEntity(name=spec["name"], digest=spec["digest"],
                                source_type=spec["source_type"], source=spec["source"],
                                schema=spec.get("schema"), profile=spec.get("profile"))
