@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import contextlib
 import importlib.util
+import logging
 from collections.abc import Iterator
 from typing import TYPE_CHECKING
 
@@ -23,6 +24,9 @@ if TYPE_CHECKING:
 __all__ = ["SAMPLING_INTERVAL", "check_available", "system_metrics"]
 
 SAMPLING_INTERVAL = 1.0  # seconds
+# MLflow says "Started monitoring ...", "Stopping ..." and "Successfully terminated ..." at INFO
+# for every run: three lines per trial of a sweep. Its warnings and errors still show.
+logging.getLogger("mlflow.system_metrics").setLevel(logging.WARNING)
 _EXTRA = 'pip install "numpy-mlp-trainer[system-metrics]"'
 
 
