@@ -106,3 +106,19 @@ def test_a_sweeps_trials_share_digests_and_are_named_by_number(tmp_path: Path) -
         assert client.get_logged_model(output.model_id).name == run.info.run_name
         assert run.data.metrics["best_val_loss"] == pytest.approx(
             float(run.data.tags.get("optuna.value", run.data.metrics["best_val_loss"])))
+
+
+def test_the_models_metrics_name_the_part_they_were_measured_on(make_config, store_uri):
+    # the Models tab groups a model's metrics by dataset: val_* on the validation part,
+    # test_* on the test part; best_* and the epochs belong to none
+    _, run_id, error = run_and_capture(make_config("epochs=3", "model.hidden=[8]", "data=iris"))
+    assert error is None
+    client = MlflowClient(store_uri)
+    datasets = _inputs(client, run_id)
+    (output,) = client.get_run(run_id).outputs.model_outputs
+    linked = {m.key: (m.dataset_name, m.dataset_digest)
+              for m in client.get_logged_model(output.model_id).metrics}
+    assert linked["val_loss"] == ("iris", datasets["validation"].digest)
+    assert linked["test_accuracy"] == ("iris", datasets["test"].digest)
+    assert linked["train_loss"] == ("iris", datasets["training"].digest)
+    assert linked["best_val_loss"] == linked["best_epoch"] == (None, None)
