@@ -9,7 +9,8 @@ trainer's defaults; scikit-learn is given ``hidden_layer_sizes=(64, 32)``, ``bat
 sets to ``"auto"`` (= 200), False, 0.1 and 10). The two stop on different signals (the trainer on
 validation loss, scikit-learn on validation accuracy with ``tol``), so the table gives the epochs
 each trained, the time per epoch and the test accuracy on a held-out quarter besides the whole
-fit's time, which is the claim.
+fit's time, which is the claim. Every peer runs on the BLAS threads the trainer picks for this
+model (one), as in section 2.
 """
 
 from __future__ import annotations

@@ -6,7 +6,8 @@ columns by name, the target column with the labels as given): its name (the data
 file's stem), digest (a hash of the rows, so trials of one sweep, which split the same data with
 the same seed, share it), source (the file read: a CSV, an ``.npz`` or the bundled set's
 ``.npz`` in the package) and schema (the columns and their types). The run page's Datasets box
-and the runs table's Datasets column show them.
+and the runs table's Datasets column show them; a logged model's metrics name the part they
+were measured on (``RunTracker.log_metrics``).
 
 """
 
