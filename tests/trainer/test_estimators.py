@@ -22,6 +22,7 @@ from sklearn.pipeline import make_pipeline
 from sklearn.preprocessing import StandardScaler
 from sklearn.utils.estimator_checks import estimator_checks_generator
 
+from tests.conftest import run_trainer
 from trainer.core.errors import ParameterError
 from trainer.core.optimizers import Adam
 from trainer.estimators import MLPClassifier, MLPRegressor
@@ -302,10 +303,7 @@ def test_the_estimator_and_the_command_line_reach_the_same_weights(tmp_path: Pat
     overrides = ["data=wine", "seed=3", "model.hidden=[16,8]", "epochs=40", "optimizer=momentum",
                  "optimizer.lr=0.02", "regularization.l2=0.001", "early_stopping.patience=5",
                  "progress=none"]
-    env = {**os.environ, "PYTHONPATH": os.pathsep.join(
-        filter(None, [str(REPO), os.environ.get("PYTHONPATH")]))}
-    result = subprocess.run([sys.executable, "-m", "trainer", *overrides], cwd=tmp_path,
-                            env=env, capture_output=True, text=True, timeout=300, check=False)
+    result = run_trainer(tmp_path, *overrides)
     assert result.returncode == 0, result.stderr[-3000:]
     client = MlflowClient(f"sqlite:///{tmp_path}/mlruns/mlflow.db")
     (run,) = client.search_runs(client.search_experiments()[0].experiment_id)

@@ -4,9 +4,6 @@ digest, source and schema; a sweep's trials share the digests."""
 from __future__ import annotations
 
 import json
-import os
-import subprocess
-import sys
 from pathlib import Path
 
 import numpy as np
@@ -14,6 +11,7 @@ import pandas as pd
 import pytest
 from mlflow import MlflowClient
 
+from tests.conftest import run_trainer
 from tests.trainer.test_app import run_and_capture
 from trainer.data.loaders import BUNDLED_DIR
 
@@ -83,14 +81,10 @@ def test_a_csv_is_named_after_its_file_with_its_column_types(make_config, store_
 def test_a_sweeps_trials_share_digests_and_are_named_by_number(tmp_path: Path) -> None:
     # trial runs: trial-N-<study> (the number first), each model named after its run, and the
     # same three dataset digests in every trial
-    env = {**os.environ, "PYTHONPATH": os.pathsep.join(
-        filter(None, [str(REPO), os.environ.get("PYTHONPATH")]))}
-    result = subprocess.run(
-        [sys.executable, "-m", "trainer", "--multirun", "hydra/sweeper=optuna", "data=iris",
-         "optimizer.lr=tag(log, interval(1e-2, 1e-1))", "epochs=5", "model.hidden=[8]",
-         "hydra.sweeper.n_trials=3", "hydra.sweeper.pruner=none",
-         "hydra.sweeper.study_name=names"],
-        cwd=tmp_path, env=env, capture_output=True, text=True, timeout=300, check=False)
+    result = run_trainer(tmp_path, "--multirun", "hydra/sweeper=optuna", "data=iris",
+                         "optimizer.lr=tag(log, interval(1e-2, 1e-1))", "epochs=5",
+                         "model.hidden=[8]", "hydra.sweeper.n_trials=3",
+                         "hydra.sweeper.pruner=none", "hydra.sweeper.study_name=names")
     assert result.returncode == 0, result.stderr[-3000:]
     client = MlflowClient(f"sqlite:///{tmp_path}/mlruns/mlflow.db")
     experiment = client.get_experiment_by_name("trainer")
