@@ -3,9 +3,6 @@ costs about a second, so tests share it)."""
 
 from __future__ import annotations
 
-import os
-import subprocess
-import sys
 from collections.abc import Callable
 from pathlib import Path
 
@@ -36,11 +33,3 @@ def make_config(store_uri: str) -> Callable[..., DictConfig]:
 
     return make
 
-
-def run_trainer(cwd: Path, *args: str, timeout: float = 300) -> subprocess.CompletedProcess[str]:
-    """``python -m trainer ARGS`` in ``cwd`` as a user runs it (this checkout importable), its
-    output captured."""
-    env = {**os.environ, "PYTHONPATH": os.pathsep.join(
-        filter(None, [str(CONFIG_DIR.parent), os.environ.get("PYTHONPATH")]))}
-    return subprocess.run([sys.executable, "-m", "trainer", *args], cwd=cwd, env=env,
-                          capture_output=True, text=True, timeout=timeout, check=False)

@@ -22,7 +22,7 @@ from sklearn.pipeline import make_pipeline
 from sklearn.preprocessing import StandardScaler
 from sklearn.utils.estimator_checks import estimator_checks_generator
 
-from tests.conftest import run_trainer
+from tests.commands import run_trainer
 from trainer.core.errors import ParameterError
 from trainer.core.optimizers import Adam
 from trainer.estimators import MLPClassifier, MLPRegressor

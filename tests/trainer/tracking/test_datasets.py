@@ -11,7 +11,7 @@ import pandas as pd
 import pytest
 from mlflow import MlflowClient
 
-from tests.conftest import run_trainer
+from tests.commands import run_trainer
 from tests.trainer.test_app import run_and_capture
 from trainer.data.loaders import BUNDLED_DIR
 
