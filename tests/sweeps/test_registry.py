@@ -11,6 +11,7 @@ import socket
 import subprocess
 import sys
 import time
+import urllib.error
 import urllib.request
 import uuid
 from collections.abc import Iterator
@@ -171,7 +172,13 @@ def test_sweep_registers_its_best_model_and_mlflow_serves_it(tmp_path: Path) -> 
                   {**env, "MLFLOW_TRACKING_URI": uri}) as url:
         rows = [[5.1, 3.5, 1.4, 0.2], [6.7, 3.0, 5.2, 2.3]]  # a setosa, a virginica
         by_name = _post(url, {"dataframe_split": {"columns": IRIS_COLUMNS, "data": rows}})
-        by_position = _post(url, {"inputs": rows})
-    assert by_name == by_position
+        records = _post(url, {"dataframe_records": [dict(zip(IRIS_COLUMNS, row, strict=True))
+                                                    for row in rows]})
+        # the input schema names the features: rows without their names are refused
+        with pytest.raises(urllib.error.HTTPError) as refused:
+            _post(url, {"inputs": rows})
+        assert refused.value.code == 400
+        assert "Model is missing inputs" in refused.value.read().decode()
+    assert by_name == records
     assert set(by_name["predictions"]) <= {"setosa", "versicolor", "virginica"}
     assert by_name["predictions"][0] == "setosa"  # far from the others: any trained net has it
