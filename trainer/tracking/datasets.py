@@ -13,10 +13,12 @@ were measured on (``RunTracker.log_metrics``).
 
 from __future__ import annotations
 
+import hashlib
+import json
 import warnings
 from dataclasses import dataclass
 from pathlib import Path
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 from trainer.data import Dataset
 
@@ -48,43 +50,72 @@ def dataset_name(data: Dataset) -> str:
 
 def log_datasets(client: MlflowClient, run_id: str, data: Dataset) -> dict[str, DatasetRef]:
     """Log the train, validation and test parts of ``data`` as the run's dataset inputs, in one
-    call; returns each part's name and digest."""
-    import pandas as pd
+    call; returns each part's name and digest.
+
+    What ``mlflow.log_input(mlflow.data.from_pandas(frame), context=...)`` logs, made cheaply
+    (MLflow's own took 250-650 ms for digits' three parts, a tenth of a run): the digest hashes
+    the parts' arrays (MLflow's maps every cell through Python), and the schema, the same for
+    the three parts, is inferred once from one row (MLflow's checks every cell for missing
+    values, which the loaders have refused or dropped already).
+    """
+    from mlflow.data.dataset import Dataset as MlflowDataset
     from mlflow.data.pandas_dataset import from_pandas
     from mlflow.entities import Dataset as DatasetEntity
     from mlflow.entities import DatasetInput, InputTag
+    from mlflow.models import infer_signature
 
     assert data.raw is not None
     name = dataset_name(data)
     source = str(data.raw.path) if data.raw.path is not None else None
-    target = data.raw.target_name
-    columns = [c if c != target else f"{c} (feature)" for c in data.feature_names]
+    schema = None
     inputs, refs = [], {}
     for part, context in CONTEXTS.items():
-        X, y = data.raw_part(part)
-        frame = pd.DataFrame(X, columns=columns)
-        if data.raw.feature_dtypes is not None:  # the column types the file holds
-            frame = frame.astype(dict(zip(columns, data.raw.feature_dtypes, strict=True)))
-        if y.ndim == 2 and y.shape[1] > 1:  # several regression targets
-            targets = [f"{target}_{i}" for i in range(y.shape[1])]
-            for i, column in enumerate(targets):
-                frame[column] = y[:, i]
-        else:
-            frame[target] = y.reshape(-1)
+        frame, digest = _frame(data, part)
         with warnings.catch_warnings():
             # MLflow's notes on every dataset: a local path matches two source kinds of the
             # same class, and integer columns cannot hold missing values (the loaders refuse
             # missing values, or drop their rows with data.dropna)
             warnings.filterwarnings("ignore", message="The specified dataset source can be")
             warnings.filterwarnings("ignore", message="Hint: Inferred schema contains integer")
+            if schema is None:
+                inferred = infer_signature(frame.iloc[:1]).inputs
+                schema = json.dumps({"mlflow_colspec": inferred.to_dict()})
             dataset = from_pandas(frame, source=source, name=name,  # type: ignore[arg-type]
-                                  targets=target if target in frame else None)
-            spec = dataset.to_dict()  # what mlflow.log_input logs (the schema is made here)
+                                  targets=data.raw.target_name, digest=digest)
+        spec = MlflowDataset.to_dict(dataset)  # name, digest, source, its type (no schema)
         entity = DatasetEntity(name=spec["name"], digest=spec["digest"],
                                source_type=spec["source_type"], source=spec["source"],
-                               schema=spec.get("schema"), profile=spec.get("profile"))
+                               schema=schema, profile=json.dumps(dataset.profile))
         inputs.append(DatasetInput(entity, tags=[InputTag(_CONTEXT_TAG, context)]))
         refs[part] = DatasetRef(dataset.name, dataset.digest)
     client.log_inputs(run_id, datasets=inputs)
     return refs
 
+
+def _frame(data: Dataset, part: str) -> tuple[Any, str]:
+    """The part's rows as the file holds them (the feature columns in their types, then the
+    target column, ``<target>_<i>`` for several regression targets), and their digest: 8 hex
+    digits of an MD5 over the columns' names and types and the rows' values, the same for the
+    same rows in every run."""
+    import pandas as pd
+
+    assert data.raw is not None
+    X, y = data.raw_part(part)
+    target = data.raw.target_name
+    columns = [c if c != target else f"{c} (feature)" for c in data.feature_names]
+    dtypes = data.raw.feature_dtypes or ["float64"] * len(columns)
+    md5 = hashlib.md5(usedforsecurity=False)
+    md5.update(repr((columns, dtypes, target, str(y.dtype))).encode())
+    md5.update(X.tobytes())
+    md5.update(y.tobytes() if y.dtype.kind != "O" else "\x00".join(map(str, y.flat)).encode())
+    if len(set(dtypes)) == 1:  # one cast of the whole array (the bundled sets, an .npz)
+        frame = pd.DataFrame(X.astype(dtypes[0]), columns=columns)
+    else:  # a CSV's columns, each in its own type
+        frame = pd.DataFrame({c: X[:, i].astype(d) for i, (c, d) in
+                              enumerate(zip(columns, dtypes, strict=True))})
+    if y.ndim == 2 and y.shape[1] > 1:
+        for i in range(y.shape[1]):
+            frame[f"{target}_{i}"] = y[:, i]
+    else:
+        frame[target] = y.reshape(-1)
+    return frame, md5.hexdigest()[:8]
