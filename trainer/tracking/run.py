@@ -54,14 +54,13 @@ from trainer.tracking.tags import (
 if TYPE_CHECKING:
     from mlflow.store.artifact.artifact_repo import ArtifactRepository
 
-__all__ = ["MODEL_ARTIFACT_PATH", "RunTracker", "end_open_runs", "failure_reason"]
+__all__ = ["RunTracker", "end_open_runs", "failure_reason"]
 
 logger = logging.getLogger("trainer.tracking")
 # MLflow logs each SQL error with its whole traceback, then raises it as an MlflowException that
 # the run reports in one line (a full disk, a locked store): the duplicate traceback is muted.
 logging.getLogger("mlflow.store.db.utils").setLevel(logging.CRITICAL)
 
-MODEL_ARTIFACT_PATH = "model"
 _TERMINAL_STATUSES = ("FINISHED", "FAILED", "KILLED")
 
 _open_trackers: weakref.WeakSet[RunTracker] = weakref.WeakSet()  # started, not yet ended
