@@ -55,7 +55,13 @@ from trainer.data.loaders import plural
 from trainer.data.split import fit_scale, shuffle_split, stratified_split
 from trainer.data.targets import encode_targets
 from trainer.run_context import available_cores
-from trainer.training import Hyperparameters, SeedStreams, build_training, kept_epoch
+from trainer.training import (
+    Hyperparameters,
+    SeedStreams,
+    Training,
+    build_training,
+    kept_epoch,
+)
 
 __all__ = ["MLPClassifier", "MLPRegressor"]
 
@@ -252,7 +258,7 @@ class _MLPBase(BaseEstimator):
                                   loss=loss, optimizer=optimizer, streams=streams, after=after)
         result = training.run(Xt, Y, Xv, Y_val, y_train_labels=labels, y_val_labels=labels_val,
                               available_threads=available_cores())
-        self._finish(training.network, training.loop, result, kept_epoch(result, hp))
+        self._finish(training, result, kept_epoch(result, hp))
         return self
 
     def partial_fit(self, X: Any, y: Any, **kwargs: Any) -> _MLPBase:
@@ -275,21 +281,17 @@ class _MLPBase(BaseEstimator):
             training = build_training(hp, n_features=X.shape[1], n_outputs=self._n_outputs,
                                       loss=self._loss_name(),
                                       optimizer=self._build_optimizer(checked), streams=streams)
-            self._finish(training.network, training.loop, FitResult(), 0)
+            self._finish(training, FitResult(), 0)
         else:
             X, y = self._validate_y(X, y, reset=False)
             Y, labels = self._targets(y, first=False)
+        # one epoch of the same network, optimizer state and shuffling stream, no callbacks
+        hp = replace(self._fitted_hyperparameters, epochs=1, early_stopping=False)
         loop = FitLoop(self.network_, LOSSES[self._loss], self._optimizer, self._penalty,
-                       epochs=1, batch_size=self._batch_size, rng=self._shuffle_rng)
-        from threadpoolctl import threadpool_limits
-
-        from trainer.training import blas_threads_for
-
-        net = self.network_
-        threads = blas_threads_for([net.n_inputs, *net.hidden, net.n_outputs],
-                                   min(self._batch_size, len(X)), available=available_cores())
-        with threadpool_limits(limits=threads, user_api="blas"):
-            result = loop.run(self._inputs(X), Y, None, None, y_train_labels=labels)
+                       epochs=1, batch_size=hp.batch_size, rng=self._shuffle_rng)
+        result = Training(self.network_, loop, hp).run(
+            self._inputs(X), Y, None, None, y_train_labels=labels, y_val_labels=None,
+            available_threads=available_cores())
         epoch = len(self.history_) + 1
         self.history_.append({**result.history[0], "epoch": float(epoch)})
         self.n_iter_ = epoch
@@ -341,9 +343,11 @@ class _MLPBase(BaseEstimator):
         classes = getattr(self, "classes_", None)
         return task_loss(self._TASK, None if classes is None else len(classes))
 
-    def _finish(self, network: MLP, loop: FitLoop, result: FitResult, kept: int) -> None:
+    def _finish(self, training: Training, result: FitResult, kept: int) -> None:
         """The fitted attributes, and what ``partial_fit`` continues from."""
-        self.network_ = network
+        loop = training.loop
+        self.network_ = training.network
+        self._fitted_hyperparameters = training.hyperparameters
         self.history_ = result.history
         self.best_epoch_ = result.best_epoch
         self.kept_epoch_ = kept
@@ -352,7 +356,6 @@ class _MLPBase(BaseEstimator):
         self._loss: str = self._loss_name()
         self._optimizer: Optimizer = loop.optimizer
         self._penalty: WeightPenalty = loop.penalty
-        self._batch_size: int = loop.batch_size
         self._shuffle_rng: np.random.Generator = loop.rng
         self._keep_float64_copy()
 
