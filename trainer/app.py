@@ -12,10 +12,8 @@ from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
 
-import numpy as np
 from mlflow.environment_variables import MLFLOW_RUN_ID, MLFLOW_TRACKING_URI
 from omegaconf import DictConfig, OmegaConf
-from threadpoolctl import threadpool_limits
 
 import sweeps
 from runkit import startup_gc
@@ -30,22 +28,24 @@ from runkit.signals import (
     sigterm_as_interrupt,
 )
 from trainer.config import build_optimizer, check_config, check_metric_names, check_mlflow
-from trainer.core.callbacks import Callback, EarlyStopping, ProgressReporter, metric_mode
+from trainer.core.callbacks import Callback, ProgressReporter
 from trainer.core.fit import FitLoop, FitResult
-from trainer.core.losses import LOSSES, task_loss
-from trainer.core.network import MLP
-from trainer.core.penalties import WeightPenalty
+from trainer.core.losses import task_loss
 from trainer.data import Dataset, load_dataset
 from trainer.errors import ConfigError, UserError
 from trainer.memory import check_fits_in_memory
 from trainer.pruning import TrialReporter
+from trainer.tracking.datasets import log_datasets
 from trainer.tracking.drawer import drawer_for
-from trainer.tracking.model import log_trained_model
-from trainer.tracking.tags import (
-    DATASET_TAG,
-    LOSS_TAG,
-    STOP_REASON_TAG,
-    TASK_TAG,
+from trainer.tracking.links import run_link
+from trainer.tracking.model import log_trained_model, model_name
+from trainer.tracking.system_metrics import system_metrics
+from trainer.tracking.tags import DATASET_TAG, LOSS_TAG, STOP_REASON_TAG, TASK_TAG
+from trainer.training import (
+    Hyperparameters,
+    SeedStreams,
+    build_training,
+    kept_epoch,
 )
 
 
@@ -59,21 +59,6 @@ class EpochLogger(Callback):
         self.tracker.log_epoch(epoch, {k: v for k, v in logs.items() if k != "epoch"})
 
 
-# OpenBLAS splits a matrix product over threads from m*n*k >= 262,144; below a few million
-# multiply-adds per product the threads' synchronization costs more than the second core saves
-# (digits 64-256-128-64-10 at batch 16: 19-25 ms per epoch on 1 thread, 32-548 ms on 2;
-# benchmarks/RESULTS.md). Such models train on one thread.
-SMALL_MODEL_MULTIPLY_ADDS = 4_000_000
-
-
-def blas_threads_for(widths: list[int], batch_size: int, *, available: int) -> int:
-    """BLAS threads for training a network of layer ``widths``: one for a small model,
-    ``available`` (all cores, or a sweep worker's share: ``runkit.process.thread_budget``)
-    otherwise."""
-    largest = max(a * b for a, b in zip(widths, widths[1:], strict=False)) * batch_size
-    return 1 if largest < SMALL_MODEL_MULTIPLY_ADDS else available
-
-
 def start_dir() -> Path:
     """The directory the command was started in (Hydra may have changed the working dir)."""
     from hydra.core.hydra_config import HydraConfig
@@ -84,7 +69,14 @@ def start_dir() -> Path:
 
 
 def run(cfg: DictConfig | Mapping[str, Any]) -> float:
-    """Train, evaluate and track one run; return the objective at the kept epoch."""
+    """Train, evaluate and track one run; return the objective at the kept epoch.
+
+    The run is a new MLflow run, or the one MLflow's ``MLFLOW_RUN_ID`` hands over (a sweep's run
+    of the trial this run is), which its owner ends.
+
+    Raises:
+        optuna.TrialPruned: a sweep's pruner stopped the run (it ended as any run does).
+    """
     config = cfg if isinstance(cfg, DictConfig) else OmegaConf.create(dict(cfg))
     plain: dict[str, Any] = OmegaConf.to_container(config, resolve=True)  # type: ignore[assignment]
     base = start_dir()
@@ -103,16 +95,17 @@ def run(cfg: DictConfig | Mapping[str, Any]) -> float:
             run_name=plain["mlflow"].get("run_name") or default_run_name(plain),
             tags={DATASET_TAG: str(plain["data"]["name"])},
         )
+    # A run this process's sweep started is written with the trial's state as the sweep ends
+    # it (one write instead of two)
+    write_here = not (handed_over and tracker.owned)
     try:
         with tracker.writing() if handed_over else tracker, sigterm_as_interrupt():
             try:
                 tracker.log_params(flatten_config(plain))
                 tracker.log_text(OmegaConf.to_yaml(config, resolve=True), "config.yaml")
                 startup_gc.resume()  # the imports and the store are done: collect from here on
-                # A run this process's sweep started is written with the trial's state as the
-                # sweep ends it (one write instead of two)
-                write_here = not (handed_over and tracker.owned)
-                objective, pruned = _train(plain, tracker, base, uri, write_here)
+                with system_metrics(tracker, uri, enabled=plain["mlflow"]["system_metrics"]):
+                    objective, pruned = _train(plain, tracker, base, uri, write_here)
             except Exception as error:
                 full = no_space_error(error, uri)
                 if full is not None:  # one line saying where, as the run's reason too
@@ -133,7 +126,8 @@ def run(cfg: DictConfig | Mapping[str, Any]) -> float:
 
 
 def default_run_name(plain: Mapping[str, Any]) -> str:
-    """A run is named after its data and model (``digits-mlp-64x32``)."""
+    """A run is named after its data and model (``digits-mlp-64x32``; a sweep names its trials'
+    runs itself)."""
     data = plain["data"]
     name = str(data["name"])
     if data.get("path"):  # csv, npz: the file's name says more than the loader's
@@ -190,93 +184,49 @@ def _train(
     """Train, evaluate and log; returns the objective at the kept epoch, and the
     ``optuna.TrialPruned`` to raise when the sweep pruned the run (None otherwise)."""
     check_config(plain)
-    model_cfg, reg = plain["model"], plain["regularization"]
-    dtype = np.dtype(model_cfg["dtype"])
-    seed = plain["seed"]
-    # Independent streams for the split, the initialization/dropout and the shuffling, so
-    # changing one (e.g. dropout draws) never shifts another.
-    split_seed, net_seq, shuffle_seq = np.random.SeedSequence(seed).spawn(3)
+    hp = Hyperparameters.from_config(plain)
+    streams = SeedStreams.of(plain["seed"])
 
-    data = load_dataset(plain["data"], seed=int(split_seed.generate_state(1)[0]), dtype=dtype,
-                        base_dir=base)
+    data = load_dataset(plain["data"], seed=streams.split, dtype=hp.dtype, base_dir=base)
     check_metric_names(plain, data.task)
     loss_name = _choose_loss(plain["loss"], data)
     tracker.set_tags({TASK_TAG: data.task, LOSS_TAG: loss_name})
+    # the train, validation and test parts, as the run's inputs
+    tracker.datasets = log_datasets(tracker.client, tracker.run_id, data)
 
-    check_fits_in_memory([data.n_features, *model_cfg["hidden"], data.n_outputs],
-                         batch_size=min(plain["batch_size"], len(data.X_train)), dtype=dtype,
+    check_fits_in_memory([data.n_features, *hp.hidden, data.n_outputs],
+                         batch_size=min(hp.batch_size, len(data.X_train)), dtype=hp.dtype,
                          optimizer=str(plain["optimizer"].get("name")),
-                         hidden=model_cfg["hidden"])
-    network = MLP(
-        data.n_features,
-        list(model_cfg["hidden"]),
-        data.n_outputs,
-        activation=model_cfg["activation"],
-        init=model_cfg["init"],
-        dropout=reg["dropout"],
-        dtype=dtype,
-        rng=np.random.default_rng(net_seq),
-    )
-    optimizer = build_optimizer(plain["optimizer"])
-    penalty = WeightPenalty(reg["l1"], reg["l2"])
-
-    es_cfg = plain["early_stopping"]
-    early_stopping = EarlyStopping(
-        es_cfg["monitor"],
-        mode=es_cfg["mode"],
-        patience=es_cfg["patience"],
-        min_delta=es_cfg["min_delta"],
-        restore_best_weights=es_cfg["restore_best_weights"],
-        start_from_epoch=es_cfg["start_from_epoch"],
-    )
-    progress_style = plain["progress"]
+                         hidden=plain["model"]["hidden"])
     in_sweep = sweeps.current_trial() is not None
     # started now, the helper that draws a sweep's pictures imports while this trial trains
     drawer = drawer_for(uri) if in_sweep else None
+    progress_style = plain["progress"]
     if progress_style == "auto" and in_sweep:
         progress_style = "none"  # sweep workers share one terminal: the sweep reports instead
-    callbacks: list[Callback] = [EpochLogger(tracker)]
-    if es_cfg["enabled"]:
-        callbacks.append(early_stopping)
     reporter = TrialReporter(plain["objective"]) if in_sweep else None
-    if reporter is not None:
-        callbacks.append(reporter)
-    callbacks.append(ProgressReporter(plain["epochs"], style=progress_style))
-
-    loss = LOSSES[loss_name]
+    training = build_training(
+        hp, n_features=data.n_features, n_outputs=data.n_outputs, loss=loss_name,
+        optimizer=build_optimizer(plain["optimizer"]), streams=streams,
+        before=[EpochLogger(tracker)],
+        after=[*([reporter] if reporter is not None else []),
+               ProgressReporter(hp.epochs, style=progress_style)],
+    )
+    loop, network = training.loop, training.network
     classification = data.task == "classification"
-    loop = FitLoop(
-        network,
-        loss,
-        optimizer,
-        penalty,
-        epochs=plain["epochs"],
-        batch_size=plain["batch_size"],
-        rng=np.random.default_rng(shuffle_seq),
-        callbacks=callbacks,
+    result = training.run(
+        data.X_train,
+        data.encode_targets(data.y_train),
+        data.X_val,
+        data.encode_targets(data.y_val),
+        y_train_labels=data.y_train if classification else None,
+        y_val_labels=data.y_val if classification else None,
+        available_threads=thread_budget(),
     )
-    threads = blas_threads_for(
-        [data.n_features, *network.hidden, data.n_outputs],
-        min(plain["batch_size"], len(data.X_train)),
-        available=thread_budget(),
-    )
-    with threadpool_limits(limits=threads, user_api="blas"):
-        result = loop.run(
-            data.X_train,
-            data.encode_targets(data.y_train),
-            data.X_val,
-            data.encode_targets(data.y_val),
-            y_train_labels=data.y_train if classification else None,
-            y_val_labels=data.y_val if classification else None,
-        )
 
-    monitor = es_cfg["monitor"]
-    if result.best_epoch is None:  # early stopping disabled: still report the best epoch
-        pick = min if metric_mode(monitor) == "min" else max
-        result.best_epoch = int(pick(result.history, key=lambda logs: logs[monitor])["epoch"])
-    restored = es_cfg["enabled"] and es_cfg["restore_best_weights"]
-    kept_epoch = result.best_epoch if restored else result.stopped_epoch
-    objective = float(result.history[kept_epoch - 1][plain["objective"]])
+    kept = kept_epoch(result, hp)
+    assert result.best_epoch is not None  # the validation metrics are always logged here
+    objective = float(result.history[kept - 1][plain["objective"]])
 
     test_metrics = loop.evaluate(
         data.X_test,
@@ -284,7 +234,12 @@ def _train(
         data.y_test if classification else None,
         prefix="test_",
     )
-    end_metrics = {**test_metrics, "best_epoch": result.best_epoch,
+    # The kept epoch's value of what the sweep optimizes and early stopping watches, under a
+    # name of its own: the runs table sorts by it as the sweep ranks (`val_loss` itself is the
+    # last epoch's value there).
+    kept_values = {f"best_{key}": result.history[kept - 1][key]
+                   for key in dict.fromkeys([plain["objective"], hp.monitor])}
+    end_metrics = {**test_metrics, **kept_values, "best_epoch": result.best_epoch,
                    "stopped_epoch": result.stopped_epoch}
     tracker.set_tags({STOP_REASON_TAG: result.stop_reason})
     # A pruned trial is a weak configuration cut short: its few epochs stay charted from the
@@ -306,7 +261,8 @@ def _train(
     if plain["mlflow"]["log_model"] and not pruned:
         model_id = log_trained_model(
             tracker,
-            step=kept_epoch,
+            name=model_name(tracker.run_name or data.name),
+            step=kept,
             params=plain,
             network_state=network.state_dict(),
             network_config=network.config(),
@@ -315,11 +271,12 @@ def _train(
             preprocessor_arrays=data.preprocessor.to_arrays(),
             classes=data.classes,
             feature_names=data.feature_names,
+            feature_dtypes=None if data.raw is None else data.raw.feature_dtypes,
             input_example=None,
         )
         # The model's metrics: those of the epoch whose weights it holds, and the test's
-        kept_logs = {k: v for k, v in result.history[kept_epoch - 1].items() if k != "epoch"}
-        tracker.log_metrics(kept_logs, step=kept_epoch, model_id=model_id)
+        kept_logs = {k: v for k, v in result.history[kept - 1].items() if k != "epoch"}
+        tracker.log_metrics(kept_logs, step=kept, model_id=model_id)
     tracker.log_metrics(end_metrics, model_id=model_id)
     # The run's one write of its params, tags and metrics (a short run logs nothing before;
     # one log_batch instead of two saves 5 ms a run, 3-13 ms in a fresh process). Here, not
@@ -327,7 +284,7 @@ def _train(
     if write_here:
         tracker.flush()
     if not in_sweep:  # a sweep prints its own summary, not one per trial
-        _print_summary(result, test_metrics, kept_epoch, plain, tracker.run_id, uri)
+        _print_summary(result, test_metrics, kept, plain, tracker, uri)
     return objective, reporter.pruned if reporter is not None else None
 
 
@@ -345,7 +302,7 @@ def _print_summary(
     test_metrics: Mapping[str, float],
     kept_epoch: int,
     plain: Mapping[str, Any],
-    run_id: str,
+    tracker: RunTracker,
     uri: str,
 ) -> None:
     """Where training stopped, the epoch whose weights were kept with its value, the test
@@ -361,7 +318,9 @@ def _print_summary(
         lines[0] += f"; best was epoch {best_epoch}: {monitor}={best[monitor]:.4f}"
     metrics = "  ".join(f"{k}={v:.4f}" for k, v in test_metrics.items())
     lines.append(f"test: {metrics}")
-    lines.append(f"MLflow run {run_id} in experiment {plain['mlflow']['experiment']!r} ({uri})")
+    lines.append(f"MLflow run {tracker.run_id} in experiment {plain['mlflow']['experiment']!r} "
+                 f"({uri})")
+    lines.append(f"  see it: {run_link(uri, tracker.experiment_id, tracker.run_id)}")
     print("\n".join(lines), flush=True)
 
 

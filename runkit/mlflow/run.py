@@ -155,6 +155,9 @@ class RunTracker:
         self.end_error: Exception | None = None  # why the run's last writes or status failed
         self.status_recorded = False  # whether the store has the run's final status
         self.status: str | None = None  # the final status asked for, once ended
+        # the run's dataset inputs by part (``val``, ``test`` ...), each with its ``name`` and
+        # ``digest``: a model metric named after a part (``val_loss``) is linked to it
+        self.datasets: dict[str, Any] = {}
         self.owned = owned  # started by this process, which ends it (else borrowed)
         if owned:
             _open_trackers.add(self)
@@ -278,9 +281,11 @@ class RunTracker:
         first model of a ``python -m trainer`` run is logged).
 
         With ``model_id`` the values also become metrics of that logged model (its Models tab
-        columns). They keep the timestamp of the step's earlier values, so a value the run
-        already has, logged again for the model, stays one point of the run's history (MLflow's
-        ``log_model`` links a step's metrics the same way).
+        columns), each linked to the dataset part it was measured on (``val_*`` the validation
+        part, ``test_*`` the test part) once :meth:`log_datasets` logged them. They keep the
+        timestamp of the step's earlier values, so a value the run already has, logged again for
+        the model, stays one point of the run's history (MLflow's ``log_model`` links a step's
+        metrics the same way).
         """
         step = 0 if step is None else int(step)
         now = int(time.time() * 1000)
@@ -296,10 +301,12 @@ class RunTracker:
                 if m.model_id is not None or m.step != step or m.timestamp != timestamp
                 or (m.key, m.value) not in linked
             ]
-        self._buffer.extend(
-            Metric(key, float(value), timestamp, step, model_id=model_id)
-            for key, value in metrics.items()
-        )
+        for key, value in metrics.items():
+            dataset = self.datasets.get(key.split("_", 1)[0]) if model_id else None
+            self._buffer.append(Metric(
+                key, float(value), timestamp, step, model_id=model_id,
+                dataset_name=None if dataset is None else dataset.name,
+                dataset_digest=None if dataset is None else dataset.digest))
         if len(self._buffer) >= self.max_buffered:
             self.flush()
 

@@ -1,11 +1,12 @@
 """Each trial's MLflow run, for any app: opened by the worker before the task runs, ended with
 the trial's state.
 
-The run is a child of the sweep's parent run, named ``<study>-trial-<number>`` and tagged with
-its study and number. It holds the trial's parameters, every value the task reports
-(``sweeps.report``) as the metric ``intermediate_value`` at its step, the value the task returns
-(``value``; ``values_0``, ``values_1`` ... for several objectives), the trial's state
-(``optuna.trial_state``) and, when it failed, its reason (``failure_reason``).
+The run is a child of the sweep's parent run, named ``trial-<number>-<study>`` (what tells
+trials apart comes first: the runs table cuts long names) and tagged with its study and number.
+It holds the trial's parameters, every value the task reports (``sweeps.report``) as the metric
+``intermediate_value`` at its step, the value the task returns (``value``; ``values_0``,
+``values_1`` ... for several objectives), the trial's state (``optuna.trial_state``) and, when it
+failed, its reason (``failure_reason``).
 
 An app that never imports MLflow gets that run as it is. An app that logs with MLflow itself
 logs into the same run, handed over the way MLflow hands runs over: ``MLFLOW_RUN_ID``,
@@ -68,9 +69,12 @@ class TrialRun:
     """
 
     def __init__(self, tracker: RunTracker | None = None,
-                 target: TrackingTarget | None = None) -> None:
+                 target: TrackingTarget | None = None, *, study_name: str = "",
+                 number: int = 0) -> None:
         self.tracker = tracker
         self.target = target
+        self.study_name = study_name
+        self.number = number
 
     @classmethod
     def start(cls, target: TrackingTarget | None, *, study_name: str, number: int,
@@ -81,11 +85,11 @@ class TrialRun:
         from runkit.mlflow import RunTracker
 
         tracker = RunTracker.start(
-            target.tracking_uri, target.experiment_id, run_name=f"{study_name}-trial-{number}",
+            target.tracking_uri, target.experiment_id, run_name=f"trial-{number}-{study_name}",
             tags={STUDY_TAG: study_name, TRIAL_NUMBER_TAG: str(number)},
             parent_run_id=target.parent_run_id)
         tracker.log_params(params, keep_logged=True)
-        return cls(tracker, target)
+        return cls(tracker, target, study_name=study_name, number=number)
 
     @property
     def run_id(self) -> str | None:
@@ -148,7 +152,7 @@ class TrialRun:
             return
         at = f"at step {step}" if step is not None else "before any step"
         tracker.set_tags({TRIAL_STATE_TAG: "PRUNED",
-                          _RUN_NAME_TAG: f"{tracker.run_name or ''} (pruned {at})"})
+                          _RUN_NAME_TAG: f"trial-{self.number} (pruned {at}) {self.study_name}"})
         tracker.end("FINISHED")
 
     def fail(self, reason: str) -> None:

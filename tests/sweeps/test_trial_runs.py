@@ -51,7 +51,7 @@ def test_an_app_that_never_imports_mlflow_gets_a_child_run_per_trial(tracked) ->
     for trial in load(plan).trials:
         run = client.get_run(trial.user_attrs[RUN_ID_ATTR])
         assert run.info.status == "FINISHED"
-        assert run.info.run_name == f"test-trial-{trial.number}"
+        assert run.info.run_name == f"trial-{trial.number}-test"
         assert run.data.tags["mlflow.parentRunId"] == parent
         assert run.data.tags["optuna.trial_state"] == "COMPLETE"
         assert run.data.tags["optuna.study_name"] == "test"
@@ -76,7 +76,7 @@ def test_failed_pruned_and_interrupted_trials_end_their_runs_so(tracked) -> None
     assert runs[0].data.tags["optuna.trial_state"] == "FAIL"
     assert runs[1].info.status == "FINISHED"
     assert runs[1].data.tags["optuna.trial_state"] == "PRUNED"
-    assert runs[1].info.run_name == "test-trial-1 (pruned at step 2)"  # its last report
+    assert runs[1].info.run_name == "trial-1 (pruned at step 2) test"  # its last report
 
     with pytest.raises(KeyboardInterrupt):
         run_worker(replace(plan, n_trials=4), FakeJob(interrupt_trial=3))

@@ -26,7 +26,7 @@ from sqlalchemy import event
 from sqlalchemy.orm import Session
 
 from runkit.mlflow import run as tracking_run
-from trainer import app
+from trainer import training
 from trainer.app import run
 from trainer.core.callbacks import Callback
 from trainer.core.fit import FitLoop
@@ -89,7 +89,7 @@ def run_with(started_runs: list[str]) -> Callable[..., tuple[str, BaseException 
 
         extra = list(callbacks)
         try:
-            with mock.patch.object(app, "FitLoop", loop_with_callbacks):
+            with mock.patch.object(training, "FitLoop", loop_with_callbacks):
                 run(cfg)
         except BaseException as error:  # KeyboardInterrupt included
             return started_runs[-1], error
@@ -98,14 +98,15 @@ def run_with(started_runs: list[str]) -> Callable[..., tuple[str, BaseException 
     return run_with
 
 
-def test_a_run_makes_three_store_calls_besides_its_model(run_with, make_config, store_uri,
-                                                          counting):
-    # create_run, one log_batch with every param, tag and metric, set_terminated; the config
-    # and the picture go to the artifact repository without looking the run up again
+def test_a_run_makes_four_store_calls_besides_its_model(run_with, make_config, store_uri,
+                                                         counting):
+    # create_run, one log_batch with every param, tag and metric, one log_inputs with the three
+    # dataset parts, set_terminated; the config and the picture go to the artifact repository
+    # without looking the run up again
     cfg = make_config(*FAST)
     run_id, error = run_with(cfg)
     assert error is None
-    assert counting().calls == Counter(create_run=1, log_batch=1, set_terminated=1)
+    assert counting().calls == Counter(create_run=1, log_batch=1, log_inputs=1, set_terminated=1)
     logged = MlflowClient(store_uri).get_run(run_id)
     assert logged.info.status == "FINISHED"
     assert logged.data.params["model.hidden"] == "[16]"
@@ -143,7 +144,7 @@ def test_a_run_interrupted_mid_training_keeps_its_epochs_and_ends_killed(run_wit
     client = MlflowClient(store_uri)
     for key in ("train_loss", "val_loss", "val_accuracy"):
         assert [m.step for m in client.get_metric_history(run_id, key)] == [1, 2, 3]
-    assert counting().calls == Counter(create_run=1, log_batch=1, set_terminated=1)
+    assert counting().calls == Counter(create_run=1, log_batch=1, log_inputs=1, set_terminated=1)
 
 
 def test_a_run_failing_mid_training_keeps_its_epochs_and_ends_failed(run_with, make_config,
@@ -210,7 +211,7 @@ class TrainerJob:
 
 
 @pytest.mark.parametrize("pruned", [False, True], ids=["complete", "pruned"])
-def test_a_swept_run_is_its_trials_run_and_makes_the_same_three_calls(
+def test_a_swept_run_is_its_trials_run_and_makes_the_same_four_calls(
         make_config, store_uri, counting, tmp_path, pruned):
     # the sweep opens the trial's run, the trainer writes into it, the sweep ends it with the
     # trial's state: its params, tags and metrics ride along in one write, as a run alone's
@@ -230,7 +231,7 @@ def test_a_swept_run_is_its_trials_run_and_makes_the_same_three_calls(
     run_worker(plan, TrainerJob(make_config))
     [trial] = study.get_trials()
     logged = MlflowClient(store_uri).get_run(trial.user_attrs["mlflow_run_id"])
-    assert counting().calls == Counter(create_run=1, log_batch=1, set_terminated=1)
+    assert counting().calls == Counter(create_run=1, log_batch=1, log_inputs=1, set_terminated=1)
     assert logged.info.status == "FINISHED"
     assert logged.data.tags["optuna.study_name"] == "calls"
     assert logged.data.tags["optuna.trial_number"] == "0"
@@ -241,12 +242,12 @@ def test_a_swept_run_is_its_trials_run_and_makes_the_same_three_calls(
         assert trial.state == TrialState.PRUNED
         assert logged.data.tags["optuna.trial_state"] == "PRUNED"
         assert logged.data.tags["stop_reason"] == "pruned"
-        assert logged.info.run_name == "calls-trial-0 (pruned at step 2)"
+        assert logged.info.run_name == "trial-0 (pruned at step 2) calls"
         assert [m.step for m in curve] == [1, 2] and "value" not in logged.data.metrics
     else:
         assert trial.state == TrialState.COMPLETE
         assert logged.data.tags["optuna.trial_state"] == "COMPLETE"
-        assert logged.info.run_name == "calls-trial-0"
+        assert logged.info.run_name == "trial-0-calls"
         assert [m.step for m in curve] == list(range(1, 9))
         assert logged.data.metrics["value"] == trial.value
 
