@@ -13,7 +13,6 @@ from __future__ import annotations
 import contextlib
 import logging
 import re
-import shlex
 import threading
 import warnings
 from collections.abc import Callable, Iterator, Mapping, Sequence
@@ -23,6 +22,7 @@ from typing import TYPE_CHECKING, Any
 import optuna
 from optuna.trial import FrozenTrial, TrialState
 
+from sweeps._command import reproduce_line
 from sweeps.study._budget import (
     OVERRIDES_ATTR,
     RUN_ID_ATTR,
@@ -148,9 +148,10 @@ class BestTrial:
 
 def reproduce_command(trial: FrozenTrial, fallback: Callable[[Mapping[str, Any]], list[str]]
                       ) -> str:
-    """``python -m trainer <overrides>`` running the trial's exact configuration alone."""
+    """The app's own command with the trial's overrides, running its exact configuration alone
+    (``python sphere.py x=0.0 y=0``; see ``sweeps._command``)."""
     overrides = trial.user_attrs.get(OVERRIDES_ATTR) or fallback(trial.params)
-    return " ".join(["python -m trainer", *(shlex.quote(str(o)) for o in overrides)])
+    return reproduce_line(overrides)
 
 
 def best_trial(study: optuna.Study,
