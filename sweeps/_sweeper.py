@@ -258,7 +258,7 @@ class OptunaSweep:
             return self._run(plan, study, n_workers, tracker=None)
         result = self._run_tracked(plan, study, n_workers, tracking_uri, space, direction,
                                    storage_spec)
-        if register_as is not None and result.status == "FINISHED":
+        if register_as is not None:  # (a sweep that did not finish has left already)
             result.registered = self._register(tracking_uri, register_as, result.best,
                                                study_name, objective=objective,
                                                direction=direction)
@@ -465,8 +465,7 @@ class OptunaSweep:
 
     @staticmethod
     def _status_reason(result: SweepResult) -> str:
-        if result.status == "KILLED":
-            return "interrupted (Ctrl-C or SIGTERM)"
+        """Why a sweep FAILED (an interrupted one has left with its own reason already)."""
         return (f"{result.budget.failed} of {result.budget.finished} finished trials failed, or "
                 "a worker stopped unexpectedly")
 

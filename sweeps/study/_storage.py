@@ -43,6 +43,7 @@ from optuna.trial import TrialState
 from runkit._private_apis import study_engine, trial_id
 from runkit.errors import ConfigError
 from runkit.sqlite import anchored_sqlite_url, sqlite_path
+from sweeps._optuna_logging import optuna_verbosity
 from sweeps.study._budget import (
     FAIL_REASON_ATTR,
     PER_RUN_ATTRS,
@@ -273,8 +274,6 @@ def load_or_create_study(
     study_name: str,
     *,
     direction: str,
-    sampler: optuna.samplers.BaseSampler | None = None,
-    pruner: optuna.pruners.BasePruner | None = None,
     metric_name: str | None = None,
 ) -> optuna.Study:
     """Create the study or load it when it exists (re-running a command resumes it).
@@ -286,22 +285,17 @@ def load_or_create_study(
     Raises:
         ConfigError: the existing study optimizes in the other direction.
     """
-    verbosity = optuna.logging.get_verbosity()
-    optuna.logging.set_verbosity(optuna.logging.WARNING)
-    try:
+    with optuna_verbosity(optuna.logging.WARNING):
         for attempt in range(_OPEN_ATTEMPTS):
             try:
                 study = optuna.create_study(storage=storage, study_name=study_name,
                                             direction=StudyDirection[direction.upper()],
-                                            sampler=sampler, pruner=pruner,
                                             load_if_exists=True)
                 break
             except optuna.exceptions.DuplicatedStudyError:
                 if attempt == _OPEN_ATTEMPTS - 1:
                     raise
                 time.sleep(0.05 + random.random() * 0.2)
-    finally:
-        optuna.logging.set_verbosity(verbosity)
     existing = study.direction.name.lower()
     if existing != direction:
         raise ConfigError("hydra.sweeper.direction", f"{existing} (study {study_name!r} "

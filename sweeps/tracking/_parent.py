@@ -15,7 +15,7 @@ import logging
 import re
 import threading
 import warnings
-from collections.abc import Callable, Iterator, Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
@@ -23,6 +23,7 @@ import optuna
 from optuna.trial import FrozenTrial, TrialState
 
 from sweeps._command import reproduce_line
+from sweeps._optuna_logging import optuna_verbosity
 from sweeps.study._budget import (
     OVERRIDES_ATTR,
     RUN_ID_ATTR,
@@ -251,16 +252,6 @@ class SweepMonitor:
         return budget
 
 
-@contextlib.contextmanager
-def _optuna_verbosity(level: int) -> Iterator[None]:
-    previous = optuna.logging.get_verbosity()
-    optuna.logging.set_verbosity(level)
-    try:
-        yield
-    finally:
-        optuna.logging.set_verbosity(previous)
-
-
 def _figures(study: optuna.Study, metric: str) -> dict[str, Callable[[], Any]]:
     from optuna.visualization import matplotlib as plots
 
@@ -291,7 +282,7 @@ def log_study_artifacts(tracker: RunTracker, study: optuna.Study, best: BestTria
     figures = _figures(study, metric) if finished else {}
     for name, draw in figures.items():
         try:
-            with warnings.catch_warnings(), _optuna_verbosity(optuna.logging.ERROR):
+            with warnings.catch_warnings(), optuna_verbosity(optuna.logging.ERROR):
                 warnings.simplefilter("ignore")  # "few trials" notes: the picture says it
                 axes = draw()
         except Exception as error:  # e.g. importances need two completed trials

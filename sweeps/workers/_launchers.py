@@ -18,11 +18,10 @@ from __future__ import annotations
 
 import contextlib
 import logging
-import os
 import signal
 import threading
 import time
-from dataclasses import dataclass, replace
+from dataclasses import asdict, dataclass, replace
 from typing import Any
 
 import optuna
@@ -138,13 +137,8 @@ class LaunchedWorker:
             log.info("worker %d preempted: its trial is queued again, submitit requeues the job",
                      index)
             signals.previous[preemption](preemption, None)  # submitit's: requeue, then exit
-        return {
-            "index": index,
-            "pid": os.getpid(),
-            "trials": list(report.trials) if report else [],
-            "interrupted": report is None,
-            "stopped_for_failures": bool(report and report.stopped_for_failures),
-        }
+        # the report as a worker process writes it (plain data: the launcher may pickle it)
+        return asdict(report or WorkerReport(index, interrupted=True))
 
 
 def launch_workers(plan: WorkerPlan, job: HydraJob, n_workers: int, *, hydra_context: Any,
@@ -168,8 +162,6 @@ def launch_workers(plan: WorkerPlan, job: HydraJob, n_workers: int, *, hydra_con
     log.info("launching %d worker jobs through %s", n_workers, target.rsplit(".", 1)[-1])
     try:
         returns = launcher.launch(overrides, initial_job_idx=0)
-    except KeyboardInterrupt:
-        raise
     except Exception as error:  # a job died (killed, preempted for good): see the study
         log.warning("the launcher reported: %s: %s", type(error).__name__,
                     str(error).splitlines()[0] if str(error) else "")
@@ -180,10 +172,7 @@ def launch_workers(plan: WorkerPlan, job: HydraJob, n_workers: int, *, hydra_con
 
 def _report(job_return: Any) -> WorkerReport:
     """The report a launched worker job returned (see ``LaunchedWorker.__call__``)."""
-    value = job_return.return_value
-    return WorkerReport(index=value["index"], pid=value.get("pid", 0),
-                        trials=list(value["trials"]), interrupted=value["interrupted"],
-                        stopped_for_failures=value["stopped_for_failures"])
+    return WorkerReport(**job_return.return_value)
 
 
 def await_trials_elsewhere(study: optuna.Study, plan: WorkerPlan) -> Budget:

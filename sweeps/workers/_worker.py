@@ -19,7 +19,7 @@ import math
 import os
 import socket
 import time
-from collections.abc import Iterator, Sequence
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -27,10 +27,11 @@ import numpy as np
 import optuna
 from optuna.trial import TrialState
 
-from runkit._private_apis import OPTUNA_OPTIMIZE_LOGGER, job_error
+from runkit._private_apis import job_error
 from runkit.errors import one_line
 from runkit.process import done
 from runkit.signals import stop_if_interrupted
+from sweeps._optuna_logging import quiet_trials
 from sweeps._session import TrialSession, running
 from sweeps.search._space import SearchSpace
 from sweeps.study._budget import (
@@ -312,29 +313,6 @@ def _log_finished(study: optuna.Study, trial: optuna.trial.FrozenTrial) -> None:
         log.warning("trial %d FAIL: %s  %s", trial.number, fail_reason(trial), params)
 
 
-class _DropOptunaFailureWarnings(logging.Filter):
-    def filter(self, record: logging.LogRecord) -> bool:
-        return not (record.name == OPTUNA_OPTIMIZE_LOGGER and record.levelno == logging.WARNING)
-
-
-@contextlib.contextmanager
-def _quiet_optuna() -> Iterator[None]:
-    """Optuna's per-trial lines are replaced by :func:`_log_finished`; its warnings stay."""
-    handler_filter = _DropOptunaFailureWarnings()
-    optuna_logger = logging.getLogger("optuna")
-    handlers = list(optuna_logger.handlers)
-    verbosity = optuna.logging.get_verbosity()
-    optuna.logging.set_verbosity(optuna.logging.WARNING)
-    for handler in handlers:
-        handler.addFilter(handler_filter)
-    try:
-        yield
-    finally:
-        for handler in handlers:
-            handler.removeFilter(handler_filter)
-        optuna.logging.set_verbosity(verbosity)
-
-
 def run_worker(plan: WorkerPlan, job: HydraJob, index: int = 0) -> WorkerReport:
     """Run trials until the study has ``n_trials`` finished (or most fail); returns a report.
     Work the trials left pending in this process (``runkit.process.when_done``: e.g. pictures
@@ -353,7 +331,7 @@ def run_worker(plan: WorkerPlan, job: HydraJob, index: int = 0) -> WorkerReport:
     study.pruner = build_pruner(plan.pruner)
     runner = _TrialRunner(plan, job, study)
     try:
-        with _quiet_optuna():
+        with quiet_trials():
             _run_trials(plan, study, runner, report)
     finally:
         done()  # e.g. the trials' pictures still being drawn elsewhere
