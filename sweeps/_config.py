@@ -21,7 +21,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import Any
 
-__all__ = ["TARGET", "MlflowConf", "OptunaSweepsConf", "register"]
+__all__ = ["TARGET", "MlflowConf", "OptunaSweepsConf", "plain", "register"]
 
 # Hydra instantiates only sweepers under hydra_plugins: the shim forwards to sweeps._sweeper.
 TARGET = "hydra_plugins.optuna_sweeps.OptunaSweeper"
@@ -99,3 +99,13 @@ def register() -> None:
     for name in ("optuna", "optuna_sweeps"):
         store.store(group="hydra/sweeper", name=name, node=OptunaSweepsConf,
                     provider="optuna_sweeps")
+
+
+def plain(value: Any) -> Any:
+    """A key's value as plain data: a config mapping or list as a dict or list (interpolations
+    resolved), anything else as it is."""
+    from omegaconf import DictConfig, ListConfig, OmegaConf
+
+    if isinstance(value, DictConfig | ListConfig):
+        return OmegaConf.to_container(value, resolve=True)
+    return value

@@ -16,7 +16,7 @@ from dataclasses import dataclass, fields
 from typing import Any
 
 from runkit.errors import ConfigError
-from sweeps._config import OptunaSweepsConf
+from sweeps._config import OptunaSweepsConf, plain
 
 __all__ = ["KEY", "SweeperSettings", "Tracking", "parse_settings"]
 
@@ -143,15 +143,6 @@ _ELSEWHERE = {"sampler", "pruner", "params", "conditions", "mlflow", "custom_sea
 assert set(_CHECKS) | _ELSEWHERE == {f.name for f in fields(OptunaSweepsConf)} - {"_target_"}
 
 
-def _plain(value: Any) -> Any:
-    """A config list or mapping as a plain one (interpolations resolved)."""
-    from omegaconf import DictConfig, ListConfig, OmegaConf
-
-    if isinstance(value, DictConfig | ListConfig):
-        return OmegaConf.to_container(value, resolve=True)
-    return value
-
-
 def _default(key: str) -> Any:
     """The schema's default of ``key`` (a fresh copy for the mutable ones)."""
     for f in fields(OptunaSweepsConf):
@@ -210,7 +201,7 @@ def parse_settings(keys: Mapping[str, Any]) -> SweeperSettings:
             it accepts.
     """
     def value(key: str) -> Any:
-        return _plain(keys[key]) if key in keys else _default(key)
+        return plain(keys[key]) if key in keys else _default(key)
 
     if value("custom_search_space") is not None:
         raise ConfigError(f"{KEY}.custom_search_space", "null (a custom search space is not "
