@@ -240,6 +240,9 @@ def test_a_full_disk_mid_run_is_one_line_and_no_run_stays_running(tmp_path):
         ("epoch=5", "epoch: no such key in the config; did you mean epochs=5? "
                     "(+epoch=5 would add it as a new key)"),
         ("optimizer.lrr=0.1", "did you mean optimizer.lr=0.1?"),
+        ("optimizer.momentum=-0.1", "optimizer.momentum: no such key in the optimizer chosen; "
+                                    "it belongs to optimizer=momentum (optimizer=momentum "
+                                    "optimizer.momentum=-0.1)"),
         ("early_stoping.patience=3", "did you mean early_stopping.patience=3?"),
         ("colour=red", "Could not override 'colour'"),  # nothing close: Hydra's own words
         ("optimizer=adamw", "Available options in 'optimizer': adam, momentum, rmsprop, sgd"),
