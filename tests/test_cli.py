@@ -256,6 +256,25 @@ def test_hydra_errors_are_one_line(tmp_path, override, expected):
     assert line.startswith("error: ") and expected in line
 
 
+@pytest.mark.slow
+@pytest.mark.parametrize(("override", "line"), [
+    ("epochs=${nope}", "error: epochs: expected an interpolation that resolves (the config has "
+                       "no key 'nope'), got '${nope}'"),
+    ("epochs=${oc.env:TRAINER_TEST_UNSET}",
+     "error: epochs: expected an interpolation that resolves (the environment variable "
+     "TRAINER_TEST_UNSET is not set; ${oc.env:TRAINER_TEST_UNSET,DEFAULT} gives a default), "
+     "got '${oc.env:TRAINER_TEST_UNSET}'"),
+    ("hydra.run.dir=${nope}", "error: hydra.run.dir: expected an interpolation that resolves "
+                              "(the config has no key 'nope'), got '${nope}'"),
+])
+def test_an_interpolation_that_does_not_resolve_is_one_line_naming_its_key(tmp_path, override,
+                                                                             line):
+    # not OmegaConf's "Interpolation key 'nope' not found", nor Hydra's "Error executing job"
+    done = trainer(tmp_path, override)
+    assert done.returncode == 1
+    assert done.stderr.strip().splitlines() == [line]
+
+
 def test_one_line_joins_hydra_messages():
     from trainer.__main__ import one_line
 

@@ -65,6 +65,12 @@ def cli() -> None:
         print(f"error: {error}", file=sys.stderr)
         raise SystemExit(1) from None
     except (HydraException, OmegaConfBaseException) as error:
+        from trainer.interpolations import interpolation_error
+
+        unresolved = interpolation_error(error, overrides=sys.argv[1:])
+        if unresolved is not None:  # `hydra.run.dir=${nope}`: the key, not only Hydra's words
+            print(f"error: {unresolved}", file=sys.stderr)
+            raise SystemExit(1) from None
         message = str(error)
         if isinstance(error.__cause__, OmegaConfBaseException):  # e.g. "Key 'x' is not in struct"
             message = f"{message}\n{str(error.__cause__).splitlines()[0]}"

@@ -25,6 +25,7 @@ from trainer.core.network import MLP
 from trainer.core.penalties import WeightPenalty
 from trainer.data import Dataset, load_dataset
 from trainer.errors import ConfigError, TrainerError
+from trainer.interpolations import resolve_config
 from trainer.interrupts import (
     exit_code,
     ignore_further_interrupts,
@@ -84,7 +85,7 @@ def run(cfg: DictConfig | Mapping[str, Any]) -> float:
     """Train, evaluate and track one run; return the objective at the kept epoch."""
     context = run_context.current()
     config = cfg if isinstance(cfg, DictConfig) else OmegaConf.create(dict(cfg))
-    plain: dict[str, Any] = OmegaConf.to_container(config, resolve=True)  # type: ignore[assignment]
+    plain = resolve_config(config)  # an interpolation that does not resolve: one line
     base = start_dir()
 
     check_mlflow(plain)  # the rest is checked inside the run, which then ends FAILED
