@@ -15,6 +15,7 @@ from trainer.interrupts import (
     exit_code,
     ignore_further_interrupts,
     interrupt_name,
+    redeliver_swallowed_interrupts,
     sigterm_as_interrupt,
 )
 
@@ -52,6 +53,7 @@ def cli() -> None:
     startup_gc.pause()  # until training starts: 0.8 s of a sweep's start-up (trainer/startup_gc.py)
     # Hydra prints exceptions with a stack trace; raising them here lets us print one line.
     os.environ.setdefault("HYDRA_FULL_ERROR", "1")
+    redeliver_swallowed_interrupts()  # Ctrl-C inside a GC callback: not printed, not lost
     try:
         with sigterm_as_interrupt():  # SIGTERM and SIGHUP stop a command as Ctrl-C does
             main()

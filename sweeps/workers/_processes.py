@@ -33,7 +33,12 @@ from sweeps.study._storage import storage_error
 from sweeps.workers._interrupt import INTERRUPT_REQUESTED
 from sweeps.workers._worker import HydraJob, WorkerPlan, WorkerReport, run_worker
 from trainer.errors import TrainerError
-from trainer.interrupts import STOP_SIGNALS, Interrupted
+from trainer.interrupts import (
+    STOP_SIGNALS,
+    Interrupted,
+    redeliver_swallowed_interrupts,
+    redelivered,
+)
 
 __all__ = ["EXIT_INTERRUPTED", "run_local_worker", "run_processes", "stop_workers",
            "worker_process_main"]
@@ -57,9 +62,11 @@ def _flag_interrupts(*, once: bool) -> dict[int, Any]:
     the sweep's own slot does not, so that a second Ctrl-C still reaches it.
     """
     INTERRUPT_REQUESTED.clear()
+    redeliver_swallowed_interrupts()  # one raised inside a GC callback: silent, and sent again
 
     def handler(signum: int, frame: Any) -> None:
-        if once and INTERRUPT_REQUESTED.is_set():
+        again = redelivered()  # the same interrupt, whose first raise Python swallowed
+        if once and INTERRUPT_REQUESTED.is_set() and not again:
             return
         INTERRUPT_REQUESTED.set()
         raise Interrupted(signum)
