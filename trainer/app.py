@@ -24,7 +24,7 @@ from trainer.core.losses import LOSSES, task_loss
 from trainer.core.network import MLP
 from trainer.core.penalties import WeightPenalty
 from trainer.data import Dataset, load_dataset
-from trainer.errors import ConfigError, TrainerError
+from trainer.errors import ConfigError, DataError, TrainerError
 from trainer.interpolations import resolve_config
 from trainer.interrupts import (
     exit_code,
@@ -32,7 +32,7 @@ from trainer.interrupts import (
     interrupt_name,
     sigterm_as_interrupt,
 )
-from trainer.memory import check_fits_in_memory
+from trainer.memory import check_fits_in_memory, memory_error
 from trainer.tracking import RunTracker, flatten_config, resolve_tracking_uri
 from trainer.tracking.disk_full import NoSpaceError, no_space_error, what_was_kept
 from trainer.tracking.store_checks import check_tracking_uri, open_experiment
@@ -116,6 +116,8 @@ def run(cfg: DictConfig | Mapping[str, Any]) -> float:
                 full = no_space_error(error, uri)
                 if full is not None:  # one line saying where, as the run's reason too
                     raise full from error
+                if isinstance(error, MemoryError):  # the network's: its arrays, its training
+                    raise memory_error(error, plain["model"]["hidden"]) from error
                 raise
     except KeyboardInterrupt as interrupt:
         interrupt.kept = what_was_kept(tracker)  # type: ignore[attr-defined]
@@ -195,8 +197,13 @@ def _train(
     # changing one (e.g. dropout draws) never shifts another.
     split_seed, net_seq, shuffle_seq = np.random.SeedSequence(seed).spawn(3)
 
-    data = load_dataset(plain["data"], seed=int(split_seed.generate_state(1)[0]), dtype=dtype,
-                        base_dir=base)
+    try:
+        data = load_dataset(plain["data"], seed=int(split_seed.generate_state(1)[0]),
+                            dtype=dtype, base_dir=base)
+    except MemoryError as error:  # later ones are the network's (run() says so)
+        raise DataError(f"data: expected a data set that fits in memory, got "
+                        f"{plain['data'].get('path') or plain['data']['name']!r} (loading it "
+                        f"ran out of memory: {str(error).strip() or 'MemoryError'})") from None
     check_metric_names(plain, data.task)
     loss_name = _choose_loss(plain["loss"], data)
     tracker.set_tags({TASK_TAG: data.task, LOSS_TAG: loss_name})
