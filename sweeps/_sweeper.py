@@ -127,6 +127,7 @@ class OptunaSweep:
         self.task_function: Any = None
         self._launcher: str | None = None  # hydra.launcher's target, unless Hydra's basic one
         self._storage: BaseStorage | None = None  # the study's, opened by sweep()
+        self._shown_config: Any = None  # the config without the storage's password
 
     def setup(self, *, hydra_context: Any, task_function: Any, config: Any) -> None:
         self.hydra_context = hydra_context
@@ -212,9 +213,11 @@ class OptunaSweep:
 
         sweep_dir = Path(str(config.hydra.sweep.dir))
         sweep_dir.mkdir(parents=True, exist_ok=True)
-        written = copy.deepcopy(config)
-        scrub_hydra_node(written)  # the storage password stays out of the file
-        OmegaConf.save(written, sweep_dir / "multirun.yaml")
+        # What Hydra writes (multirun.yaml here, each launched job's .hydra/hydra.yaml) holds
+        # the storage URL without its password; workers get the URL with their plan.
+        self._shown_config = copy.deepcopy(config)
+        scrub_hydra_node(self._shown_config)
+        OmegaConf.save(self._shown_config, sweep_dir / "multirun.yaml")
 
         budget = count_trials(study.get_trials(deepcopy=False), n_trials)
         log.info("%sstudy %r in %s: %d of %d trials finished, %d to run (%d at a time%s)",
@@ -322,7 +325,7 @@ class OptunaSweep:
                     with trial_log:
                         reports += launch_workers(plan, job, n_workers,
                                                   hydra_context=self.hydra_context,
-                                                  config=self.config)
+                                                  config=self._shown_config)
                         # The launcher's word on its jobs is not trusted: the study's is.
                         crashed = not await_trials_elsewhere(study, plan).done
                 elif n_workers == 1:

@@ -233,7 +233,9 @@ def test_a_joining_worker_with_a_launcher_is_one_line(tmp_path, pg_url):
 
 
 def _texts_of(directory: Path) -> dict[str, bytes]:
-    return {str(p): p.read_bytes() for p in directory.rglob("*") if p.is_file()}
+    # submitit's pickled jobs hold the URL: the launched workers need it
+    return {str(p): p.read_bytes() for p in directory.rglob("*")
+            if p.is_file() and not (".submitit" in p.parts and p.suffix == ".pkl")}
 
 
 def test_no_output_of_a_postgresql_sweep_holds_the_database_password(
@@ -241,7 +243,8 @@ def test_no_output_of_a_postgresql_sweep_holds_the_database_password(
     # On a cluster, job logs are often readable by others: the password of
     # hydra.sweeper.storage is in none of the command's outputs, Hydra's files, MLflow (tags,
     # params and artifacts of the parent and trial runs) or the study's and trials' attributes;
-    # a controller (two worker processes) and then a joining worker run on the study
+    # a controller (two worker processes), a joining worker and a controller whose workers are
+    # submitit jobs run on the study
     from mlflow import MlflowClient
     from sqlalchemy.engine import make_url
 
@@ -250,11 +253,13 @@ def test_no_output_of_a_postgresql_sweep_holds_the_database_password(
     name, n_trials = unique("password"), 4
     args = [*TINY, *shared_stores(pg_url, mlflow_server, name), "mlflow.log_model=false",
             "hydra.sweeper.n_jobs=2"]
-    controller, joiner = tmp_path / "controller", tmp_path / "joiner"
     outputs: dict[str, bytes] = {}
-    for directory, extra in ((controller, [f"hydra.sweeper.n_trials={n_trials}"]),
-                             (joiner, ["hydra.sweeper.role=worker",
-                                       f"hydra.sweeper.n_trials={n_trials + 2}"])):
+    for directory, extra in (
+            (tmp_path / "controller", [f"hydra.sweeper.n_trials={n_trials}"]),
+            (tmp_path / "joiner", ["hydra.sweeper.role=worker",
+                                   f"hydra.sweeper.n_trials={n_trials + 2}"]),
+            (tmp_path / "launched", ["hydra/launcher=submitit_local",
+                                     f"hydra.sweeper.n_trials={n_trials + 4}"])):
         directory.mkdir()
         done = run(directory, *args, *extra, timeout=300)
         assert done.returncode == 0, done.stderr[-3000:]
@@ -266,7 +271,7 @@ def test_no_output_of_a_postgresql_sweep_holds_the_database_password(
 
     client = MlflowClient(mlflow_server)
     runs = server_runs(mlflow_server, name)
-    assert len(runs) >= n_trials + 2 + 1
+    assert len(runs) >= n_trials + 4 + 2
     artifacts = tmp_path / "artifacts"
     for found in runs:
         outputs[f"run {found.info.run_id}"] = repr((found.data.tags, found.data.params)).encode()
