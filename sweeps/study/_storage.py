@@ -247,8 +247,8 @@ def _describe(error: BaseException, url: str) -> str:
     if isinstance(telling, sqlalchemy.exc.DBAPIError) and telling.orig is not None:
         telling = telling.orig
     lines = [line.strip() for line in str(telling).splitlines() if line.strip()]
-    return scrub(f"{type(telling).__name__}: {' '.join(lines[:2]) or type(telling).__name__}",
-                 url)
+    said = "; ".join(line.rstrip(".") for line in lines[:2]) or type(telling).__name__
+    return scrub(f"{type(telling).__name__}: {said}", url)
 
 
 def _with_retries(url: str, attempt: Callable[[float], _T]) -> _T:
