@@ -5,20 +5,30 @@ One mechanism, :func:`interrupts`, turns signals into :class:`Interrupted` (a Ke
 that knows its signal) and sets :data:`INTERRUPT_REQUESTED`. That flag outlives an interrupt a
 library swallowed (sqlite3 reports one as an OperationalError, a garbage-collection callback
 only prints it): a loop that checks it (:func:`stop_if_interrupted`) stops all the same.
+
+A signal's Python handler runs between any two bytecodes of the main thread, also inside a
+weakref callback or a ``__del__`` that the garbage collector happened to start there. An
+exception raised in those cannot propagate: Python prints it ("Exception ignored in: <function
+WeakKeyDictionary.__init__.<locals>.remove ...>" with a traceback) and drops it, so Ctrl-C on a
+busy process was sometimes both noisy and lost. :func:`redeliver_swallowed_interrupts` makes such
+an interrupt silent and sends its signal again a moment later, when ordinary code runs.
 """
 
 from __future__ import annotations
 
 import contextlib
+import os
 import signal
+import sys
 import threading
 from collections.abc import Iterable, Iterator
 from dataclasses import dataclass, field
 from typing import Any
 
 __all__ = ["INTERRUPT_REQUESTED", "STOP_SIGNALS", "Interrupted", "Interrupts", "exit_code",
-           "ignore_further_interrupts", "interrupt_name", "interrupts", "shielded",
-           "sigterm_as_interrupt", "signal_of", "stop_if_interrupted"]
+           "ignore_further_interrupts", "interrupt_name", "interrupts",
+           "redeliver_swallowed_interrupts", "redelivered", "shielded", "sigterm_as_interrupt",
+           "signal_of", "stop_if_interrupted"]
 
 # SIGHUP: the terminal or the ssh session closed. Each of them stops a run the same way.
 STOP_SIGNALS = (signal.SIGINT, signal.SIGTERM, signal.SIGHUP)
@@ -94,7 +104,8 @@ def interrupts(signals: Iterable[int] = STOP_SIGNALS, *, once: bool = False,
 
     def interrupt(signum: int, frame: Any) -> None:
         state.received.append(signum)
-        if once and len(state.received) > 1:
+        again = redelivered()  # the same interrupt, whose first raise Python swallowed
+        if once and len(state.received) > 1 and not again:
             return
         if not keep_installed:
             INTERRUPT_REQUESTED.set()
@@ -102,6 +113,7 @@ def interrupts(signals: Iterable[int] = STOP_SIGNALS, *, once: bool = False,
 
     if not keep_installed:
         INTERRUPT_REQUESTED.clear()
+        redeliver_swallowed_interrupts()  # one raised inside a GC callback: silent, sent again
     for sig in signals:
         if not keep_installed or signal.getsignal(sig) is signal.SIG_DFL:
             state.previous[sig] = signal.signal(sig, interrupt)
@@ -148,3 +160,47 @@ def ignore_further_interrupts() -> None:
     if _main_thread():
         for sig in STOP_SIGNALS:
             signal.signal(sig, signal.SIG_IGN)
+
+
+# Set while a signal re-sent for a swallowed interrupt is on its way (see redelivered()).
+_REDELIVERING = threading.Event()
+_REDELIVER_AFTER = 0.01  # seconds: the callback that swallowed the interrupt has returned by then
+
+
+def _resend(signum: int) -> None:
+    # Only to a handler of the program: a default disposition would now kill the process, and
+    # one set to ignore (the command is leaving) ignores it anyway.
+    if callable(signal.getsignal(signum)):
+        _REDELIVERING.set()
+        os.kill(os.getpid(), signum)
+
+
+def _swallowed_interrupt_hook(previous: Any) -> Any:
+    def hook(unraisable: Any) -> None:
+        if isinstance(unraisable.exc_value, KeyboardInterrupt):
+            timer = threading.Timer(_REDELIVER_AFTER, _resend,
+                                    (int(signal_of(unraisable.exc_value)),))
+            timer.daemon = True
+            timer.start()
+            return
+        previous(unraisable)
+
+    hook.redelivers_interrupts = True  # type: ignore[attr-defined]
+    return hook
+
+
+def redeliver_swallowed_interrupts() -> None:
+    """An interrupt raised where Python cannot propagate it (a weakref callback, ``__del__``) is
+    not printed; its signal is sent again a moment later instead, so it interrupts the program
+    from ordinary code. Idempotent; for the process's lifetime (``sys.unraisablehook``)."""
+    if not getattr(sys.unraisablehook, "redelivers_interrupts", False):
+        sys.unraisablehook = _swallowed_interrupt_hook(sys.unraisablehook)
+
+
+def redelivered() -> bool:
+    """Whether the stopping signal being handled was re-sent for an interrupt Python swallowed
+    (asked once per signal): a handler that acts only on the first signal acts on this one."""
+    if _REDELIVERING.is_set():
+        _REDELIVERING.clear()
+        return True
+    return False

@@ -6,7 +6,14 @@ sweeper's ``preload`` key). Nothing here opens a file or a connection: those mus
 by forked processes. It lives outside ``sweeps.workers``, whose package imports Optuna, so that
 the collector is paused before the first heavy import."""
 
-from runkit import startup_gc
+import signal
+
+# Ctrl-C reaches the whole process group, the fork server too: multiprocessing's server ignores
+# SIGINT only once this preload is imported, and a KeyboardInterrupt here would print the
+# import's traceback. The sweep stops its workers itself; the server exits with the sweep.
+signal.signal(signal.SIGINT, signal.SIG_IGN)
+
+from runkit import startup_gc  # noqa: E402
 
 startup_gc.pause()  # the imports grow a heap the collector would scan again and again (0.8 s)
 

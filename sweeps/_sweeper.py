@@ -11,6 +11,7 @@ never RUNNING.
 from __future__ import annotations
 
 import contextlib
+import copy
 import logging
 import os
 import socket
@@ -21,6 +22,7 @@ from pathlib import Path
 from typing import Any
 
 import optuna
+from optuna.storages import BaseStorage
 
 from runkit import startup_gc
 from runkit.errors import ConfigError, UserError
@@ -28,6 +30,7 @@ from runkit.process import available_cores
 from runkit.signals import sigterm_as_interrupt
 from runkit.sqlite import anchored_sqlite_url, check_sqlite_file, sqlite_path
 from sweeps._fork_server import app_modules, start_fork_server
+from sweeps._redact import redact_url, scrub_hydra_node
 from sweeps._settings import KEY, SweeperSettings, parse_settings
 from sweeps.search._space import SearchSpace, parse_search_space
 from sweeps.study._budget import PARENT_RUN_ATTR, Budget, count_trials
@@ -40,6 +43,7 @@ from sweeps.study._storage import (
     recover_lost_trials,
     requeue_interrupted,
     resolve_storage_url,
+    storage_error,
 )
 from sweeps.study._template import copy_empty_study_storage
 from sweeps.tracking._parent import (
@@ -98,16 +102,6 @@ class SweepResult:
     workers: list[WorkerReport] = field(default_factory=list)  # what each worker slot did
 
 
-def _redact(url: str) -> str:
-    """The URL without its password (it ends up in MLflow and the logs)."""
-    try:
-        from sqlalchemy.engine import make_url
-
-        return make_url(url).render_as_string(hide_password=True)
-    except Exception:
-        return url
-
-
 class OptunaSweep:
     """The Optuna sweep behind ``hydra/sweeper=optuna``; the keys are ``hydra.sweeper.*``.
 
@@ -139,6 +133,8 @@ class OptunaSweep:
         self._launcher: str | None = None  # hydra.launcher's target, unless Hydra's basic one
         self.experiment = ""  # the MLflow experiment of the sweep's runs
         self._tracking_key = f"{KEY}.mlflow.tracking_uri"  # the key its store was given under
+        self._storage: BaseStorage | None = None  # the study's, opened by sweep()
+        self._shown_config: Any = None  # the config without the storage's password
 
     def setup(self, *, hydra_context: Any, task_function: Any, config: Any) -> None:
         self.hydra_context = hydra_context
@@ -154,6 +150,12 @@ class OptunaSweep:
                 return self._sweep(arguments)
         except UserError as error:
             print(f"error: {error}", file=sys.stderr, flush=True)
+            raise SystemExit(1) from None
+        except Exception as error:
+            failed = storage_error(error, str(getattr(self._storage, "url", "")))
+            if failed is None:
+                raise
+            print(f"error: {failed}", file=sys.stderr, flush=True)  # the server failed us
             raise SystemExit(1) from None
         except KeyboardInterrupt:  # outside the trials (set-up, final plots)
             print("interrupted", file=sys.stderr, flush=True)
@@ -211,21 +213,26 @@ class OptunaSweep:
         db = sqlite_path(storage_spec.url)
         if db is not None:
             check_sqlite_file(db, key=f"{KEY}.storage", what="an Optuna SQLite database",
-                              shown=_redact(storage_spec.url))
+                              shown=redact_url(storage_spec.url))
             # a new database: copied (0.05 s), not created by Optuna (0.6 s)
             copy_empty_study_storage(db)
         storage = open_storage(storage_spec)  # creates the tables before any worker starts
+        self._storage = storage  # the slot run here shares it: one connection pool a process
         study = load_or_create_study(storage, study_name, direction=direction,
                                      metric_name=None if objective is None else str(objective))
         recover_lost_trials(study, storage_spec)  # a killed earlier run's trials: queue again
 
         sweep_dir = Path(str(config.hydra.sweep.dir))
         sweep_dir.mkdir(parents=True, exist_ok=True)
-        OmegaConf.save(config, sweep_dir / "multirun.yaml")
+        # What Hydra writes (multirun.yaml here, each launched job's .hydra/hydra.yaml) holds
+        # the storage URL without its password; workers get the URL with their plan.
+        self._shown_config = copy.deepcopy(config)
+        scrub_hydra_node(self._shown_config)
+        OmegaConf.save(self._shown_config, sweep_dir / "multirun.yaml")
 
         budget = count_trials(study.get_trials(deepcopy=False), n_trials)
         log.info("%sstudy %r in %s: %d of %d trials finished, %d to run (%d at a time%s)",
-                 "joining " if role == "worker" else "", study_name, _redact(storage_spec.url),
+                 "joining " if role == "worker" else "", study_name, redact_url(storage_spec.url),
                  budget.finished, n_trials, n_trials - budget.finished, n_jobs,
                  " here" if role == "worker" else "")
         if budget.done:
@@ -273,7 +280,7 @@ class OptunaSweep:
         tracker = RunTracker.start(
             uri, experiment_id, run_name=plan.study_name,
             tags={STUDY_TAG: plan.study_name, ROLE_TAG: "parent",
-                  STORAGE_TAG: _redact(storage.url), DIRECTION_TAG: direction},
+                  STORAGE_TAG: redact_url(storage.url), DIRECTION_TAG: direction},
         )
         with tracker:
             tracker.log_params({
@@ -316,13 +323,14 @@ class OptunaSweep:
                     with trial_log:
                         reports += launch_workers(plan, job, n_workers,
                                                   hydra_context=self.hydra_context,
-                                                  config=self.config)
+                                                  config=self._shown_config)
                         # The launcher's word on its jobs is not trusted: the study's is.
                         crashed = not await_trials_elsewhere(study, plan).done
                 elif n_workers == 1:
-                    reports.append(run_local_worker(plan, job))
+                    reports.append(run_local_worker(plan, job, storage=self._storage))
                 else:
-                    crashed = run_processes(plan, job, n_workers, pids, reports)
+                    crashed = run_processes(plan, job, n_workers, pids, reports,
+                                            storage=self._storage)
             except KeyboardInterrupt:
                 status = "KILLED"
                 # Each worker queues its interrupted trial again; one that could not (killed
@@ -458,7 +466,7 @@ class OptunaSweep:
     @staticmethod
     def _summary(plan: WorkerPlan, budget: Budget) -> list[str]:
         return [
-            f"study: {plan.study_name}  ({_redact(plan.storage.url)})",
+            f"study: {plan.study_name}  ({redact_url(plan.storage.url)})",
             f"objective: {plan.objective}  trials: {budget.complete} complete, "
             f"{budget.pruned} pruned, {budget.failed} failed of n_trials={plan.n_trials}",
         ]

@@ -32,8 +32,9 @@ from trainer.core.callbacks import Callback, ProgressReporter
 from trainer.core.fit import FitLoop, FitResult
 from trainer.core.losses import task_loss
 from trainer.data import Dataset, load_dataset
-from trainer.errors import ConfigError, UserError
-from trainer.memory import check_fits_in_memory
+from trainer.errors import ConfigError, DataError, UserError
+from trainer.interpolations import resolve_config
+from trainer.memory import check_fits_in_memory, memory_error
 from trainer.pruning import TrialReporter
 from trainer.tracking.datasets import log_datasets
 from trainer.tracking.drawer import drawer_for
@@ -78,7 +79,7 @@ def run(cfg: DictConfig | Mapping[str, Any]) -> float:
         optuna.TrialPruned: a sweep's pruner stopped the run (it ended as any run does).
     """
     config = cfg if isinstance(cfg, DictConfig) else OmegaConf.create(dict(cfg))
-    plain: dict[str, Any] = OmegaConf.to_container(config, resolve=True)  # type: ignore[assignment]
+    plain = resolve_config(config)  # an interpolation that does not resolve: one line
     base = start_dir()
 
     check_mlflow(plain)  # the rest is checked inside the run, which then ends FAILED
@@ -110,6 +111,8 @@ def run(cfg: DictConfig | Mapping[str, Any]) -> float:
                 full = no_space_error(error, uri)
                 if full is not None:  # one line saying where, as the run's reason too
                     raise full from error
+                if isinstance(error, MemoryError):  # the network's: its arrays, its training
+                    raise memory_error(error, plain["model"]["hidden"]) from error
                 raise
     except KeyboardInterrupt as interrupt:
         interrupt.kept = what_was_kept(tracker)  # type: ignore[attr-defined]
@@ -187,7 +190,12 @@ def _train(
     hp = Hyperparameters.from_config(plain)
     streams = SeedStreams.of(plain["seed"])
 
-    data = load_dataset(plain["data"], seed=streams.split, dtype=hp.dtype, base_dir=base)
+    try:
+        data = load_dataset(plain["data"], seed=streams.split, dtype=hp.dtype, base_dir=base)
+    except MemoryError as error:  # later ones are the network's (run() says so)
+        raise DataError(f"data: expected a data set that fits in memory, got "
+                        f"{plain['data'].get('path') or plain['data']['name']!r} (loading it "
+                        f"ran out of memory: {str(error).strip() or 'MemoryError'})") from None
     check_metric_names(plain, data.task)
     loss_name = _choose_loss(plain["loss"], data)
     tracker.set_tags({TASK_TAG: data.task, LOSS_TAG: loss_name})

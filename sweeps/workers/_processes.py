@@ -25,8 +25,13 @@ import time
 import traceback
 from collections.abc import Sequence
 
+from optuna.storages import BaseStorage
+
+from runkit.errors import UserError
 from runkit.process import process_alive, process_start_time
 from runkit.signals import interrupts
+from sweeps._redact import scrub
+from sweeps.study._storage import storage_error
 from sweeps.workers._worker import HydraJob, WorkerPlan, WorkerReport, run_worker
 
 __all__ = ["EXIT_INTERRUPTED", "run_local_worker", "run_processes", "stop_workers",
@@ -41,14 +46,15 @@ _RESEND = 0.5  # seconds between SIGINTs to a worker that has not stopped yet
 _WATCH_INTERVAL = 0.5  # seconds between a worker's checks that its sweep process lives
 
 
-def run_local_worker(plan: WorkerPlan, job: HydraJob, index: int = 0) -> WorkerReport:
+def run_local_worker(plan: WorkerPlan, job: HydraJob, index: int = 0, *,
+                     storage: BaseStorage | None = None) -> WorkerReport:
     """Run slot ``index`` in this process, with its interrupts flagged as in a worker process;
-    the previous signal handlers come back afterwards.
+    the previous signal handlers come back afterwards. ``storage``: see ``run_worker``.
 
     Every Ctrl-C raises here (not only the first), so that a second one still reaches the
     sweep's own slot."""
     with interrupts():
-        return run_worker(plan, job, index)
+        return run_worker(plan, job, index, storage=storage)
 
 
 def _watch_sweep(sweep_pid: int, sweep_started: str | None) -> None:
@@ -91,6 +97,7 @@ def _run_worker_process(payload: str, index: int, sweep_pid: int | None,
     from hydra.core.utils import configure_log, setup_globals
 
     _watch_sweep(os.getppid() if sweep_pid is None else sweep_pid, sweep_started)
+    plan: WorkerPlan | None = None
     try:
         with open(payload, "rb") as file:
             plan, job, singleton_state = cloudpickle.loads(file.read())
@@ -103,8 +110,13 @@ def _run_worker_process(payload: str, index: int, sweep_pid: int | None,
             json.dump(dataclasses.asdict(report), file)
     except KeyboardInterrupt:
         sys.exit(EXIT_INTERRUPTED)
-    except BaseException:
-        traceback.print_exc()
+    except BaseException as error:
+        # A storage it cannot open or that failed it: one line, as the sweep says it; anything
+        # else with its traceback. Never the storage URL's password.
+        url = "" if plan is None else plan.storage.url
+        failed = error if isinstance(error, UserError) else storage_error(error, url)
+        print(f"error: {failed}\n" if failed is not None else scrub(traceback.format_exc(), url),
+              end="", file=sys.stderr, flush=True)
         sys.exit(1)
     finally:
         # A forked worker leaves with os._exit, which skips atexit: a run interrupted before
@@ -116,10 +128,12 @@ def _run_worker_process(payload: str, index: int, sweep_pid: int | None,
 
 def run_processes(plan: WorkerPlan, job: HydraJob, n_workers: int,
                   pids: list[int] | None = None,
-                  reports: list[WorkerReport] | None = None) -> bool:
-    """Run slot 0 here and ``n_workers - 1`` worker processes, all to the end; returns whether
-    a worker process crashed. Each worker's pid is appended to ``pids`` as it starts, and each
-    worker's report to ``reports`` once it ended (none for one interrupted or crashed).
+                  reports: list[WorkerReport] | None = None, *,
+                  storage: BaseStorage | None = None) -> bool:
+    """Run slot 0 here (on ``storage`` when this process opened it already) and
+    ``n_workers - 1`` worker processes, all to the end; returns whether a worker process
+    crashed. Each worker's pid is appended to ``pids`` as it starts, and each worker's report
+    to ``reports`` once it ended (none for one interrupted or crashed).
 
     Workers are forked from a fork server (a fresh interpreter that imported the app once,
     see :func:`sweeps._fork_server.start_fork_server`: no inherited locks, threads or
@@ -166,7 +180,7 @@ def run_processes(plan: WorkerPlan, job: HydraJob, n_workers: int,
     starter = threading.Thread(target=start_workers, name="sweep-worker-start", daemon=True)
     starter.start()
     try:
-        local = run_local_worker(plan, job, 0)
+        local = run_local_worker(plan, job, 0, storage=storage)
         if reports is not None:
             reports.append(local)
         starter.join()

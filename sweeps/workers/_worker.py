@@ -25,6 +25,7 @@ from typing import Any
 
 import numpy as np
 import optuna
+from optuna.storages import BaseStorage
 from optuna.trial import TrialState
 
 from runkit._private_apis import job_error
@@ -32,6 +33,7 @@ from runkit.errors import one_line
 from runkit.process import done
 from runkit.signals import stop_if_interrupted
 from sweeps._optuna_logging import quiet_trials
+from sweeps._redact import scrub, scrub_hydra_node
 from sweeps._session import TrialSession, running
 from sweeps.search._space import SearchSpace
 from sweeps.study._budget import (
@@ -47,7 +49,7 @@ from sweeps.study._budget import (
 from sweeps.study._factories import build_pruner, build_sampler
 from sweeps.study._storage import (
     StorageSpec,
-    open_storage,
+    open_study,
     recover_lost_trials,
     requeue_interrupted,
 )
@@ -140,6 +142,7 @@ class HydraJob:
         with open_dict(config):
             config.hydra.job.id = f"{config.hydra.job.name}_{number}"
             config.hydra.job.num = number
+        scrub_hydra_node(config)  # the job's .hydra/hydra.yaml: no storage password
         # Hydra's basic launcher also calls HydraConfig.set_config here; run_job does it first
         # thing itself, and each call deep-copies the whole config (~10 ms a trial).
         try:
@@ -173,11 +176,6 @@ def worker_seed(seed: int | None, index: int, n_existing: int) -> int | None:
     return int(np.random.SeedSequence([seed, index, n_existing]).generate_state(1)[0])
 
 
-def _reason(error: BaseException) -> str:
-    """The trial's failure reason: one line of at most _REASON_LIMIT characters."""
-    return one_line(error, _REASON_LIMIT)
-
-
 class _TrialRunner:
     """The objective given to ``study.optimize``: one trial = one Hydra job."""
 
@@ -190,6 +188,11 @@ class _TrialRunner:
         self.current: int | None = None  # the trial asked last
         self.ran: bool = False  # whether it was within the budget (not a surplus)
 
+    def _reason(self, error: BaseException) -> str:
+        """The trial's failure reason: one line of at most _REASON_LIMIT characters, without
+        the storage URL's password (a library's error may quote the URL)."""
+        return scrub(one_line(error, _REASON_LIMIT), self.plan.storage.url)
+
     def __call__(self, trial: optuna.Trial) -> float | list[float]:
         self.current, self.ran = trial.number, False
         try:
@@ -200,7 +203,7 @@ class _TrialRunner:
                 if not isinstance(error, (TrialFailedError, SurplusTrialError, optuna.TrialPruned)):
                     # e.g. the storage failed mid-trial: say so, or the trial reads as lost
                     with contextlib.suppress(Exception):
-                        trial.set_user_attr(FAIL_REASON_ATTR, _reason(error))
+                        trial.set_user_attr(FAIL_REASON_ATTR, self._reason(error))
                 raise
         except KeyboardInterrupt:
             with contextlib.suppress(Exception):  # the reason is a courtesy; the state is not
@@ -223,8 +226,8 @@ class _TrialRunner:
             values = self.plan.space.suggest(trial)
             overrides = self.plan.space.overrides(values)
         except ValueError as error:  # a retried trial from an incompatible search space
-            trial.set_user_attr(FAIL_REASON_ATTR, _reason(error))
-            raise TrialFailedError(_reason(error)) from error
+            trial.set_user_attr(FAIL_REASON_ATTR, self._reason(error))
+            raise TrialFailedError(self._reason(error)) from error
         trial.set_user_attr(OVERRIDES_ATTR, overrides)
 
         run = TrialRun.start(self.plan.tracking, study_name=self.plan.study_name,
@@ -243,7 +246,7 @@ class _TrialRunner:
             run.interrupt(interrupt)
             raise
         except BaseException as error:
-            run.fail(_reason(error))
+            run.fail(self._reason(error))
             raise
         run.complete(outcome)
         return outcome[0] if len(outcome) == 1 else outcome
@@ -263,15 +266,15 @@ class _TrialRunner:
             with running(session), run.handed_over(), self.threads.applied():
                 result = self.job.run(overrides, trial.number)
         except Exception as error:  # the config did not compose (e.g. a bad sampled combination)
-            trial.set_user_attr(FAIL_REASON_ATTR, _reason(error))
-            raise TrialFailedError(_reason(error)) from error
+            trial.set_user_attr(FAIL_REASON_ATTR, self._reason(error))
+            raise TrialFailedError(self._reason(error)) from error
         if result.status != JobStatus.COMPLETED:
             failure = job_error(result)
             if isinstance(failure, optuna.TrialPruned):  # the task's, or report()'s
                 step = session.pruned_at if session.pruned_at is not None else session.last_step
                 raise PrunedAt(step, str(failure)) from failure
-            trial.set_user_attr(FAIL_REASON_ATTR, _reason(failure))
-            raise TrialFailedError(_reason(failure)) from failure
+            trial.set_user_attr(FAIL_REASON_ATTR, self._reason(failure))
+            raise TrialFailedError(self._reason(failure)) from failure
         values = _values(result.return_value, len(self.study.directions))
         if values is None:
             reason = f"the job returned {result.return_value!r}, not a finite number"
@@ -313,18 +316,20 @@ def _log_finished(study: optuna.Study, trial: optuna.trial.FrozenTrial) -> None:
         log.warning("trial %d FAIL: %s  %s", trial.number, fail_reason(trial), params)
 
 
-def run_worker(plan: WorkerPlan, job: HydraJob, index: int = 0) -> WorkerReport:
+def run_worker(plan: WorkerPlan, job: HydraJob, index: int = 0, *,
+               storage: BaseStorage | None = None) -> WorkerReport:
     """Run trials until the study has ``n_trials`` finished (or most fail); returns a report.
-    Work the trials left pending in this process (``runkit.process.when_done``: e.g. pictures
-    a helper process still draws) is done before it returns, whatever ended the loop.
+    ``storage``: the study's storage opened already in this process (the sweep's own slot),
+    else it is opened here. Work the trials left pending in this process
+    (``runkit.process.when_done``: e.g. pictures a helper process still draws) is done before
+    it returns, whatever ended the loop.
 
     Raises:
         KeyboardInterrupt: Ctrl-C / SIGTERM; the running trial was recorded FAIL, its
             parameters queued to run again, its MLflow run ended KILLED.
     """
     report = WorkerReport(index)
-    storage = open_storage(plan.storage)
-    study = optuna.load_study(study_name=plan.study_name, storage=storage)
+    study = open_study(plan.storage, plan.study_name, storage)
     study.sampler = build_sampler(plan.sampler,
                                   seed=worker_seed(plan.seed, index, len(study.trials)),
                                   grid=plan.space.grid)
