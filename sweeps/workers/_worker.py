@@ -232,9 +232,9 @@ class _TrialRunner:
 
         run = TrialRun.start(self.plan.tracking, study_name=self.plan.study_name,
                              number=trial.number, params=self.plan.space.assignments(values))
-        if run.run_id is not None:  # a crashed trial's run is found by it and ended KILLED
-            trial.set_user_attr(RUN_ID_ATTR, run.run_id)
         try:
+            if run.run_id is not None:  # a crashed trial's run is found by it and ended KILLED
+                trial.set_user_attr(RUN_ID_ATTR, run.run_id)
             outcome = self._task(trial, overrides, run)
         except PrunedAt as pruned:
             run.prune(pruned.step)
