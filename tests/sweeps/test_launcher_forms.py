@@ -22,7 +22,7 @@ import pytest
 from hydra import compose, initialize_config_dir
 from omegaconf import OmegaConf
 from optuna.trial import TrialState
-from test_sweep_cli import env
+from test_sweep_cli import env, run, study_in
 
 from sweeps.study import count_trials
 from sweeps.study._budget import OVERRIDES_ATTR
@@ -142,3 +142,15 @@ def test_workers_that_fail_before_their_first_trial_are_quoted_without_a_rerun_a
                            "ModuleNotFoundError: No module named 'controller_only' (see "), last
     assert "run the same command again" not in done.stderr
     assert the_study(tmp_path).get_trials() == []
+
+
+def test_the_trainers_ready_sweep_runs_in_submitit_jobs_with_overrides(tmp_path):
+    # issue 20 as a user met it: `trainer --multirun sweep=digits hydra/launcher=submitit_local
+    # hydra.sweeper.n_jobs=2` failed in every job ("Could not override 'hydra.sweeper.n_jobs'")
+    done = run(tmp_path, "sweep=digits", "hydra/launcher=submitit_local", "hydra.sweeper.n_jobs=2",
+               f"hydra.sweeper.n_trials={N_TRIALS}", "mlflow.log_model=false", timeout=400)
+    assert done.returncode == 0, done.stderr[-3000:]
+    budget = count_trials(study_in(tmp_path).get_trials(), N_TRIALS)
+    assert (budget.finished, budget.running, budget.waiting) == (N_TRIALS, 0, 0), budget
+    assert sorted(p.name for p in tmp_path.glob("multirun/*/*/worker_*")) == \
+        ["worker_0", "worker_1"]
