@@ -27,6 +27,7 @@ import optuna
 import pytest
 from optuna.trial import TrialState
 from readme_commands import commands, readme_block, substitute
+from test_launcher_forms import FORMS, check_workers_saw_the_controllers_settings, run_app
 from test_scale_out import SLOW_TRIALS, TINY, shared_stores, unique
 from test_sweep_cli import env
 
@@ -226,6 +227,19 @@ def test_readme_recipe_3b_an_sbatch_array_of_joining_workers(
                                              N_TRIALS)
     assert all("mlflow.parentRunId" not in r.data.tags for r in runs.values())  # no controller
     print(f"  trials (number, state, SLURM job): {describe(trials)}")
+
+
+@pytest.mark.parametrize("form", list(FORMS))
+def test_every_form_runs_with_submitit_slurm_and_workers_see_the_controllers_settings(
+        tmp_path, slurm, pg_url, form):
+    # as tests/sweeps/test_launcher_forms.py does for the local launchers
+    name = unique("forms")
+    done = run_app(tmp_path, *FORMS[form], "hydra/launcher=submitit_slurm",
+                   "hydra.launcher.partition=cpu", "hydra.launcher.cpus_per_task=1",
+                   f"hydra.sweeper.storage={pg_url}", f"hydra.sweeper.study_name={name}")
+    seen = check_workers_saw_the_controllers_settings(
+        tmp_path, done, optuna.load_study(study_name=name, storage=pg_url), form, launched=True)
+    assert all(record["slurm_job_id"] for record in seen)  # they ran in SLURM jobs
 
 
 # --------------------------------------------------------------------------- faults
