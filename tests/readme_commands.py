@@ -38,6 +38,7 @@ import signal
 import socket
 import subprocess
 import sys
+import tempfile
 import time
 import urllib.request
 from collections.abc import Iterator, Mapping
@@ -45,7 +46,7 @@ from dataclasses import dataclass
 from functools import cache
 from pathlib import Path
 
-__all__ = ["NAME", "README", "Block", "blocks", "commands", "free_port", "readme_block",
+__all__ = ["NAME", "PORTS", "README", "Block", "blocks", "commands", "free_port", "readme_block",
            "run_shell", "serving", "shell_env", "substitute"]
 
 README = Path(__file__).resolve().parents[1] / "README.md"
@@ -196,40 +197,67 @@ def run_shell(command: str, cwd: Path, *, env: Mapping[str, str] | None = None,
                           stdout=subprocess.PIPE, stderr=subprocess.STDOUT, timeout=timeout)
 
 
+# The ports this project's tests serve on: outside the ephemeral range, where a client's
+# connection could take a port between the probe and the server's bind.
+PORTS = range(5500, 5520)
+
+
 def free_port() -> int:
-    """A TCP port nobody listens on now, on loopback (servers of tests running at once on one
-    machine must not meet)."""
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        return int(probe.getsockname()[1])
+    """A port of :data:`PORTS` nobody listens on now, on loopback."""
+    for port in PORTS:
+        with socket.socket() as probe, contextlib.suppress(OSError):
+            probe.bind(("127.0.0.1", port))
+            return port
+    raise OSError(f"no free port in {PORTS.start}-{PORTS.stop - 1} on 127.0.0.1")
 
 
 @contextlib.contextmanager
 def serving(command: str, cwd: Path, url: str, *, env: Mapping[str, str] | None = None,
-            timeout: float = 300) -> Iterator[subprocess.Popen[str]]:
+            timeout: float = 300) -> Iterator[subprocess.Popen[bytes]]:
     """Start a server command (``mlflow ui``, ``mlflow models serve`` ...) with bash in its own
-    process group, wait until ``url`` answers HTTP 200, and stop the whole group at the end."""
-    server = subprocess.Popen(["bash", "-c", command], cwd=cwd, env=shell_env(env), text=True,
-                              stdout=subprocess.PIPE, stderr=subprocess.STDOUT,
-                              start_new_session=True)
-    try:
-        deadline = time.monotonic() + timeout
-        while True:
-            if server.poll() is not None:
-                raise AssertionError(f"{command!r} exited {server.returncode} before {url} "
-                                     f"answered:\n{server.communicate()[0][-3000:]}")
-            with contextlib.suppress(OSError), urllib.request.urlopen(url, timeout=5) as answer:
-                if answer.status == 200:
-                    break
-            if time.monotonic() > deadline:
-                raise AssertionError(f"{url} did not answer within {timeout:.0f} s")
-            time.sleep(0.5)
-        yield server
-    finally:
-        with contextlib.suppress(ProcessLookupError):
-            os.killpg(server.pid, signal.SIGTERM)
+    process group, wait until ``url`` answers HTTP 200, and stop the whole group at the end.
+    Its output goes to a file (a pipe nobody reads would fill up and stop it)."""
+    with tempfile.TemporaryFile() as output:
+        server = subprocess.Popen(["bash", "-c", command], cwd=cwd, env=shell_env(env),
+                                  stdout=output, stderr=subprocess.STDOUT,
+                                  start_new_session=True)
+
+        def said() -> str:
+            output.seek(0)
+            return output.read().decode(errors="replace")[-3000:]
+
         try:
-            server.communicate(timeout=30)
-        except subprocess.TimeoutExpired:
-            os.killpg(server.pid, signal.SIGKILL)
-            server.communicate()
+            deadline = time.monotonic() + timeout
+            while True:
+                if server.poll() is not None:
+                    raise AssertionError(f"{command!r} exited {server.returncode} before {url} "
+                                         f"answered:\n{said()}")
+                with contextlib.suppress(OSError), \
+                        urllib.request.urlopen(url, timeout=5) as answer:
+                    if answer.status == 200:
+                        break
+                if time.monotonic() > deadline:
+                    raise AssertionError(f"{url} did not answer within {timeout:.0f} s:\n{said()}")
+                time.sleep(0.5)
+            yield server
+        finally:
+            _stop_group(server)
+
+
+def _stop_group(leader: subprocess.Popen[bytes]) -> None:
+    """SIGTERM to the process group (the server's workers too), SIGKILL to what is left 30 s
+    later."""
+    with contextlib.suppress(ProcessLookupError):
+        os.killpg(leader.pid, signal.SIGTERM)
+    deadline = time.monotonic() + 30
+    while time.monotonic() < deadline:
+        leader.poll()  # reap the leader: the group lives while any member does
+        try:
+            os.killpg(leader.pid, 0)
+        except ProcessLookupError:
+            break
+        time.sleep(0.2)
+    else:
+        with contextlib.suppress(ProcessLookupError):
+            os.killpg(leader.pid, signal.SIGKILL)
+    leader.wait()

@@ -18,7 +18,6 @@ import re
 import shutil
 import signal
 import subprocess
-import sys
 import time
 from collections.abc import Callable
 from pathlib import Path
@@ -26,10 +25,9 @@ from pathlib import Path
 import optuna
 import pytest
 from optuna.trial import TrialState
-from readme_commands import commands, readme_block, substitute
+from readme_commands import commands, readme_block, shell_env, substitute
 from test_launcher_forms import FORMS, check_workers_saw_the_controllers_settings, run_app
 from test_scale_out import SLOW_TRIALS, TINY, shared_stores, unique
-from test_sweep_cli import env
 
 from sweeps.study import count_trials
 from sweeps.study._budget import (
@@ -80,14 +78,9 @@ def slurm() -> str:
     return "cpu"
 
 
-def shell_env() -> dict[str, str]:
-    """The test's environment with its own interpreter first on PATH: the README's `python`
-    is this one, in the commands and in the jobs (sbatch exports the environment)."""
-    base = env()
-    return {**base, "PATH": f"{Path(sys.executable).parent}{os.pathsep}{base['PATH']}"}
-
-
 def bash(command: str, cwd: Path, **kwargs) -> subprocess.Popen[str]:
+    """The command line run by bash (the README's `python` is this interpreter, in the
+    commands and in the jobs: sbatch exports the environment)."""
     return subprocess.Popen(["bash", "-c", command], cwd=cwd, env=shell_env(),
                             stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True, **kwargs)
 
