@@ -36,8 +36,10 @@ exec runuser -u "$user" -- "$@"
 
 
 def as_postgres(sql: str) -> None:
-    subprocess.run(["runuser", "-u", "postgres", "--", "psql", "-v", "ON_ERROR_STOP=1", "-qc",
-                    sql], check=True, capture_output=True, timeout=60)
+    root = os.geteuid() == 0
+    become = ["runuser", "-u", "postgres", "--"] if root else ["sudo", "-u", "postgres"]
+    subprocess.run([*become, "psql", "-v", "ON_ERROR_STOP=1", "-qc", sql], check=True,
+                   capture_output=True, timeout=60)
 
 
 @pytest.fixture
