@@ -119,6 +119,7 @@ def check_the_shared_study(storage: str, server: str, dirs: list[Path]) -> None:
     experiment = client.get_experiment_by_name("trainer")
     parents = client.search_runs([experiment.experiment_id],
                                  filter_string="tags.`sweep.role` = 'parent'")
-    assert sorted(r.info.status for r in parents) == ["FINISHED", "FINISHED"]
+    # a command that found the study complete made no parent run: one or two, all ended
+    assert parents and {r.info.status for r in parents} == {"FINISHED"}
     for directory in dirs:
         assert not list(directory.rglob("*.db"))

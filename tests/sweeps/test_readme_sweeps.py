@@ -18,7 +18,7 @@ from sweeps.study import count_trials
 pytestmark = pytest.mark.slow
 optuna.logging.set_verbosity(optuna.logging.WARNING)
 
-N_TRIALS = 4
+N_TRIALS = 2  # one per worker: sweep=digits runs 2 at a time
 FEWER_TRIALS = {"sweep=digits ": f"sweep=digits hydra.sweeper.n_trials={N_TRIALS} "}
 
 
@@ -39,7 +39,7 @@ def without_comment(command: str) -> str:
 
 @pytest.fixture(scope="module")
 def ready_made(tmp_path_factory) -> Path:
-    """A start directory where the README's two ready-made sweeps ran (4 trials each)."""
+    """A start directory where the README's two ready-made sweeps ran (2 trials each)."""
     cwd = tmp_path_factory.mktemp("ready-made")
     for command in commands("sweeps-ready-made", {
             **FEWER_TRIALS,

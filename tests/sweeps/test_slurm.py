@@ -6,6 +6,11 @@ with hosts, passwords and sizes substituted, on PostgreSQL and the MLflow server
 ``.ci/services.sh``. Then a worker job cancelled mid-trial (``scancel``), one requeued
 (``scontrol requeue``, as preemption does) and a controller killed with SIGKILL.
 
+Both ways of selecting the sweeper run on the cluster with ``hydra.sweeper.*`` overrides:
+``sweep=digits`` in recipe 3a, ``hydra/sweeper=optuna`` in the fault tests. (That the launched
+workers get the controller's settings is checked from inside their trials with the local
+submitit launcher, whose jobs Hydra composes the same way: tests/sweeps/test_launcher_forms.py.)
+
 The cluster is one node (``.ci/slurm.sh``: 2 CPUs, partition ``cpu``, accounting on), started
 once for the whole run. Every request is sized to it: a job asking for more CPUs than the node
 has stays pending forever.
@@ -26,7 +31,6 @@ import optuna
 import pytest
 from optuna.trial import TrialState
 from readme_commands import commands, readme_block, shell_env, substitute
-from test_launcher_forms import FORMS, check_workers_saw_the_controllers_settings, run_app
 from test_scale_out import SLOW_TRIALS, TINY, shared_stores, unique
 
 from sweeps.study import count_trials
@@ -222,19 +226,6 @@ def test_readme_recipe_3b_an_sbatch_array_of_joining_workers(
     print(f"  trials (number, state, SLURM job): {describe(trials)}")
 
 
-@pytest.mark.parametrize("form", list(FORMS))
-def test_every_form_runs_with_submitit_slurm_and_workers_see_the_controllers_settings(
-        tmp_path, slurm, pg_url, form):
-    # as tests/sweeps/test_launcher_forms.py does for the local launchers
-    name = unique("forms")
-    done = run_app(tmp_path, *FORMS[form], "hydra/launcher=submitit_slurm",
-                   "hydra.launcher.partition=cpu", "hydra.launcher.cpus_per_task=1",
-                   f"hydra.sweeper.storage={pg_url}", f"hydra.sweeper.study_name={name}")
-    seen = check_workers_saw_the_controllers_settings(
-        tmp_path, done, optuna.load_study(study_name=name, storage=pg_url), form, launched=True)
-    assert all(record["slurm_job_id"] for record in seen)  # they ran in SLURM jobs
-
-
 # --------------------------------------------------------------------------- faults
 
 
@@ -269,6 +260,7 @@ def check_only_the_lost_trial_ran_again(pg_url: str, server: str, name: str,
     assert runs[lost.user_attrs[RUN_ID_ATTR]].info.status == "KILLED"
     # nothing else was lost
     assert [t.number for t in trials if t.state == TrialState.FAIL] == [lost.number]
+    print(f"  trials (number, state, SLURM job): {describe(trials)}")
 
 
 @pytest.mark.parametrize("fault", ["scancel", "scontrol requeue"])
@@ -325,5 +317,6 @@ def test_a_controller_killed_while_its_jobs_run_leaves_a_study_that_completes(
     out = finish(rerun)
     assert rerun.returncode == 0, out[-3000:]
     assert f"the study has its {N_TRIALS} trials" in out
-    check_on_slurm_and_server(pg_url, mlflow_server, name, N_TRIALS)
+    trials, _ = check_on_slurm_and_server(pg_url, mlflow_server, name, N_TRIALS)
     assert parent_run(mlflow_server, pg_url, name).info.status == "KILLED"
+    print(f"  trials (number, state, SLURM job): {describe(trials)}")
