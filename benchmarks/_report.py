@@ -11,7 +11,7 @@ import statistics
 from collections.abc import Iterable
 from dataclasses import dataclass
 
-from benchmarks import _mlp, _overhead, _sweep, _tracking
+from benchmarks import _estimator, _mlp, _overhead, _sweep, _tracking
 from benchmarks._env import Environment, blas_kernel, threads
 
 # Everything from this line on is written by hand and kept when the script rewrites the file.
@@ -153,6 +153,11 @@ def overhead_targets(result: _overhead.OverheadResult | None) -> list[Target]:
     ]
 
 
+def estimator_targets(result: _estimator.EstimatorResult | None) -> list[Target]:
+    return [Target("Estimator fit on digits: trainer.MLPClassifier / scikit-learn's (same "
+                   "architecture)", 1.0, None if result is None else result.ratio(), how="7")]
+
+
 def targets_table(targets: list[Target]) -> list[str]:
     rows = []
     for t in targets:
@@ -172,6 +177,7 @@ _SECTIONS = {
     "3": "3. Tracking overhead",
     "4": "4. Sweep efficiency",
     "5": "5. Waiting for one run and for a sweep",
+    "7": "7. Estimator fit",
 }
 
 
@@ -402,11 +408,12 @@ def render(
     tracking: _tracking.TrackingResult | None,
     sweep: _sweep.SweepResult | None,
     overhead: _overhead.OverheadResult | None = None,
+    estimator: _estimator.EstimatorResult | None = None,
     hand_written: str = "",
 ) -> str:
     """The whole RESULTS.md text."""
     targets = (mlp_targets(medium, small) + tracking_targets(tracking) + sweep_targets(sweep)
-               + overhead_targets(overhead))
+               + overhead_targets(overhead) + estimator_targets(estimator))
     lines = ["# Benchmarks", ""]
     lines += environment_section(env, command, mode, when, seconds)
     lines += ["", "## Targets", "",
@@ -426,13 +433,15 @@ def render(
             "(the defaults of `python -m trainer`); the per-step overhead case. The FitLoop "
             f"also evaluates {len(small.problem.X_val)} validation rows once per epoch. Every "
             f"peer runs on {threads(small.threads)}, the count `python -m trainer` picks for "
-            "this model (`trainer.app.blas_threads_for`).")]
+            "this model (`trainer.training.blas_threads_for`).")]
     if tracking is not None:
         lines += ["", *tracking_section(tracking)]
     if sweep is not None:
         lines += ["", *sweep_section(sweep)]
     if overhead is not None:
         lines += ["", *overhead_section(overhead)]
+    if estimator is not None:
+        lines += ["", *_estimator.section(estimator, _SECTIONS["7"])]
     lines += ["", HAND_WRITTEN_MARKER]
     text = "\n".join(lines) + "\n"
     if hand_written.strip():

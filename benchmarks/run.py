@@ -26,11 +26,20 @@ from pathlib import Path
 if __package__ in (None, ""):  # `python benchmarks/run.py`: make `benchmarks` importable
     sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
-from benchmarks import _data, _env, _mlp, _overhead, _report, _sweep, _tracking  # noqa: E402
+from benchmarks import (  # noqa: E402
+    _data,
+    _env,
+    _estimator,
+    _mlp,
+    _overhead,
+    _report,
+    _sweep,
+    _tracking,
+)
 
 REPO = Path(__file__).resolve().parent.parent
 DEFAULT_OUT = REPO / "benchmarks" / "RESULTS.md"
-BENCHMARKS = ("medium", "small", "tracking", "sweep", "overhead")
+BENCHMARKS = ("medium", "small", "tracking", "sweep", "overhead", "estimator")
 
 
 @dataclass(frozen=True)
@@ -68,6 +77,7 @@ class Results:
     tracking: _tracking.TrackingResult | None = None
     sweep: _sweep.SweepResult | None = None
     overhead: _overhead.OverheadResult | None = None
+    estimator: _estimator.EstimatorResult | None = None
 
 
 def say(message: str) -> None:
@@ -76,7 +86,7 @@ def say(message: str) -> None:
 
 def _cli_threads(problem: _data.Problem, available: int) -> int:
     """The BLAS threads `python -m trainer` trains ``problem``'s network on."""
-    from trainer.app import blas_threads_for
+    from trainer.training import blas_threads_for
 
     return blas_threads_for([problem.n_features, *problem.hidden, problem.n_classes],
                             problem.batch_size, available=available)
@@ -127,6 +137,12 @@ def run_benchmarks(
                     problem, epochs=settings.tracking_epochs,
                     repeats=settings.tracking_repeats, app_repeats=settings.app_repeats,
                     workdir=workdir, progress=say)
+        if "estimator" in only:
+            say(f"estimator fit: digits, {settings.repeats} repeats per peer")
+            # as the small MLP: every peer on the threads the trainer picks for such a model
+            with threadpool_limits(limits=_cli_threads(_data.small(rows=8), threads)):
+                results.estimator = _estimator.run_estimator(repeats=settings.repeats,
+                                                             progress=say)
         env = _env.collect(threads, REPO)
     env.load_start = load_start
     if "sweep" in only:
@@ -161,7 +177,7 @@ def write_report(results: Results, env: _env.Environment, settings: Settings, ou
     text = _report.render(env, command=command, mode=settings.mode, when=when, seconds=seconds,
                           medium=results.medium, small=results.small,
                           tracking=results.tracking, sweep=results.sweep,
-                          overhead=results.overhead,
+                          overhead=results.overhead, estimator=results.estimator,
                           hand_written=_report.hand_written_part(previous))
     out.parent.mkdir(parents=True, exist_ok=True)
     out.write_text(text)

@@ -34,6 +34,7 @@ from __future__ import annotations
 import contextlib
 import os
 import re
+import shlex
 import signal
 import socket
 import subprocess
@@ -148,17 +149,33 @@ def substitute(text: str, substitutions: Mapping[str, str], *, where: str = "the
     return text
 
 
+def _open_quote(text: str) -> bool:
+    """Whether ``text`` ends inside a quoted string (the command goes on on the next line)."""
+    try:
+        shlex.split(text, comments=True)
+    except ValueError:  # "No closing quotation"
+        return True
+    return False
+
+
 def logical_lines(text: str) -> list[str]:
     """The commands of a shell block: backslash continuations joined (the next line's indent
-    becomes one space), blank lines and comment lines (``#`` first) dropped."""
+    becomes one space), a quoted string that spans lines kept whole (its newlines kept),
+    blank lines and comment lines (``#`` first) dropped."""
     result: list[str] = []
     pending = ""
     for raw in text.splitlines():
-        line = raw.strip() if pending else raw.rstrip()
-        if not pending and (not line.strip() or line.lstrip().startswith("#")):
-            continue
+        if pending.endswith("\n"):  # inside a quoted string: the line as written
+            line = raw.rstrip()
+        else:
+            line = raw.strip() if pending else raw.rstrip()
+            if not pending and (not line.strip() or line.lstrip().startswith("#")):
+                continue
         if line.endswith("\\"):
             pending += line[:-1].rstrip() + " "
+            continue
+        if _open_quote(pending + line):
+            pending += line + "\n"
             continue
         result.append((pending + line).strip())
         pending = ""
@@ -171,9 +188,10 @@ def commands(name: str, substitutions: Mapping[str, str] | None = None) -> list[
     """The commands of README.md's block ``name``, one per logical line (see
     :func:`logical_lines`), with ``substitutions`` applied to them (each must occur)."""
     lines = logical_lines(readme_block(name))
-    joined = substitute("\n".join(lines), substitutions or {},
-                        where=f"README.md's block {name!r}")
-    return joined.split("\n")
+    where = f"README.md's block {name!r}"
+    substitute("\n".join(lines), substitutions or {}, where=where)  # each must occur
+    return [substitute(line, {old: new for old, new in (substitutions or {}).items()
+                              if old in line}, where=where) for line in lines]
 
 
 # --------------------------------------------------------------------------- running them

@@ -20,6 +20,8 @@ python -m trainer optimizer=momentum \\
 
 python -m trainer --multirun sweep=digits \\
     hydra.sweeper.n_trials=1000
+python -c 'import json; print(json.dumps({
+    "a": 1}))' > a.json
 ```
 
 <!-- readme-test: skip: needs a browser -->
@@ -58,6 +60,8 @@ def test_logical_lines_join_continuations_and_drop_comment_lines():
     assert logical_lines(first.text) == [
         "python -m trainer optimizer=momentum batch_size=32   # a comment after a command stays",
         "python -m trainer --multirun sweep=digits hydra.sweeper.n_trials=1000",
+        # a quoted string that spans lines is one command, its newlines kept
+        "python -c 'import json; print(json.dumps({\n    \"a\": 1}))' > a.json",
     ]
 
 

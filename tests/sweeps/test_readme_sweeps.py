@@ -70,19 +70,21 @@ def test_an_ad_hoc_search_space(tmp_path):
 
 def test_register_the_best_model_and_serve_it(ready_made):
     # the registering command on the study the ready-made sweep ran (complete: it registers
-    # its best trial's model), then MLflow's REST server and the README's curl, which answers
-    # what the README says
+    # its best trial's model as the champion), then MLflow's REST server on the champion and
+    # the README's request, answered as the README says
     [register] = commands("register-model", FEWER_TRIALS)
     done = run_shell(register, ready_made)
     assert done.returncode == 0, done.stdout[-3000:]
     assert "registered as 'digits-mlp' version 1: models:/digits-mlp/1" in done.stdout
+    assert "models:/digits-mlp@champion is version 1" in done.stdout
     port = free_port()
-    serve, curl = commands("serve-model", {"-p 5001": f"-p {port}",
-                                           "127.0.0.1:5001": f"127.0.0.1:{port}"})
+    serve, *requests = commands("serve-model", {"-p 5001": f"-p {port}",
+                                                "127.0.0.1:5001": f"127.0.0.1:{port}"})
     expected = readme_block("serve-model").strip().splitlines()[-1].removeprefix("# ")
     with serving(serve, ready_made, f"http://127.0.0.1:{port}/ping"):
-        answer = run_shell(curl, ready_made, timeout=120)
-    assert answer.returncode == 0, answer.stdout
+        for request in requests:  # the request's body written, then sent with curl
+            answer = run_shell(request, ready_made, timeout=120)
+            assert answer.returncode == 0, f"{request}:\n{answer.stdout}"
     assert json.loads(answer.stdout.strip().splitlines()[-1]) == json.loads(expected)
 
 
