@@ -1,5 +1,6 @@
-"""Every way the README selects and sets the sweeper works with every launcher, and launched
-workers get exactly the settings the controller had.
+"""Every way the README selects and sets the sweeper works with the launchers that place workers
+(submitit_local, joblib; submitit_slurm in test_slurm.py), and launched workers get exactly the
+settings the controller had.
 
 The forms: ``sweep=NAME`` (a sweep file that selects the sweeper and sets keys of its own) with
 ``hydra.sweeper.*`` overrides on the command line, and ``hydra/sweeper=optuna`` with the search
@@ -32,8 +33,9 @@ optuna.logging.set_verbosity(optuna.logging.WARNING)
 
 APP = Path(__file__).resolve().parent / "launched_app" / "app.py"
 N_TRIALS = 4
+# Hydra's basic launcher is not among them: its workers are the sweep's own processes, forked
+# with the controller's config (test_sweep_cli runs both forms with it).
 LAUNCHERS = {
-    "basic": [],  # Hydra's own: the sweep's workers are its local processes
     "submitit_local": ["hydra/launcher=submitit_local"],
     "joblib": ["hydra/launcher=joblib"],
 }
@@ -86,11 +88,10 @@ def controller_config(cwd: Path):
 
 
 def check_workers_saw_the_controllers_settings(cwd: Path, done: subprocess.CompletedProcess,
-                                               study: optuna.Study, form: str,
-                                               launched: bool) -> list[dict]:
+                                               study: optuna.Study, form: str) -> list[dict]:
     """Exactly n_trials, and each trial, wherever it ran, saw the controller's hydra.sweeper
     node and the task config the controller composes for its overrides (the sweep file's
-    offset among them); with a launcher, the trials ran in its two jobs. Returns the trials'
+    offset among them), in the launcher's two jobs, not in the controller. Returns the trials'
     records."""
     assert done.returncode == 0, (done.stdout + done.stderr)[-3000:]
     trials = study.get_trials()
@@ -114,14 +115,9 @@ def check_workers_saw_the_controllers_settings(cwd: Path, done: subprocess.Compl
             assert record["task"]["x"] == trial.params["x"]
             assert record["task"]["offset"] == (1.0 if form == "sweep=NAME" else 0.0)
 
-    pids = {record["pid"] for record in seen}
-    if launched:  # the trials ran in the launched jobs, not in the controller
-        assert "launching 2 worker jobs" in done.stdout + done.stderr
-        assert sorted(p.name for p in cwd.glob("multirun/*/*/worker_*")) == \
-            ["worker_0", "worker_1"]
-        assert done.args not in pids
-    else:  # n_jobs=2: the controller's own slot and one worker process
-        assert done.args in pids
+    assert "launching 2 worker jobs" in done.stdout + done.stderr
+    assert sorted(p.name for p in cwd.glob("multirun/*/*/worker_*")) == ["worker_0", "worker_1"]
+    assert done.args not in {record["pid"] for record in seen}
     return seen
 
 
@@ -130,20 +126,18 @@ def check_workers_saw_the_controllers_settings(cwd: Path, done: subprocess.Compl
 def test_every_form_runs_with_every_launcher_and_workers_see_the_controllers_settings(
         tmp_path, form, launcher):
     done = run_app(tmp_path, *FORMS[form], *LAUNCHERS[launcher])
-    check_workers_saw_the_controllers_settings(tmp_path, done, the_study(tmp_path), form,
-                                               launched=launcher != "basic")
+    check_workers_saw_the_controllers_settings(tmp_path, done, the_study(tmp_path), form)
 
 
-@pytest.mark.parametrize("launcher", ["submitit_local", "joblib"])
-def test_workers_that_fail_before_their_first_trial_are_quoted_without_a_rerun_advice(
-        tmp_path, launcher):
+def test_workers_that_fail_before_their_first_trial_are_quoted_without_a_rerun_advice(tmp_path):
     # the task needs a module only the controller can import (as a package missing on a
     # cluster's nodes): every job fails unpickling it; the controller's last line quotes the
     # jobs' error and does not ask for the same command again, which would fail the same way
     helper = tmp_path / "helper"
     helper.mkdir()
     (helper / "controller_only.py").write_text("def touch():\n    pass\n")
-    done = run_app(tmp_path, *FORMS["sweep=NAME"], *LAUNCHERS[launcher],
+    # (joblib's form of the same failure, a remote traceback: test_launch_failures.py)
+    done = run_app(tmp_path, *FORMS["sweep=NAME"], *LAUNCHERS["submitit_local"],
                    extra_env={"RECORDING_APP_LOCAL_MODULE": str(helper)})
     assert done.returncode == 1
     last = done.stderr.strip().splitlines()[-1]

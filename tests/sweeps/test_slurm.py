@@ -31,7 +31,7 @@ import optuna
 import pytest
 from optuna.trial import TrialState
 from readme_commands import commands, readme_block, shell_env, substitute
-from test_scale_out import SLOW_TRIALS, TINY, shared_stores, unique
+from test_scale_out import SLOW_TRIALS, TINY, no_local_stores, shared_stores, unique
 
 from sweeps.study import count_trials
 from sweeps.study._budget import (
@@ -46,7 +46,7 @@ pytestmark = pytest.mark.slow
 optuna.logging.set_verbosity(optuna.logging.WARNING)
 
 HOW = "run `source .ci/slurm.sh` as root (it installs and starts a one-node SLURM cluster)"
-N_TRIALS = 4
+N_TRIALS = 4  # on 2 jobs: both get trials however far apart they start
 ENDED = ("COMPLETED", "FAILED", "CANCELLED", "TIMEOUT", "NODE_FAIL", "PREEMPTED", "OUT_OF_MEMORY",
          "BOOT_FAIL", "DEADLINE")
 
@@ -190,6 +190,9 @@ def test_readme_recipe_3a_a_controller_with_submitit_slurm_workers(
                                           N_TRIALS)
     assert parent_run(mlflow_server, fresh_pg_database, "digits-big").info.status == "FINISHED"
     assert "launching 2 worker jobs through SlurmLauncher" in out
+    assert "best of study 'digits-big'" in out
+    assert list(tmp_path.glob("multirun/*/*/.submitit/*_*/*_log.out"))  # submitit's job logs
+    no_local_stores(tmp_path)  # the study and every run went to the two servers
     print(f"  trials (number, state, SLURM job): {describe(trials)}")
 
 
