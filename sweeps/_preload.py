@@ -5,7 +5,14 @@ two SQL stores' modules (1.3 s). Nothing here opens a file or a connection: thos
 shared by forked processes. It lives outside ``sweeps.workers``, whose package imports Optuna,
 so that the collector is paused before the first heavy import."""
 
-from trainer import startup_gc
+import signal
+
+# Ctrl-C reaches the whole process group, the fork server too: multiprocessing's server ignores
+# SIGINT only once this preload is imported, and a KeyboardInterrupt here would print the
+# import's traceback. The sweep stops its workers itself; the server exits with the sweep.
+signal.signal(signal.SIGINT, signal.SIG_IGN)
+
+from trainer import startup_gc  # noqa: E402
 
 startup_gc.pause()  # the imports grow a heap the collector would scan again and again (0.8 s)
 

@@ -11,6 +11,7 @@ never RUNNING.
 from __future__ import annotations
 
 import contextlib
+import copy
 import logging
 import os
 import socket
@@ -21,8 +22,10 @@ from pathlib import Path
 from typing import Any
 
 import optuna
+from optuna.storages import BaseStorage
 
 from sweeps._fork_server import start_fork_server
+from sweeps._redact import redact_url, scrub_hydra_node
 from sweeps._settings import KEY, parse_settings
 from sweeps.reporting._drawer import PictureDrawer
 from sweeps.reporting._registry import RegisteredModel, register_best_model
@@ -49,6 +52,7 @@ from sweeps.study._storage import (
     recover_lost_trials,
     requeue_interrupted,
     resolve_storage_url,
+    storage_error,
 )
 from sweeps.study._template import copy_empty_study_storage
 from sweeps.workers._launchers import (
@@ -95,16 +99,6 @@ class SweepResult:
     workers: list[WorkerReport] = field(default_factory=list)  # what each worker slot did
 
 
-def _redact(url: str) -> str:
-    """The URL without its password (it ends up in MLflow and the logs)."""
-    try:
-        from sqlalchemy.engine import make_url
-
-        return make_url(url).render_as_string(hide_password=True)
-    except Exception:
-        return url
-
-
 class OptunaSweep:
     """The Optuna sweep behind ``hydra/sweeper=optuna``; the keys are ``hydra.sweeper.*``.
 
@@ -134,6 +128,8 @@ class OptunaSweep:
         self.hydra_context: Any = None
         self.task_function: Any = None
         self._launcher: str | None = None  # hydra.launcher's target, unless Hydra's basic one
+        self._storage: BaseStorage | None = None  # the study's, opened by sweep()
+        self._shown_config: Any = None  # the config without the storage's password
 
     def setup(self, *, hydra_context: Any, task_function: Any, config: Any) -> None:
         self.hydra_context = hydra_context
@@ -149,6 +145,12 @@ class OptunaSweep:
                 return self._sweep(arguments)
         except TrainerError as error:
             print(f"error: {error}", file=sys.stderr, flush=True)
+            raise SystemExit(1) from None
+        except Exception as error:
+            failed = storage_error(error, str(getattr(self._storage, "url", "")))
+            if failed is None:
+                raise
+            print(f"error: {failed}", file=sys.stderr, flush=True)  # the server failed us
             raise SystemExit(1) from None
         except KeyboardInterrupt:  # outside the trials (set-up, final plots)
             print("interrupted", file=sys.stderr, flush=True)
@@ -206,17 +208,22 @@ class OptunaSweep:
         if db is not None:  # a new database: copied (0.05 s), not created by Optuna (0.6 s)
             copy_empty_study_storage(db)
         storage = open_storage(storage_spec)  # creates the tables before any worker starts
+        self._storage = storage  # the slot run here shares it: one connection pool a process
         study = load_or_create_study(storage, study_name, direction=direction,
                                      metric_name=None if objective is None else str(objective))
         recover_lost_trials(study, storage_spec)  # a killed earlier run's trials: queue again
 
         sweep_dir = Path(str(config.hydra.sweep.dir))
         sweep_dir.mkdir(parents=True, exist_ok=True)
-        OmegaConf.save(config, sweep_dir / "multirun.yaml")
+        # What Hydra writes (multirun.yaml here, each launched job's .hydra/hydra.yaml) holds
+        # the storage URL without its password; workers get the URL with their plan.
+        self._shown_config = copy.deepcopy(config)
+        scrub_hydra_node(self._shown_config)
+        OmegaConf.save(self._shown_config, sweep_dir / "multirun.yaml")
 
         budget = count_trials(study.get_trials(deepcopy=False), n_trials)
         log.info("%sstudy %r in %s: %d of %d trials finished, %d to run (%d at a time%s)",
-                 "joining " if role == "worker" else "", study_name, _redact(storage_spec.url),
+                 "joining " if role == "worker" else "", study_name, redact_url(storage_spec.url),
                  budget.finished, n_trials, n_trials - budget.finished, n_jobs,
                  " here" if role == "worker" else "")
         if budget.done:
@@ -279,7 +286,7 @@ class OptunaSweep:
         tracker = RunTracker.start(
             uri, experiment_id, run_name=plan.study_name,
             tags={STUDY_TAG: plan.study_name, ROLE_TAG: "parent",
-                  STORAGE_TAG: _redact(storage.url), DIRECTION_TAG: direction},
+                  STORAGE_TAG: redact_url(storage.url), DIRECTION_TAG: direction},
         )
         with tracker:
             tracker.log_params({
@@ -324,16 +331,17 @@ class OptunaSweep:
                     with trial_log:
                         launch = launch_workers(plan, job, n_workers,
                                                 hydra_context=self.hydra_context,
-                                                config=self.config)
+                                                config=self._shown_config)
                         reports += launch.reports
                         # The launcher's word on its jobs is not trusted: the study's is.
                         crashed = not await_trials_elsewhere(study, plan, launch,
                                                              first_new=first_new).done
                 elif n_workers == 1:
                     reports.append(run_local_worker(plan, job, draw=None if drawer is None
-                                                    else drawer.draw))
+                                                    else drawer.draw, storage=self._storage))
                 else:
-                    crashed = run_processes(plan, job, n_workers, pids, reports)
+                    crashed = run_processes(plan, job, n_workers, pids, reports,
+                                            storage=self._storage)
             except KeyboardInterrupt:
                 status = "KILLED"
                 # Each worker queues its interrupted trial again; one that could not (killed
@@ -489,7 +497,7 @@ class OptunaSweep:
     @staticmethod
     def _summary(plan: WorkerPlan, budget: Budget) -> list[str]:
         return [
-            f"study: {plan.study_name}  ({_redact(plan.storage.url)})",
+            f"study: {plan.study_name}  ({redact_url(plan.storage.url)})",
             f"objective: {plan.objective}  trials: {budget.complete} complete, "
             f"{budget.pruned} pruned, {budget.failed} failed of n_trials={plan.n_trials}",
         ]
@@ -529,7 +537,7 @@ def _check_sqlite_storage(url: str) -> None:
         if parent.exists():
             if not parent.is_dir():
                 raise ConfigError(f"{KEY}.storage", f"a SQLite file in a directory ({parent} is "
-                                  "a file)", _redact(url))
+                                  "a file)", redact_url(url))
             break
     problem = None
     if db.is_dir():
@@ -538,7 +546,7 @@ def _check_sqlite_storage(url: str) -> None:
         problem = sqlite_file_problem(db)
     if problem is not None:
         raise ConfigError(f"{KEY}.storage", f"an Optuna SQLite database ({problem}; move it "
-                          "away to start the study afresh)", _redact(url))
+                          "away to start the study afresh)", redact_url(url))
 
 
 def _verdict(status: str, budget: Budget, plan: WorkerPlan, crashed: bool, has_best: bool,

@@ -15,6 +15,7 @@ from trainer.interrupts import (
     exit_code,
     ignore_further_interrupts,
     interrupt_name,
+    redeliver_swallowed_interrupts,
     sigterm_as_interrupt,
 )
 
@@ -52,6 +53,7 @@ def cli() -> None:
     startup_gc.pause()  # until training starts: 0.8 s of a sweep's start-up (trainer/startup_gc.py)
     # Hydra prints exceptions with a stack trace; raising them here lets us print one line.
     os.environ.setdefault("HYDRA_FULL_ERROR", "1")
+    redeliver_swallowed_interrupts()  # Ctrl-C inside a GC callback: not printed, not lost
     try:
         with sigterm_as_interrupt():  # SIGTERM and SIGHUP stop a command as Ctrl-C does
             main()
@@ -65,6 +67,12 @@ def cli() -> None:
         print(f"error: {error}", file=sys.stderr)
         raise SystemExit(1) from None
     except (HydraException, OmegaConfBaseException) as error:
+        from trainer.interpolations import interpolation_error
+
+        unresolved = interpolation_error(error, overrides=sys.argv[1:])
+        if unresolved is not None:  # `hydra.run.dir=${nope}`: the key, not only Hydra's words
+            print(f"error: {unresolved}", file=sys.stderr)
+            raise SystemExit(1) from None
         message = str(error)
         if isinstance(error.__cause__, OmegaConfBaseException):  # e.g. "Key 'x' is not in struct"
             message = f"{message}\n{str(error.__cause__).splitlines()[0]}"

@@ -20,14 +20,15 @@ from trainer.core.callbacks import Callback, ProgressReporter
 from trainer.core.fit import FitLoop, FitResult
 from trainer.core.losses import task_loss
 from trainer.data import Dataset, load_dataset
-from trainer.errors import ConfigError, TrainerError
+from trainer.errors import ConfigError, DataError, TrainerError
+from trainer.interpolations import resolve_config
 from trainer.interrupts import (
     exit_code,
     ignore_further_interrupts,
     interrupt_name,
     sigterm_as_interrupt,
 )
-from trainer.memory import check_fits_in_memory
+from trainer.memory import check_fits_in_memory, memory_error
 from trainer.tracking import RunTracker, flatten_config, resolve_tracking_uri
 from trainer.tracking.disk_full import NoSpaceError, no_space_error, what_was_kept
 from trainer.tracking.links import run_link
@@ -75,7 +76,7 @@ def run(cfg: DictConfig | Mapping[str, Any]) -> float:
     """Train, evaluate and track one run; return the objective at the kept epoch."""
     context = run_context.current()
     config = cfg if isinstance(cfg, DictConfig) else OmegaConf.create(dict(cfg))
-    plain: dict[str, Any] = OmegaConf.to_container(config, resolve=True)  # type: ignore[assignment]
+    plain = resolve_config(config)  # an interpolation that does not resolve: one line
     base = start_dir()
 
     check_mlflow(plain)  # the rest is checked inside the run, which then ends FAILED
@@ -107,6 +108,8 @@ def run(cfg: DictConfig | Mapping[str, Any]) -> float:
                 full = no_space_error(error, uri)
                 if full is not None:  # one line saying where, as the run's reason too
                     raise full from error
+                if isinstance(error, MemoryError):  # the network's: its arrays, its training
+                    raise memory_error(error, plain["model"]["hidden"]) from error
                 raise
     except KeyboardInterrupt as interrupt:
         interrupt.kept = what_was_kept(tracker)  # type: ignore[attr-defined]
@@ -191,7 +194,12 @@ def _train(
     hp = Hyperparameters.from_config(plain)
     streams = SeedStreams.of(plain["seed"])
 
-    data = load_dataset(plain["data"], seed=streams.split, dtype=hp.dtype, base_dir=base)
+    try:
+        data = load_dataset(plain["data"], seed=streams.split, dtype=hp.dtype, base_dir=base)
+    except MemoryError as error:  # later ones are the network's (run() says so)
+        raise DataError(f"data: expected a data set that fits in memory, got "
+                        f"{plain['data'].get('path') or plain['data']['name']!r} (loading it "
+                        f"ran out of memory: {str(error).strip() or 'MemoryError'})") from None
     check_metric_names(plain, data.task)
     loss_name = _choose_loss(plain["loss"], data)
     tracker.set_tags({TASK_TAG: data.task, LOSS_TAG: loss_name})

@@ -1,16 +1,27 @@
 """Stopping signals (Ctrl-C, SIGTERM, SIGHUP) as one interrupt, and a run's ending shielded from
-a second one, so whatever is running records itself KILLED on the way out."""
+a second one, so whatever is running records itself KILLED on the way out.
+
+A signal's Python handler runs between any two bytecodes of the main thread, also inside a
+weakref callback or a ``__del__`` that the garbage collector happened to start there. An
+exception raised in those cannot propagate: Python prints it ("Exception ignored in: <function
+WeakKeyDictionary.__init__.<locals>.remove ...>" with a traceback) and drops it, so Ctrl-C on a
+busy process was sometimes both noisy and lost. :func:`redeliver_swallowed_interrupts` makes such
+an interrupt silent and sends its signal again a moment later, when ordinary code runs.
+"""
 
 from __future__ import annotations
 
 import contextlib
+import os
 import signal
+import sys
 import threading
 from collections.abc import Iterator
 from typing import Any
 
 __all__ = ["STOP_SIGNALS", "Interrupted", "exit_code", "ignore_further_interrupts",
-           "interrupt_name", "shielded", "sigterm_as_interrupt", "signal_of"]
+           "interrupt_name", "redeliver_swallowed_interrupts", "redelivered", "shielded",
+           "sigterm_as_interrupt", "signal_of"]
 
 # SIGHUP: the terminal or the ssh session closed. Each of them stops a run the same way.
 STOP_SIGNALS = (signal.SIGINT, signal.SIGTERM, signal.SIGHUP)
@@ -100,3 +111,47 @@ def ignore_further_interrupts() -> None:
     if _main_thread():
         for sig in STOP_SIGNALS:
             signal.signal(sig, signal.SIG_IGN)
+
+
+# Set while a signal re-sent for a swallowed interrupt is on its way (see redelivered()).
+_REDELIVERING = threading.Event()
+_REDELIVER_AFTER = 0.01  # seconds: the callback that swallowed the interrupt has returned by then
+
+
+def _resend(signum: int) -> None:
+    # Only to a handler of the program: a default disposition would now kill the process, and
+    # one set to ignore (the command is leaving) ignores it anyway.
+    if callable(signal.getsignal(signum)):
+        _REDELIVERING.set()
+        os.kill(os.getpid(), signum)
+
+
+def _swallowed_interrupt_hook(previous: Any) -> Any:
+    def hook(unraisable: Any) -> None:
+        if isinstance(unraisable.exc_value, KeyboardInterrupt):
+            timer = threading.Timer(_REDELIVER_AFTER, _resend,
+                                    (int(signal_of(unraisable.exc_value)),))
+            timer.daemon = True
+            timer.start()
+            return
+        previous(unraisable)
+
+    hook.redelivers_interrupts = True  # type: ignore[attr-defined]
+    return hook
+
+
+def redeliver_swallowed_interrupts() -> None:
+    """An interrupt raised where Python cannot propagate it (a weakref callback, ``__del__``) is
+    not printed; its signal is sent again a moment later instead, so it interrupts the program
+    from ordinary code. Idempotent; for the process's lifetime (``sys.unraisablehook``)."""
+    if not getattr(sys.unraisablehook, "redelivers_interrupts", False):
+        sys.unraisablehook = _swallowed_interrupt_hook(sys.unraisablehook)
+
+
+def redelivered() -> bool:
+    """Whether the stopping signal being handled was re-sent for an interrupt Python swallowed
+    (asked once per signal): a handler that acts only on the first signal acts on this one."""
+    if _REDELIVERING.is_set():
+        _REDELIVERING.clear()
+        return True
+    return False

@@ -30,6 +30,7 @@ from typing import Any
 import optuna
 
 from sweeps._fork_server import launcher_target
+from sweeps._redact import scrub
 from sweeps.study._budget import Budget, count_trials
 from sweeps.study._storage import recover_lost_trials
 from sweeps.workers._worker import HydraJob, WorkerPlan, WorkerReport, run_worker
@@ -163,7 +164,8 @@ class LaunchedWorker:
         except Exception as error:
             # Hydra keeps the error in the job's result, for the controller: the job's own log
             # says it too.
-            log.error("worker %d stopped: %s", index, first_error_line(error))
+            log.error("worker %d stopped: %s", index, scrub(
+                first_error_line(error), plan.storage.url, plan.storage.tracking_uri))
             raise
         finally:
             end_open_runs()  # a run whose own handler could not end it ends KILLED
@@ -232,7 +234,7 @@ def launch_workers(plan: WorkerPlan, job: HydraJob, n_workers: int, *, hydra_con
     except KeyboardInterrupt:
         raise
     except Exception as error:  # a job failed or died (killed, preempted for good)
-        failure = _failure(error)
+        failure = _failure(error, plan)
         log.warning("a worker job failed: %s", failure.line)
         result.failures.append(failure)
         result.stopped_early = True
@@ -241,7 +243,7 @@ def launch_workers(plan: WorkerPlan, job: HydraJob, n_workers: int, *, hydra_con
         if job_return.status == JobStatus.COMPLETED:
             result.reports.append(_report(job_return))
         else:  # the worker's own code raised (e.g. the study could not be opened there)
-            result.failures.append(_failure(job_error(job_return)))
+            result.failures.append(_failure(job_error(job_return), plan))
     return result
 
 
@@ -264,8 +266,7 @@ def _exception_line(text: str) -> str | None:
 def first_error_line(error: BaseException) -> str:
     """The first line of what a failed job raised: the exception line of the job's own
     traceback when the launcher's error carries it (submitit's ``FailedJobError``, joblib's
-    remote traceback), else ``Type: first line of the message``; the password of any URL in it
-    is left out."""
+    remote traceback), else ``Type: first line of the message``."""
     chain: list[BaseException] = []
     current: BaseException | None = error
     while current is not None and all(current is not seen for seen in chain):
@@ -274,28 +275,20 @@ def first_error_line(error: BaseException) -> str:
     for link in reversed(chain):  # the job's own error is the innermost
         line = _exception_line(str(link))
         if line is not None:
-            return _redacted(line)
+            return line
     message = str(error).strip().splitlines()
-    name = type(error).__name__
-    return _redacted(f"{name}: {message[0]}") if message else name
+    return f"{type(error).__name__}: {message[0]}" if message else type(error).__name__
 
 
-_PASSWORD = re.compile(r"(://[^\s:/@]+:)[^\s@]+@")
-
-
-def _redacted(line: str) -> str:
-    """A quoted line without the password of any URL in it (job logs are often readable by
-    others on a cluster)."""
-    return _PASSWORD.sub(r"\1***@", line)
-
-
-def _failure(error: BaseException) -> JobFailure:
+def _failure(error: BaseException, plan: WorkerPlan) -> JobFailure:
+    """The failure a launcher reported, without the stores' passwords (on a cluster, the
+    controller's output lands in logs others may read)."""
     log_file = _ERROR_LOG.search(str(error))
     # submitit's UncompletedJobError: the job ended (cancelled, timed out, node lost) without a
     # result of its own
     killed = type(error).__name__ == "UncompletedJobError"
-    return JobFailure(first_error_line(error), killed=killed,
-                      log=log_file.group(1) if log_file else None)
+    line = scrub(first_error_line(error), plan.storage.url, plan.storage.tracking_uri)
+    return JobFailure(line, killed=killed, log=log_file.group(1) if log_file else None)
 
 
 def launched_workers_failure(launch: LaunchResult, *, finished: int, n_trials: int,

@@ -26,9 +26,19 @@ import traceback
 from collections.abc import Callable, Sequence
 from typing import Any
 
+from optuna.storages import BaseStorage
+
+from sweeps._redact import scrub
+from sweeps.study._storage import storage_error
 from sweeps.workers._interrupt import INTERRUPT_REQUESTED
 from sweeps.workers._worker import HydraJob, WorkerPlan, WorkerReport, run_worker
-from trainer.interrupts import STOP_SIGNALS, Interrupted
+from trainer.errors import TrainerError
+from trainer.interrupts import (
+    STOP_SIGNALS,
+    Interrupted,
+    redeliver_swallowed_interrupts,
+    redelivered,
+)
 
 __all__ = ["EXIT_INTERRUPTED", "run_local_worker", "run_processes", "stop_workers",
            "worker_process_main"]
@@ -52,9 +62,11 @@ def _flag_interrupts(*, once: bool) -> dict[int, Any]:
     the sweep's own slot does not, so that a second Ctrl-C still reaches it.
     """
     INTERRUPT_REQUESTED.clear()
+    redeliver_swallowed_interrupts()  # one raised inside a GC callback: silent, and sent again
 
     def handler(signum: int, frame: Any) -> None:
-        if once and INTERRUPT_REQUESTED.is_set():
+        again = redelivered()  # the same interrupt, whose first raise Python swallowed
+        if once and INTERRUPT_REQUESTED.is_set() and not again:
             return
         INTERRUPT_REQUESTED.set()
         raise Interrupted(signum)
@@ -63,12 +75,14 @@ def _flag_interrupts(*, once: bool) -> dict[int, Any]:
 
 
 def run_local_worker(plan: WorkerPlan, job: HydraJob, index: int = 0, *,
-                     draw: Callable[..., None] | None = None) -> WorkerReport:
+                     draw: Callable[..., None] | None = None,
+                     storage: BaseStorage | None = None) -> WorkerReport:
     """Run slot ``index`` in this process, with its interrupts flagged as in a worker process;
-    the previous signal handlers come back afterwards. ``draw``: see ``run_worker``."""
+    the previous signal handlers come back afterwards. ``draw``, ``storage``: see
+    ``run_worker``."""
     previous = _flag_interrupts(once=False)
     try:
-        return run_worker(plan, job, index, draw=draw)
+        return run_worker(plan, job, index, draw=draw, storage=storage)
     finally:
         for sig, handler in previous.items():
             signal.signal(sig, handler)
@@ -110,6 +124,7 @@ def worker_process_main(payload: str, index: int, sweep_pid: int | None = None,
 
     _flag_interrupts(once=True)
     _watch_sweep(os.getppid() if sweep_pid is None else sweep_pid, sweep_started)
+    plan: WorkerPlan | None = None
     try:
         with open(payload, "rb") as file:
             plan, job, singleton_state = cloudpickle.loads(file.read())
@@ -122,8 +137,13 @@ def worker_process_main(payload: str, index: int, sweep_pid: int | None = None,
             json.dump(dataclasses.asdict(report), file)
     except KeyboardInterrupt:
         sys.exit(EXIT_INTERRUPTED)
-    except BaseException:
-        traceback.print_exc()
+    except BaseException as error:
+        # A storage it cannot open or that failed it: one line, as the sweep says it; anything
+        # else with its traceback. Never the storage URL's password.
+        url = "" if plan is None else plan.storage.url
+        failed = error if isinstance(error, TrainerError) else storage_error(error, url)
+        print(f"error: {failed}\n" if failed is not None else scrub(traceback.format_exc(), url),
+              end="", file=sys.stderr, flush=True)
         sys.exit(1)
     finally:
         # A forked worker leaves with os._exit, which skips atexit: a run interrupted before
@@ -135,10 +155,12 @@ def worker_process_main(payload: str, index: int, sweep_pid: int | None = None,
 
 def run_processes(plan: WorkerPlan, job: HydraJob, n_workers: int,
                   pids: list[int] | None = None,
-                  reports: list[WorkerReport] | None = None) -> bool:
-    """Run slot 0 here and ``n_workers - 1`` worker processes, all to the end; returns whether
-    a worker process crashed. Each worker's pid is appended to ``pids`` as it starts, and each
-    worker's report to ``reports`` once it ended (none for one interrupted or crashed).
+                  reports: list[WorkerReport] | None = None, *,
+                  storage: BaseStorage | None = None) -> bool:
+    """Run slot 0 here (on ``storage`` when this process opened it already) and
+    ``n_workers - 1`` worker processes, all to the end; returns whether a worker process
+    crashed. Each worker's pid is appended to ``pids`` as it starts, and each worker's report
+    to ``reports`` once it ended (none for one interrupted or crashed).
 
     Workers are forked from a fork server (a fresh interpreter that imported the app once,
     see :func:`sweeps._fork_server.start_fork_server`: no inherited locks, threads or
@@ -187,7 +209,7 @@ def run_processes(plan: WorkerPlan, job: HydraJob, n_workers: int,
     starter = threading.Thread(target=start_workers, name="sweep-worker-start", daemon=True)
     starter.start()
     try:
-        local = run_local_worker(plan, job, 0)
+        local = run_local_worker(plan, job, 0, storage=storage)
         if reports is not None:
             reports.append(local)
         starter.join()

@@ -25,8 +25,10 @@ from typing import Any
 
 import numpy as np
 import optuna
+from optuna.storages import BaseStorage
 from optuna.trial import TrialState
 
+from sweeps._redact import scrub, scrub_hydra_node
 from sweeps.reporting._tracking import SLURM_JOB_TAG, STUDY_TAG, TRIAL_NUMBER_TAG
 from sweeps.search._space import SearchSpace
 from sweeps.study._budget import (
@@ -43,7 +45,7 @@ from sweeps.study._budget import (
 from sweeps.study._factories import build_pruner, build_sampler
 from sweeps.study._storage import (
     StorageSpec,
-    open_storage,
+    open_study,
     recover_lost_trials,
     requeue_interrupted,
 )
@@ -137,6 +139,7 @@ class HydraJob:
         with open_dict(config):
             config.hydra.job.id = f"{config.hydra.job.name}_{number}"
             config.hydra.job.num = number
+        scrub_hydra_node(config)  # the job's .hydra/hydra.yaml: no storage password
         # Hydra's basic launcher also calls HydraConfig.set_config here; run_job does it first
         # thing itself, and each call deep-copies the whole config (~10 ms a trial).
         try:
@@ -181,13 +184,6 @@ def worker_seed(seed: int | None, index: int, n_existing: int) -> int | None:
     return int(np.random.SeedSequence([seed, index, n_existing]).generate_state(1)[0])
 
 
-def _reason(error: BaseException) -> str:
-    """The trial's failure reason: one line of at most _REASON_LIMIT characters."""
-    from trainer.tracking import failure_reason
-
-    return failure_reason(error, _REASON_LIMIT)
-
-
 class _TrialRunner:
     """The objective given to ``study.optimize``: one trial = one Hydra job."""
 
@@ -202,6 +198,13 @@ class _TrialRunner:
         self.current: int | None = None  # the trial asked last
         self.ran: bool = False  # whether it was within the budget (not a surplus)
 
+    def _reason(self, error: BaseException) -> str:
+        """The trial's failure reason: one line of at most _REASON_LIMIT characters, without
+        the storage URL's password (a library's error may quote the URL)."""
+        from trainer.tracking import failure_reason
+
+        return scrub(failure_reason(error, _REASON_LIMIT), self.plan.storage.url)
+
     def __call__(self, trial: optuna.Trial) -> float:
         self.current, self.ran = trial.number, False
         try:
@@ -212,7 +215,7 @@ class _TrialRunner:
                 if not isinstance(error, (TrialFailedError, SurplusTrialError, optuna.TrialPruned)):
                     # e.g. the storage failed mid-trial: say so, or the trial reads as lost
                     with contextlib.suppress(Exception):
-                        trial.set_user_attr(FAIL_REASON_ATTR, _reason(error))
+                        trial.set_user_attr(FAIL_REASON_ATTR, self._reason(error))
                 raise
         except KeyboardInterrupt:
             with contextlib.suppress(Exception):  # the reason is a courtesy; the state is not
@@ -237,8 +240,8 @@ class _TrialRunner:
             values = self.plan.space.suggest(trial)
             overrides = self.plan.space.overrides(values)
         except ValueError as error:  # a retried trial from an incompatible search space
-            trial.set_user_attr(FAIL_REASON_ATTR, _reason(error))
-            raise TrialFailedError(_reason(error)) from error
+            trial.set_user_attr(FAIL_REASON_ATTR, self._reason(error))
+            raise TrialFailedError(self._reason(error)) from error
         trial.set_user_attr(OVERRIDES_ATTR, overrides)
 
         bridge = PruningBridge(trial, self.plan.objective) if self.plan.objective else None
@@ -247,15 +250,15 @@ class _TrialRunner:
             with run_context.use(context):
                 result = self.job.run(overrides, trial.number)
         except Exception as error:  # the config did not compose (e.g. a bad sampled combination)
-            trial.set_user_attr(FAIL_REASON_ATTR, _reason(error))
-            raise TrialFailedError(_reason(error)) from error
+            trial.set_user_attr(FAIL_REASON_ATTR, self._reason(error))
+            raise TrialFailedError(self._reason(error)) from error
 
         from hydra.core.utils import JobStatus
 
         if result.status != JobStatus.COMPLETED:
             failure = job_error(result)
-            trial.set_user_attr(FAIL_REASON_ATTR, _reason(failure))
-            raise TrialFailedError(_reason(failure)) from failure
+            trial.set_user_attr(FAIL_REASON_ATTR, self._reason(failure))
+            raise TrialFailedError(self._reason(failure)) from failure
         if bridge is not None and bridge.pruned:
             raise optuna.TrialPruned(f"pruned at epoch {bridge.pruned_epoch}")
         try:
@@ -332,18 +335,19 @@ def _quiet_optuna() -> Iterator[None]:
 
 
 def run_worker(plan: WorkerPlan, job: HydraJob, index: int = 0, *,
-               draw: Callable[..., None] | None = None) -> WorkerReport:
+               draw: Callable[..., None] | None = None,
+               storage: BaseStorage | None = None) -> WorkerReport:
     """Run trials until the study has ``n_trials`` finished (or most fail); returns a report.
     ``draw`` takes over the trials' learning-curve pictures (see
-    ``trainer.run_context.RunContext.learning_curves``).
+    ``trainer.run_context.RunContext.learning_curves``); ``storage``: the study's storage
+    opened already in this process (the sweep's own slot), else it is opened here.
 
     Raises:
         KeyboardInterrupt: Ctrl-C / SIGTERM; the running trial was recorded FAIL, its
             parameters queued to run again, its MLflow run ended KILLED.
     """
     report = WorkerReport(index)
-    storage = open_storage(plan.storage)
-    study = optuna.load_study(study_name=plan.study_name, storage=storage)
+    study = open_study(plan.storage, plan.study_name, storage)
     study.sampler = build_sampler(plan.sampler,
                                   seed=worker_seed(plan.seed, index, len(study.trials)),
                                   grid=plan.space.grid)

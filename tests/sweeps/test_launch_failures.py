@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from sweeps.search._space import parse_search_space
+from sweeps.study._storage import StorageSpec
 from sweeps.workers._launchers import (
     JobFailure,
     LaunchResult,
@@ -9,6 +11,7 @@ from sweeps.workers._launchers import (
     first_error_line,
     launched_workers_failure,
 )
+from sweeps.workers._worker import WorkerPlan
 
 # submitit's FailedJobError text: the job's own traceback between two rules, then its logs
 SUBMITIT_FAILURE = """Job (task=0) failed during processing with trace:
@@ -25,6 +28,12 @@ You can check full logs with 'job.stderr(0)' and 'job.stdout(0)'or at paths:
   - /runs/multirun/x/.submitit/17532/17532_0_log.err
   - /runs/multirun/x/.submitit/17532/17532_0_log.out
 """
+
+
+PLAN = WorkerPlan(
+    study_name="s", sampler="random", pruner="none", seed=0, n_trials=1, objective=None,
+    storage=StorageSpec("postgresql+psycopg2://sweeper:s3cret@db-host:5432/optuna"),
+    space=parse_search_space({"x": "interval(0.0, 1.0)"}))
 
 
 class FailedJobError(RuntimeError):
@@ -47,16 +56,19 @@ def test_the_jobs_own_exception_line_is_quoted_not_the_launchers_wrapper():
         assert first_error_line(error) == "ModuleNotFoundError: No module named 'mypackage'"
     # no traceback anywhere: the type and the message's first line
     assert first_error_line(ValueError("bad value\nmore")) == "ValueError: bad value"
-    # never a password: on a cluster, the controller's output lands in readable logs
-    assert first_error_line(ValueError(
-        "got 'postgresql+psycopg2://sweeper:s3cr:et@db-host:5432/optuna (Error)'")) == \
-        "ValueError: got 'postgresql+psycopg2://sweeper:***@db-host:5432/optuna (Error)'"
 
 
 def test_a_job_that_left_no_result_was_killed_and_one_that_raised_was_not():
-    raised = _failure(FailedJobError(SUBMITIT_FAILURE))
+    raised = _failure(FailedJobError(SUBMITIT_FAILURE), PLAN)
     assert not raised.killed and raised.log == "/runs/multirun/x/.submitit/17532/17532_0_log.err"
-    assert _failure(UncompletedJobError("Job 12_0 has not produced any output")).killed
+    assert _failure(UncompletedJobError("Job 12_0 has not produced any output"), PLAN).killed
+
+
+def test_a_quoted_failure_never_shows_the_storage_password():
+    # on a cluster, the controller's output lands in logs others may read
+    failure = _failure(ValueError(f"got '{PLAN.storage.url} (OperationalError)'"), PLAN)
+    assert failure.line == ("ValueError: got 'postgresql+psycopg2://sweeper:***@db-host:5432/"
+                            "optuna (OperationalError)'")
 
 
 def test_failed_before_the_first_trial_quotes_and_asks_for_no_rerun():

@@ -258,3 +258,41 @@ def test_trial_killed_after_its_first_act_but_before_its_first_heartbeat_is_reco
     orphan = load(plan).ask()
     orphan.set_user_attr(WORKER_ATTR, "elsewhere:12345")
     _assert_the_worker_recovers(plan, orphan)
+
+
+@pytest.mark.slow  # starts a process
+def test_a_worker_process_that_cannot_open_the_storage_says_so_in_one_line(tmp_path):
+    # one line naming hydra.sweeper.storage, its password hidden, exit 1: not a traceback
+    # ending in a message that quotes the URL
+    import dataclasses
+    import subprocess
+    import sys
+    import textwrap
+    from pathlib import Path
+
+    import cloudpickle
+    from hydra.core.singleton import Singleton
+    from omegaconf import OmegaConf
+
+    plan = make_plan(tmp_path / "o.db", n_trials=2)
+    url = "mysql+nosuchdriver://sweeper:s3cret-pw@db-host/optuna"
+    plan = dataclasses.replace(plan, storage=dataclasses.replace(plan.storage, url=url))
+    job = FakeJob()
+    job.config = OmegaConf.create({"hydra": {"hydra_logging": None, "verbose": False}})
+    payload = tmp_path / "sweep-worker-1.pkl"
+    payload.write_bytes(cloudpickle.dumps((plan, job, Singleton.get_state())))
+    tests = Path(__file__).parent
+    script = textwrap.dedent(f"""
+        import os, sys
+        sys.path[:0] = [{str(tests.parents[1])!r}, {str(tests)!r}]
+        from sweeps.workers._processes import worker_process_main
+        from trainer.tracking.owner import process_start_time
+        worker_process_main({str(payload)!r}, 1, os.getpid(), process_start_time(os.getpid()))
+    """)
+    done = subprocess.run([sys.executable, "-c", script], capture_output=True, text=True,
+                          timeout=120)
+    assert done.returncode == 1
+    assert done.stderr.splitlines() == [
+        "error: hydra.sweeper.storage: expected a storage that can be opened, got "
+        '"mysql+nosuchdriver://sweeper:***@db-host/optuna (NoSuchModuleError: Can\'t load '
+        'plugin: sqlalchemy.dialects:mysql.nosuchdriver)"']

@@ -85,3 +85,48 @@ def test_a_second_ctrl_c_cannot_leave_the_run_running(store_uri: str, monkeypatc
         raise KeyboardInterrupt
     monkeypatch.undo()
     assert tracker.client.get_run(tracker.run_id).info.status == "KILLED"
+
+
+SWALLOWED = """
+import signal, sys, time, weakref
+sys.path.insert(0, {repo!r})
+{setup}
+
+class Thing:
+    pass
+
+def callback(ref):
+    signal.raise_signal(signal.SIGINT)  # the handler runs here, inside the weakref callback
+
+thing = Thing()
+ref = weakref.ref(thing, callback)
+try:
+    del thing  # Python cannot propagate what the callback raises: it prints it and drops it
+    deadline = time.monotonic() + 10
+    while time.monotonic() < deadline:
+        time.sleep(0.01)
+    print("lost")
+except KeyboardInterrupt:
+    print("delivered")
+"""
+
+
+@pytest.mark.slow  # starts a process
+@pytest.mark.parametrize("setup", [
+    # python -m trainer: Python's own Ctrl-C handler
+    "from trainer.interrupts import redeliver_swallowed_interrupts\n"
+    "redeliver_swallowed_interrupts()",
+    # a sweep's worker process: its handler acts on the first signal only
+    "from sweeps.workers._processes import _flag_interrupts\n_flag_interrupts(once=True)",
+], ids=["run", "sweep worker"])
+def test_an_interrupt_python_swallows_in_a_gc_callback_is_silent_and_delivered_again(setup):
+    # Ctrl-C arriving while a weakref callback runs (WeakKeyDictionary's `remove`) used to print
+    # "Exception ignored in: <function ...>" with a traceback, and to be lost
+    import subprocess
+    import sys
+    from pathlib import Path
+
+    script = SWALLOWED.format(repo=str(Path(__file__).resolve().parents[2]), setup=setup)
+    done = subprocess.run([sys.executable, "-c", script], capture_output=True, text=True,
+                          timeout=120)
+    assert (done.stdout.strip(), done.stderr) == ("delivered", "")
