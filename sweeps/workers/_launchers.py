@@ -19,31 +19,37 @@ from __future__ import annotations
 import contextlib
 import logging
 import os
+import re
 import signal
 import threading
 import time
 from collections.abc import Iterator
-from dataclasses import dataclass, replace
+from dataclasses import dataclass, field, replace
 from typing import Any
 
 import optuna
 
 from sweeps._fork_server import launcher_target
+from sweeps._redact import scrub
 from sweeps.study._budget import Budget, count_trials
 from sweeps.study._storage import recover_lost_trials
 from sweeps.workers._worker import HydraJob, WorkerPlan, WorkerReport, run_worker
 from sweeps.workers._worker import _log_finished as log_finished
 from trainer import run_context
-from trainer._private_apis import HYDRA_BASIC_LAUNCHER
+from trainer._private_apis import HYDRA_BASIC_LAUNCHER, job_error
 from trainer.errors import ConfigError
 
 __all__ = [
     "BASIC_LAUNCHER",
     "FinishedTrialLog",
+    "JobFailure",
+    "LaunchResult",
     "LaunchedWorker",
     "await_trials_elsewhere",
     "check_stores_reach_workers",
+    "first_error_line",
     "launch_workers",
+    "launched_workers_failure",
     "launcher_target",
     "places_work_elsewhere",
     "shares_the_console",
@@ -155,6 +161,12 @@ class LaunchedWorker:
             with _worker_signals() as (received, previous), \
                     contextlib.suppress(KeyboardInterrupt):
                 report = run_worker(plan, self.job, index)
+        except Exception as error:
+            # Hydra keeps the error in the job's result, for the controller: the job's own log
+            # says it too.
+            log.error("worker %d stopped: %s", index, scrub(
+                first_error_line(error), plan.storage.url, plan.storage.tracking_uri))
+            raise
         finally:
             end_open_runs()  # a run whose own handler could not end it ends KILLED
         preemption = getattr(signal, "SIGUSR2", None)
@@ -171,11 +183,37 @@ class LaunchedWorker:
         }
 
 
+@dataclass(frozen=True)
+class JobFailure:
+    """A launched job that failed: the first line of its error, as its log has it.
+
+    Attributes:
+        line: e.g. ``ModuleNotFoundError: No module named 'mypackage'``.
+        killed: the job was ended from outside (cancelled, timed out, its node lost) and left no
+            result; otherwise its own code raised, and would again.
+        log: the job's error log, when the launcher names it.
+    """
+
+    line: str
+    killed: bool = False
+    log: str | None = None
+
+
+@dataclass
+class LaunchResult:
+    """What the launcher's batch gave back: the reports of the jobs that completed and the
+    failures it told of (submitit stops at the first failed job of its batch)."""
+
+    reports: list[WorkerReport] = field(default_factory=list)
+    failures: list[JobFailure] = field(default_factory=list)
+    stopped_early: bool = False  # the launcher raised: the batch's other jobs may still run
+
+
 def launch_workers(plan: WorkerPlan, job: HydraJob, n_workers: int, *, hydra_context: Any,
-                   config: Any) -> list[WorkerReport]:
+                   config: Any) -> LaunchResult:
     """Launch ``n_workers`` worker jobs through the configured launcher; returns when the
-    launcher's batch has ended (or the launcher failed: logged, the study tells the rest),
-    with the reports of the jobs that completed."""
+    launcher's batch has ended (or the launcher failed: the study tells the rest), with the
+    reports of the jobs that completed and the failures the launcher reported."""
     from hydra.core.plugins import Plugins
     from hydra.core.utils import JobStatus
 
@@ -190,16 +228,82 @@ def launch_workers(plan: WorkerPlan, job: HydraJob, n_workers: int, *, hydra_con
     # or the job's config lacks the sweeper and every ``hydra.sweeper.*`` override fails.
     overrides = [[*plan.space.fixed, f"hydra.sweep.subdir=worker_{i}"] for i in range(n_workers)]
     log.info("launching %d worker jobs through %s", n_workers, target.rsplit(".", 1)[-1])
+    result = LaunchResult()
     try:
         returns = launcher.launch(overrides, initial_job_idx=0)
     except KeyboardInterrupt:
         raise
-    except Exception as error:  # a job died (killed, preempted for good): see the study
-        log.warning("the launcher reported: %s: %s", type(error).__name__,
-                    str(error).splitlines()[0] if str(error) else "")
-        return []
-    return [_report(job_return) for job_return in returns
-            if job_return.status == JobStatus.COMPLETED]
+    except Exception as error:  # a job failed or died (killed, preempted for good)
+        failure = _failure(error, plan)
+        log.warning("a worker job failed: %s", failure.line)
+        result.failures.append(failure)
+        result.stopped_early = True
+        return result
+    for job_return in returns:
+        if job_return.status == JobStatus.COMPLETED:
+            result.reports.append(_report(job_return))
+        else:  # the worker's own code raised (e.g. the study could not be opened there)
+            result.failures.append(_failure(job_error(job_return), plan))
+    return result
+
+
+_TRACEBACK = "Traceback (most recent call last):"
+_ERROR_LOG = re.compile(r"(\S+_log\.err)\b")
+
+
+def _exception_line(text: str) -> str | None:
+    """The exception line that ends the last traceback printed in ``text``."""
+    lines = text.splitlines()
+    starts = [i for i, line in enumerate(lines) if line.strip() == _TRACEBACK]
+    if not starts:
+        return None
+    for line in lines[starts[-1] + 1:]:
+        if line.strip() and not line.startswith((" ", "\t")):
+            return line.strip()
+    return None
+
+
+def first_error_line(error: BaseException) -> str:
+    """The first line of what a failed job raised: the exception line of the job's own
+    traceback when the launcher's error carries it (submitit's ``FailedJobError``, joblib's
+    remote traceback), else ``Type: first line of the message``."""
+    chain: list[BaseException] = []
+    current: BaseException | None = error
+    while current is not None and all(current is not seen for seen in chain):
+        chain.append(current)
+        current = current.__cause__ or current.__context__
+    for link in reversed(chain):  # the job's own error is the innermost
+        line = _exception_line(str(link))
+        if line is not None:
+            return line
+    message = str(error).strip().splitlines()
+    return f"{type(error).__name__}: {message[0]}" if message else type(error).__name__
+
+
+def _failure(error: BaseException, plan: WorkerPlan) -> JobFailure:
+    """The failure a launcher reported, without the stores' passwords (on a cluster, the
+    controller's output lands in logs others may read)."""
+    log_file = _ERROR_LOG.search(str(error))
+    # submitit's UncompletedJobError: the job ended (cancelled, timed out, node lost) without a
+    # result of its own
+    killed = type(error).__name__ == "UncompletedJobError"
+    line = scrub(first_error_line(error), plan.storage.url, plan.storage.tracking_uri)
+    return JobFailure(line, killed=killed, log=log_file.group(1) if log_file else None)
+
+
+def launched_workers_failure(launch: LaunchResult, *, finished: int, n_trials: int,
+                             started: bool, logs: str) -> str:
+    """The controller's one line when its launched workers stopped short of ``n_trials``.
+    Workers whose own code failed before their first trial would fail the same way again: the
+    line quotes the error, and asks for no rerun."""
+    failure = launch.failures[0] if launch.failures else None
+    where = failure.log if failure is not None and failure.log else logs
+    if failure is not None and not started and not any(f.killed for f in launch.failures):
+        return (f"error: the launched workers failed before their first trial: {failure.line} "
+                f"(see {where})")
+    quoted = f"first error: {failure.line}; " if failure is not None else ""
+    return (f"error: the launched workers stopped with {finished} of {n_trials} trials finished "
+            f"({quoted}see {where}); run the same command again to resume")
 
 
 def _report(job_return: Any) -> WorkerReport:
@@ -210,19 +314,31 @@ def _report(job_return: Any) -> WorkerReport:
                         stopped_for_failures=value["stopped_for_failures"])
 
 
-def await_trials_elsewhere(study: optuna.Study, plan: WorkerPlan) -> Budget:
+def await_trials_elsewhere(study: optuna.Study, plan: WorkerPlan, launch: LaunchResult, *,
+                           first_new: int = 0) -> Budget:
     """What the launched workers left: wait while any trial still runs somewhere (a job the
     launcher reports ended may still be running, and a crashed one's trial goes stale), failing
-    and re-queueing stale trials; returns the study's budget then."""
-    quiet_polls = 0
+    and re-queueing stale trials; returns the study's budget then.
+
+    Nothing running for two polls means the workers are gone: a live worker is never that
+    long between two trials. But when the launcher stopped at a failed job (submitit gives up
+    its batch at the first one) while the workers had run trials (numbered ``first_new`` on),
+    the batch's other jobs may still run and be between trials, or about to run a trial that a
+    dead job lost: then the study must have been quiet for the grace period."""
+    settle = 2 * plan.poll_interval
+    quiet_since: float | None = None
     while True:
-        budget = count_trials(study.get_trials(deepcopy=False), plan.n_trials)
+        trials = study.get_trials(deepcopy=False)
+        budget = count_trials(trials, plan.n_trials)
         if budget.done or plan.storage.heartbeat_interval is None:
             return budget
-        # Two polls in a row with nothing running: a live worker is never that long between
-        # two trials.
-        quiet_polls = quiet_polls + 1 if budget.running == 0 else 0
-        if quiet_polls >= 2:
+        if launch.stopped_early and any(t.number >= first_new for t in trials):
+            settle = max(settle, float(plan.storage.grace_period or 0))
+        if budget.running > 0:
+            quiet_since = None
+        elif quiet_since is None:
+            quiet_since = time.monotonic()
+        elif time.monotonic() - quiet_since >= settle:
             return budget
         recover_lost_trials(study, plan.storage)
         time.sleep(plan.poll_interval)
