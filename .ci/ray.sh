@@ -27,8 +27,9 @@ _RAY_DIR=
 _RAY_PID=
 
 _ray_log() { echo "ray: $*" >&2; }
-# Ray's CLI of the Python on PATH (the one the tests and the sweep commands run on)
-_ray() { python -m ray.scripts.scripts "$@"; }
+# Ray's CLI of the Python on PATH (the one the tests and the sweep commands run on); an array,
+# not a function, so that `&` starts it as a process of its own whose PID is $!
+_RAY_CLI=(python -m ray.scripts.scripts)
 
 _ray_free_port() {
     python -c 'import socket; s = socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1])'
@@ -57,7 +58,7 @@ ray_start() {  # 0: running; 2: Ray is not installed; 1: it did not start
     export RAY_ENABLE_WINDOWS_OR_OSX_CLUSTER=0 RAY_USAGE_STATS_ENABLED=0 RAY_AUTH_MODE=token
     export RAY_AUTH_TOKEN_PATH="$_RAY_DIR/auth_token"
     (umask 077 && python -c 'import secrets; print(secrets.token_hex(32))' >"$RAY_AUTH_TOKEN_PATH")
-    _ray start --head --block --node-ip-address=127.0.0.1 --port="$port" --num-cpus=2 \
+    "${_RAY_CLI[@]}" start --head --block --node-ip-address=127.0.0.1 --port="$port" --num-cpus=2 \
         --ray-client-server-port="$client_port" --dashboard-agent-listen-port="$agent_port" \
         --include-dashboard=false --disable-usage-stats --temp-dir="$_RAY_DIR" \
         >"$_RAY_DIR/ray-start.log" 2>&1 </dev/null &
@@ -68,7 +69,7 @@ ray_start() {  # 0: running; 2: Ray is not installed; 1: it did not start
         if ! kill -0 "$_RAY_PID" 2>/dev/null; then
             _ray_log "ray start exited:"; tail -20 "$_RAY_DIR/ray-start.log" >&2; return 1
         fi
-        if _ray status --address="127.0.0.1:$port" 2>/dev/null | grep -q "/2.0 CPU"; then
+        if "${_RAY_CLI[@]}" status --address="127.0.0.1:$port" 2>/dev/null | grep -q "/2.0 CPU"; then
             export RAY_ADDRESS="127.0.0.1:$port" TRAINER_TEST_RAY_ADDRESS="127.0.0.1:$port"
             _ray_log "a node with 2 CPUs on $RAY_ADDRESS (pid $_RAY_PID)"
             return 0

@@ -154,7 +154,7 @@ def connect(config: Any) -> None:
     started = time.monotonic()
     try:
         ray.init(**settings, runtime_env=runtime_env)
-    except (ConnectionError, ValueError, TypeError, RuntimeError) as error:
+    except Exception as error:  # Ray's refusal (settings, authentication ...): one line
         first = (str(error).strip().splitlines() or [type(error).__name__])[0]
         key = ADDRESS_KEY if isinstance(error, ConnectionError) else "hydra.launcher.ray.init"
         raise ConfigError(key, "settings that connect to a running Ray cluster",
