@@ -54,9 +54,11 @@ from sweeps.study._template import copy_empty_study_storage
 from sweeps.workers._launchers import (
     BASIC_LAUNCHER,
     FinishedTrialLog,
+    LaunchResult,
     await_trials_elsewhere,
     check_stores_reach_workers,
     launch_workers,
+    launched_workers_failure,
     launcher_target,
     prepare_launcher,
     shares_the_console,
@@ -314,6 +316,8 @@ class OptunaSweep:
         status, crashed = "FINISHED", False
         pids = [os.getpid()]  # slot 0 runs here
         reports: list[WorkerReport] = []
+        launch: LaunchResult | None = None
+        first_new = len(study.get_trials(deepcopy=False))  # the first trial this sweep asks
         with monitor:
             try:
                 if self._launcher is not None:
@@ -321,9 +325,10 @@ class OptunaSweep:
                                  if shares_the_console(self._launcher, self.config)
                                  else FinishedTrialLog(study, interval=MONITOR_INTERVAL))
                     with trial_log:
-                        reports += launch_workers(plan, job, n_workers,
-                                                  hydra_context=self.hydra_context,
-                                                  config=self.config)
+                        launch = launch_workers(plan, job, n_workers,
+                                                hydra_context=self.hydra_context,
+                                                config=self.config)
+                        reports += launch.reports
                         # The launcher's word on its jobs is not trusted: the study's is.
                         crashed = not await_trials_elsewhere(study, plan).done
                 elif n_workers == 1:
@@ -352,8 +357,12 @@ class OptunaSweep:
         if tracker is not None:
             result.artifacts = log_study_artifacts(tracker, study, best, summary=summary,
                                                    metric=plan.objective or "objective")
+        launched = None if launch is None else launched_workers_failure(
+            launch, finished=budget.finished, n_trials=plan.n_trials,
+            started=any(t.number >= first_new for t in trials),
+            logs=f"their logs under {self.config.hydra.sweep.dir}")
         result.status, message = _verdict(status, budget, plan, crashed, best is not None,
-                                          fail_reasons(trials), launched=self._launcher)
+                                          fail_reasons(trials), launched=launched)
         result.reason = message.removeprefix("error: ") if message else None
         if message:
             print(message, file=sys.stderr, flush=True)
@@ -520,7 +529,8 @@ def _check_sqlite_storage(url: str) -> None:
 
 def _verdict(status: str, budget: Budget, plan: WorkerPlan, crashed: bool, has_best: bool,
              reasons: Sequence[str], *, launched: str | None = None) -> tuple[str, str | None]:
-    """The sweep's final status and the one line that explains it (None when all is well)."""
+    """The sweep's final status and the one line that explains it (None when all is well);
+    ``launched`` is the line for launched workers that stopped short of the study."""
     last = reasons[0] if reasons else "see the log above"
     if status == "KILLED":
         return status, (f"interrupted: {budget.finished} of {plan.n_trials} trials finished; "
@@ -530,9 +540,7 @@ def _verdict(status: str, budget: Budget, plan: WorkerPlan, crashed: bool, has_b
                           f"trials failed (more than max_failure_rate={plan.max_failure_rate}); "
                           f"last: {last}")
     if crashed and launched is not None:
-        return "FAILED", (f"error: the launched workers stopped with {budget.finished} of "
-                          f"{plan.n_trials} trials finished (see their logs under "
-                          "hydra.sweep.dir); run the same command again to resume")
+        return "FAILED", launched
     if crashed and budget.done:  # the others ran its lost trial again: nothing is missing
         return status, ("a sweep worker stopped unexpectedly (see above); the other workers "
                         f"finished the study: it has its {plan.n_trials} trials")

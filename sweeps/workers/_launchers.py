@@ -25,7 +25,7 @@ import socket
 import threading
 import time
 from collections.abc import Iterator
-from dataclasses import dataclass, replace
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any
 
@@ -38,16 +38,20 @@ from sweeps.workers import _ray
 from sweeps.workers._worker import HydraJob, WorkerPlan, WorkerReport, run_worker
 from sweeps.workers._worker import _log_finished as log_finished
 from trainer import run_context
-from trainer._private_apis import HYDRA_BASIC_LAUNCHER
+from trainer._private_apis import HYDRA_BASIC_LAUNCHER, job_error
 from trainer.errors import ConfigError
 
 __all__ = [
     "BASIC_LAUNCHER",
     "FinishedTrialLog",
+    "JobFailure",
+    "LaunchResult",
     "LaunchedWorker",
     "await_trials_elsewhere",
     "check_stores_reach_workers",
+    "first_error_line",
     "launch_workers",
+    "launched_workers_failure",
     "launcher_target",
     "places_work_elsewhere",
     "prepare_launcher",
@@ -194,11 +198,36 @@ class LaunchedWorker:
         }
 
 
+@dataclass(frozen=True)
+class JobFailure:
+    """A launched job that failed: the first line of its error, as its log has it.
+
+    Attributes:
+        line: e.g. ``ModuleNotFoundError: No module named 'mypackage'``.
+        killed: the job was ended from outside (cancelled, timed out, its node lost) and left no
+            result; otherwise its own code raised, and would again.
+        log: the job's error log, when the launcher names it.
+    """
+
+    line: str
+    killed: bool = False
+    log: str | None = None
+
+
+@dataclass
+class LaunchResult:
+    """What the launcher's batch gave back: the reports of the jobs that completed and the
+    failures it told of (submitit stops at the first failed job of its batch)."""
+
+    reports: list[WorkerReport] = field(default_factory=list)
+    failures: list[JobFailure] = field(default_factory=list)
+
+
 def launch_workers(plan: WorkerPlan, job: HydraJob, n_workers: int, *, hydra_context: Any,
-                   config: Any) -> list[WorkerReport]:
+                   config: Any) -> LaunchResult:
     """Launch ``n_workers`` worker jobs through the configured launcher; returns when the
-    launcher's batch has ended (or the launcher failed: logged, the study tells the rest),
-    with the reports of the jobs that completed."""
+    launcher's batch has ended (or the launcher failed: the study tells the rest), with the
+    reports of the jobs that completed and the failures the launcher reported."""
     from hydra.core.plugins import Plugins
     from hydra.core.utils import JobStatus
 
@@ -216,17 +245,80 @@ def launch_workers(plan: WorkerPlan, job: HydraJob, n_workers: int, *, hydra_con
     log.info("launching %d worker jobs through %s", n_workers, target.rsplit(".", 1)[-1])
     stopping = (_ray.tasks_stopped_on_interrupt() if _ray.is_ray(target)
                 else contextlib.nullcontext())
+    result = LaunchResult()
     try:
         with stopping:
             returns = launcher.launch(overrides, initial_job_idx=0)
     except KeyboardInterrupt:
         raise
-    except Exception as error:  # a job died (killed, preempted for good): see the study
-        log.warning("the launcher reported: %s: %s", type(error).__name__,
-                    str(error).splitlines()[0] if str(error) else "")
-        return []
-    return [_report(job_return) for job_return in returns
-            if job_return.status == JobStatus.COMPLETED]
+    except Exception as error:  # a job failed or died (killed, preempted for good)
+        failure = _failure(error)
+        log.warning("a worker job failed: %s", failure.line)
+        result.failures.append(failure)
+        return result
+    for job_return in returns:
+        if job_return.status == JobStatus.COMPLETED:
+            result.reports.append(_report(job_return))
+        else:  # the worker's own code raised (e.g. the study could not be opened there)
+            result.failures.append(_failure(job_error(job_return)))
+    return result
+
+
+_TRACEBACK = "Traceback (most recent call last):"
+_ERROR_LOG = re.compile(r"(\S+_log\.err)\b")
+
+
+def _exception_line(text: str) -> str | None:
+    """The exception line that ends the last traceback printed in ``text``."""
+    lines = text.splitlines()
+    starts = [i for i, line in enumerate(lines) if line.strip() == _TRACEBACK]
+    if not starts:
+        return None
+    for line in lines[starts[-1] + 1:]:
+        if line.strip() and not line.startswith((" ", "\t")):
+            return line.strip()
+    return None
+
+
+def first_error_line(error: BaseException) -> str:
+    """The first line of what a failed job raised: the exception line of the job's own
+    traceback when the launcher's error carries it (submitit's ``FailedJobError``, joblib's
+    remote traceback), else ``Type: first line of the message``."""
+    chain: list[BaseException] = []
+    current: BaseException | None = error
+    while current is not None and all(current is not seen for seen in chain):
+        chain.append(current)
+        current = current.__cause__ or current.__context__
+    for link in reversed(chain):  # the job's own error is the innermost
+        line = _exception_line(str(link))
+        if line is not None:
+            return line
+    message = str(error).strip().splitlines()
+    return f"{type(error).__name__}: {message[0]}" if message else type(error).__name__
+
+
+def _failure(error: BaseException) -> JobFailure:
+    log_file = _ERROR_LOG.search(str(error))
+    # submitit's UncompletedJobError: the job ended (cancelled, timed out, node lost) without a
+    # result of its own
+    killed = type(error).__name__ == "UncompletedJobError"
+    return JobFailure(first_error_line(error), killed=killed,
+                      log=log_file.group(1) if log_file else None)
+
+
+def launched_workers_failure(launch: LaunchResult, *, finished: int, n_trials: int,
+                             started: bool, logs: str) -> str:
+    """The controller's one line when its launched workers stopped short of ``n_trials``.
+    Workers whose own code failed before their first trial would fail the same way again: the
+    line quotes the error, and asks for no rerun."""
+    failure = launch.failures[0] if launch.failures else None
+    where = failure.log if failure is not None and failure.log else logs
+    if failure is not None and not started and not any(f.killed for f in launch.failures):
+        return (f"error: the launched workers failed before their first trial: {failure.line} "
+                f"(see {where})")
+    quoted = f"first error: {failure.line}; " if failure is not None else ""
+    return (f"error: the launched workers stopped with {finished} of {n_trials} trials finished "
+            f"({quoted}see {where}); run the same command again to resume")
 
 
 def _with_absolute_sweep_dir(config: Any) -> Any:
