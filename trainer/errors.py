@@ -23,6 +23,11 @@ class ConfigError(TrainerError):
         self.received = received
         super().__init__(f"{key}: expected {expected}, got {received!r}")
 
+    def __reduce__(self) -> tuple[Any, ...]:
+        # pickled with its own arguments: a worker process (joblib, submitit, Ray) raises it
+        # and its caller unpickles it
+        return type(self), (self.key, self.expected, self.received)
+
     @classmethod
     def unknown_key(cls, key: str, owner: str, valid: list[str], received: Any) -> ConfigError:
         """A key the config node does not have (``+data.extra=1``)."""

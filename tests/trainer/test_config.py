@@ -4,6 +4,7 @@ refused; the optimizer node built from its own table."""
 from __future__ import annotations
 
 import math
+import pickle
 
 import pytest
 from hydra import compose, initialize_config_dir
@@ -11,6 +12,7 @@ from omegaconf import OmegaConf
 
 from trainer import CONFIG_DIR
 from trainer.config import build_optimizer, check_config
+from trainer.core.errors import ParameterError
 from trainer.core.optimizers import OPTIMIZERS, SGD, Adam, Momentum
 from trainer.errors import ConfigError
 
@@ -116,3 +118,12 @@ def test_unknown_name_lists_valid_ones():
         build_optimizer({"name": "adagrad", "lr": 0.1})
     for name in ("sgd", "momentum", "rmsprop", "adam"):
         assert name in str(info.value)
+
+
+@pytest.mark.parametrize("error", [ConfigError("optimizer.lr", "a number > 0", -1),
+                                   ParameterError("lr", "a number > 0", -1)])
+def test_errors_survive_pickling_as_a_worker_process_returns_them(error):
+    # joblib, submitit and Ray pickle what a worker raised; the caller gets the same line
+    again = pickle.loads(pickle.dumps(error))
+    assert type(again) is type(error) and str(again) == str(error)
+    assert again.expected == error.expected and again.received == error.received

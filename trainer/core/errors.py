@@ -23,6 +23,11 @@ class ParameterError(TrainerError, ValueError):
         self.received = received
         super().__init__(f"{name}: expected {expected}, got {received!r}")
 
+    def __reduce__(self) -> tuple[Any, ...]:
+        # pickled with its own arguments: a worker process (joblib, submitit, Ray) raises it
+        # and its caller unpickles it
+        return type(self), (self.name, self.expected, self.received)
+
 
 class DataError(TrainerError):
     """Arrays, a data file or a column cannot be used (wrong shape, non-numeric, missing ...)."""
