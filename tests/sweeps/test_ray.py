@@ -179,7 +179,7 @@ def test_a_killed_ray_worker_loses_only_its_trial(tmp_path, pg_url, mlflow_serve
     # kill -9 of the Ray worker process running a trial: Ray runs its task again in a new
     # worker, the lost trial fails once its heartbeat is stale and its parameters run again;
     # exactly n_trials, its run KILLED, nothing RUNNING, the sweep FINISHED.
-    name, n_trials = unique("ray-killed"), 4
+    name, n_trials = unique("ray-killed"), 3
     proc = start(tmp_path, *TINY, *SLOW_TRIALS, *shared_stores(pg_url, mlflow_server, name),
                  *RAY, f"hydra.sweeper.n_trials={n_trials}", "hydra.sweeper.n_jobs=2",
                  "mlflow.log_model=false")
