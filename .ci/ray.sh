@@ -53,7 +53,7 @@ ray_start() {  # 0: running; 2: Ray is not installed; 1: it did not start
         return 2
     fi
     _RAY_DIR=$(mktemp -d /tmp/trainer-ci-ray.XXXXXX)
-    local port client_port agent_port
+    local port client_port agent_port status
     port=$(_ray_free_port); client_port=$(_ray_free_port); agent_port=$(_ray_free_port)
     export RAY_ENABLE_WINDOWS_OR_OSX_CLUSTER=0 RAY_USAGE_STATS_ENABLED=0 RAY_AUTH_MODE=token
     export RAY_AUTH_TOKEN_PATH="$_RAY_DIR/auth_token"
@@ -69,7 +69,9 @@ ray_start() {  # 0: running; 2: Ray is not installed; 1: it did not start
         if ! kill -0 "$_RAY_PID" 2>/dev/null; then
             _ray_log "ray start exited:"; tail -20 "$_RAY_DIR/ray-start.log" >&2; return 1
         fi
-        if "${_RAY_CLI[@]}" status --address="127.0.0.1:$port" 2>/dev/null | grep -q "/2.0 CPU"; then
+        # (read whole, then searched: under pipefail, `| grep -q` may fail a pipeline it matched)
+        status=$("${_RAY_CLI[@]}" status --address="127.0.0.1:$port" 2>/dev/null || true)
+        if grep -q "/2.0 CPU" <<<"$status"; then
             export RAY_ADDRESS="127.0.0.1:$port" TRAINER_TEST_RAY_ADDRESS="127.0.0.1:$port"
             _ray_log "a node with 2 CPUs on $RAY_ADDRESS (pid $_RAY_PID)"
             return 0
