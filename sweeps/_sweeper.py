@@ -330,7 +330,8 @@ class OptunaSweep:
                                                 config=self.config)
                         reports += launch.reports
                         # The launcher's word on its jobs is not trusted: the study's is.
-                        crashed = not await_trials_elsewhere(study, plan).done
+                        crashed = not await_trials_elsewhere(study, plan, launch,
+                                                             first_new=first_new).done
                 elif n_workers == 1:
                     reports.append(run_local_worker(plan, job, draw=None if drawer is None
                                                     else drawer.draw))

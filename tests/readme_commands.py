@@ -23,17 +23,30 @@ The convention, for everyone who edits README.md:
   ``n_trials=1000`` -> ``n_trials=4``), never the shape of a command: each substitution is a
   plain text replacement that must occur in the block, so a README edit that removes its text
   fails the test loudly instead of letting it run something else.
+
+:func:`run_shell` runs a command line with bash as a user's shell would (this interpreter's
+``python``, ``pip``, ``trainer`` first on PATH); :func:`serving` starts a server command and
+waits until its URL answers.
 """
 
 from __future__ import annotations
 
+import contextlib
+import os
 import re
-from collections.abc import Mapping
+import signal
+import socket
+import subprocess
+import sys
+import time
+import urllib.request
+from collections.abc import Iterator, Mapping
 from dataclasses import dataclass
 from functools import cache
 from pathlib import Path
 
-__all__ = ["NAME", "README", "Block", "blocks", "commands", "readme_block", "substitute"]
+__all__ = ["NAME", "README", "Block", "blocks", "commands", "free_port", "readme_block",
+           "run_shell", "serving", "shell_env", "substitute"]
 
 README = Path(__file__).resolve().parents[1] / "README.md"
 SHELL_LANGUAGES = frozenset({"bash", "sh", "shell", "console"})
@@ -160,3 +173,63 @@ def commands(name: str, substitutions: Mapping[str, str] | None = None) -> list[
     joined = substitute("\n".join(lines), substitutions or {},
                         where=f"README.md's block {name!r}")
     return joined.split("\n")
+
+
+# --------------------------------------------------------------------------- running them
+
+
+def shell_env(extra: Mapping[str, str] | None = None) -> dict[str, str]:
+    """The environment a README command runs in: this test's, with its interpreter's directory
+    first on PATH (the README's ``python``, ``pip``, ``trainer`` and ``mlflow`` are this one's)
+    and the repository on PYTHONPATH."""
+    base = dict(os.environ)
+    base["PATH"] = os.pathsep.join([str(Path(sys.executable).parent), base.get("PATH", "")])
+    base["PYTHONPATH"] = os.pathsep.join(
+        filter(None, [str(README.parent), base.get("PYTHONPATH")]))
+    return {**base, **(extra or {})}
+
+
+def run_shell(command: str, cwd: Path, *, env: Mapping[str, str] | None = None,
+              timeout: float = 600) -> subprocess.CompletedProcess[str]:
+    """Run one command line with bash, as a user's shell would; stdout and stderr together."""
+    return subprocess.run(["bash", "-c", command], cwd=cwd, env=shell_env(env), text=True,
+                          stdout=subprocess.PIPE, stderr=subprocess.STDOUT, timeout=timeout)
+
+
+def free_port() -> int:
+    """A TCP port nobody listens on now, on loopback (servers of tests running at once on one
+    machine must not meet)."""
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        return int(probe.getsockname()[1])
+
+
+@contextlib.contextmanager
+def serving(command: str, cwd: Path, url: str, *, env: Mapping[str, str] | None = None,
+            timeout: float = 300) -> Iterator[subprocess.Popen[str]]:
+    """Start a server command (``mlflow ui``, ``mlflow models serve`` ...) with bash in its own
+    process group, wait until ``url`` answers HTTP 200, and stop the whole group at the end."""
+    server = subprocess.Popen(["bash", "-c", command], cwd=cwd, env=shell_env(env), text=True,
+                              stdout=subprocess.PIPE, stderr=subprocess.STDOUT,
+                              start_new_session=True)
+    try:
+        deadline = time.monotonic() + timeout
+        while True:
+            if server.poll() is not None:
+                raise AssertionError(f"{command!r} exited {server.returncode} before {url} "
+                                     f"answered:\n{server.communicate()[0][-3000:]}")
+            with contextlib.suppress(OSError), urllib.request.urlopen(url, timeout=5) as answer:
+                if answer.status == 200:
+                    break
+            if time.monotonic() > deadline:
+                raise AssertionError(f"{url} did not answer within {timeout:.0f} s")
+            time.sleep(0.5)
+        yield server
+    finally:
+        with contextlib.suppress(ProcessLookupError):
+            os.killpg(server.pid, signal.SIGTERM)
+        try:
+            server.communicate(timeout=30)
+        except subprocess.TimeoutExpired:
+            os.killpg(server.pid, signal.SIGKILL)
+            server.communicate()

@@ -3,6 +3,9 @@
 
 from __future__ import annotations
 
+import re
+from pathlib import Path
+
 import pytest
 from readme_commands import NAME, README, blocks, commands, logical_lines, readme_block, substitute
 
@@ -92,3 +95,19 @@ def test_readme_commands_come_from_the_readme_as_written():
     text = readme_block("train")
     assert f"```bash\n{text}```" in README.read_text(encoding="utf-8")
     assert commands("train") == ["python -m trainer"]
+
+
+def test_every_named_block_is_run_by_a_test():
+    # a test runs a block through readme_block("NAME") or commands("NAME", ...), the name
+    # written out; the harness and this file do not count
+    use = re.compile(r"""\b(?:readme_block|commands)\(\s*["']([^"']+)["']""")
+    used: dict[str, list[str]] = {}
+    for path in sorted((README.parent / "tests").rglob("*.py")):
+        if path.name in ("readme_commands.py", Path(__file__).name):
+            continue
+        for name in use.findall(path.read_text(encoding="utf-8")):
+            used.setdefault(name, []).append(path.name)
+    named = {b.name for b in blocks() if b.name is not None}
+    assert sorted(named - set(used)) == [], "README.md blocks that no test runs"
+    assert {n: where for n, where in used.items() if n not in named} == {}, \
+        "tests that run README.md blocks that do not exist"

@@ -24,8 +24,8 @@ class ConfigError(TrainerError):
         super().__init__(f"{key}: expected {expected}, got {received!r}")
 
     def __reduce__(self) -> tuple[Any, ...]:
-        # pickled with its own arguments: a worker process (joblib, submitit, Ray) raises it
-        # and its caller unpickles it
+        # A launched worker's error comes back to the sweep pickled (a failed job's result);
+        # the default rebuilds it from the message alone, which this __init__ does not take.
         return type(self), (self.key, self.expected, self.received)
 
     @classmethod

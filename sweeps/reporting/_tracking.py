@@ -34,6 +34,7 @@ from sweeps.study._budget import (
 from trainer.tracking.tags import (
     HEARTBEAT_TAG,
     ROLE_TAG,
+    SLURM_JOB_TAG,
     STUDY_TAG,
     TRIAL_NUMBER_TAG,
     TRIAL_STATE_TAG,
@@ -46,6 +47,7 @@ __all__ = [
     "HEARTBEAT_TAG",
     "OVERRIDES_ATTR",
     "ROLE_TAG",
+    "SLURM_JOB_TAG",
     "STUDY_TAG",
     "TRIAL_NUMBER_TAG",
     "BestTrial",

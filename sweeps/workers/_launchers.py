@@ -182,6 +182,11 @@ class LaunchedWorker:
             with _worker_signals() as (received, previous), \
                     contextlib.suppress(KeyboardInterrupt):
                 report = run_worker(plan, self.job, index)
+        except Exception as error:
+            # Hydra keeps the error in the job's result, for the controller: the job's own log
+            # says it too.
+            log.error("worker %d stopped: %s", index, first_error_line(error))
+            raise
         finally:
             end_open_runs()  # a run whose own handler could not end it ends KILLED
         preemption = getattr(signal, "SIGUSR2", None)
@@ -221,6 +226,7 @@ class LaunchResult:
 
     reports: list[WorkerReport] = field(default_factory=list)
     failures: list[JobFailure] = field(default_factory=list)
+    stopped_early: bool = False  # the launcher raised: the batch's other jobs may still run
 
 
 def launch_workers(plan: WorkerPlan, job: HydraJob, n_workers: int, *, hydra_context: Any,
@@ -255,6 +261,7 @@ def launch_workers(plan: WorkerPlan, job: HydraJob, n_workers: int, *, hydra_con
         failure = _failure(error)
         log.warning("a worker job failed: %s", failure.line)
         result.failures.append(failure)
+        result.stopped_early = True
         return result
     for job_return in returns:
         if job_return.status == JobStatus.COMPLETED:
@@ -283,7 +290,8 @@ def _exception_line(text: str) -> str | None:
 def first_error_line(error: BaseException) -> str:
     """The first line of what a failed job raised: the exception line of the job's own
     traceback when the launcher's error carries it (submitit's ``FailedJobError``, joblib's
-    remote traceback), else ``Type: first line of the message``."""
+    remote traceback), else ``Type: first line of the message``; the password of any URL in it
+    is left out."""
     chain: list[BaseException] = []
     current: BaseException | None = error
     while current is not None and all(current is not seen for seen in chain):
@@ -292,9 +300,19 @@ def first_error_line(error: BaseException) -> str:
     for link in reversed(chain):  # the job's own error is the innermost
         line = _exception_line(str(link))
         if line is not None:
-            return line
+            return _redacted(line)
     message = str(error).strip().splitlines()
-    return f"{type(error).__name__}: {message[0]}" if message else type(error).__name__
+    name = type(error).__name__
+    return _redacted(f"{name}: {message[0]}") if message else name
+
+
+_PASSWORD = re.compile(r"(://[^\s:/@]+:)[^\s@]+@")
+
+
+def _redacted(line: str) -> str:
+    """A quoted line without the password of any URL in it (job logs are often readable by
+    others on a cluster)."""
+    return _PASSWORD.sub(r"\1***@", line)
 
 
 def _failure(error: BaseException) -> JobFailure:
@@ -355,19 +373,31 @@ def _report(job_return: Any) -> WorkerReport:
                         stopped_for_failures=value["stopped_for_failures"])
 
 
-def await_trials_elsewhere(study: optuna.Study, plan: WorkerPlan) -> Budget:
+def await_trials_elsewhere(study: optuna.Study, plan: WorkerPlan, launch: LaunchResult, *,
+                           first_new: int = 0) -> Budget:
     """What the launched workers left: wait while any trial still runs somewhere (a job the
     launcher reports ended may still be running, and a crashed one's trial goes stale), failing
-    and re-queueing stale trials; returns the study's budget then."""
-    quiet_polls = 0
+    and re-queueing stale trials; returns the study's budget then.
+
+    Nothing running for two polls means the workers are gone: a live worker is never that
+    long between two trials. But when the launcher stopped at a failed job (submitit gives up
+    its batch at the first one) while the workers had run trials (numbered ``first_new`` on),
+    the batch's other jobs may still run and be between trials, or about to run a trial that a
+    dead job lost: then the study must have been quiet for the grace period."""
+    settle = 2 * plan.poll_interval
+    quiet_since: float | None = None
     while True:
-        budget = count_trials(study.get_trials(deepcopy=False), plan.n_trials)
+        trials = study.get_trials(deepcopy=False)
+        budget = count_trials(trials, plan.n_trials)
         if budget.done or plan.storage.heartbeat_interval is None:
             return budget
-        # Two polls in a row with nothing running: a live worker is never that long between
-        # two trials.
-        quiet_polls = quiet_polls + 1 if budget.running == 0 else 0
-        if quiet_polls >= 2:
+        if launch.stopped_early and any(t.number >= first_new for t in trials):
+            settle = max(settle, float(plan.storage.grace_period or 0))
+        if budget.running > 0:
+            quiet_since = None
+        elif quiet_since is None:
+            quiet_since = time.monotonic()
+        elif time.monotonic() - quiet_since >= settle:
             return budget
         recover_lost_trials(study, plan.storage)
         time.sleep(plan.poll_interval)

@@ -27,12 +27,13 @@ import numpy as np
 import optuna
 from optuna.trial import TrialState
 
-from sweeps.reporting._tracking import STUDY_TAG, TRIAL_NUMBER_TAG
+from sweeps.reporting._tracking import SLURM_JOB_TAG, STUDY_TAG, TRIAL_NUMBER_TAG
 from sweeps.search._space import SearchSpace
 from sweeps.study._budget import (
     FAIL_REASON_ATTR,
     OVERRIDES_ATTR,
     RUN_ID_ATTR,
+    SLURM_JOB_ATTR,
     SURPLUS_ATTR,
     WORKER_ATTR,
     count_trials,
@@ -161,6 +162,17 @@ class WorkerReport:
     interrupted: bool = False
 
 
+def slurm_job_id() -> str | None:
+    """The SLURM job this process runs in, as ``squeue``, ``sacct`` and ``scancel`` name it:
+    ``ARRAYJOB_TASK`` for a task of an array (submitit's jobs, ``sbatch --array``; its
+    ``SLURM_JOB_ID`` alone is the whole array's id for one of the tasks, and ``scancel`` of it
+    would end them all), else ``SLURM_JOB_ID``; None outside SLURM."""
+    array, task = os.environ.get("SLURM_ARRAY_JOB_ID"), os.environ.get("SLURM_ARRAY_TASK_ID")
+    if array and task:
+        return f"{array}_{task}"
+    return os.environ.get("SLURM_JOB_ID") or None
+
+
 def worker_seed(seed: int | None, index: int, n_existing: int) -> int | None:
     """A sampler seed per worker and per start: workers must not draw the same random
     start-up points, nor must a resumed sweep replay the first run's draws."""
@@ -186,6 +198,7 @@ class _TrialRunner:
         self.study = study
         self.draw = draw  # draws the trials' pictures elsewhere (None: each trial draws its own)
         self.worker = f"{socket.gethostname()}:{os.getpid()}"
+        self.slurm_job = slurm_job_id()
         self.current: int | None = None  # the trial asked last
         self.ran: bool = False  # whether it was within the budget (not a surplus)
 
@@ -213,6 +226,8 @@ class _TrialRunner:
     def _run(self, trial: optuna.Trial) -> float:
         # First act: a RUNNING trial without a worker never got here (see recover_lost_trials).
         trial.set_user_attr(WORKER_ATTR, self.worker)
+        if self.slurm_job is not None:
+            trial.set_user_attr(SLURM_JOB_ATTR, self.slurm_job)
         trials = self.study.get_trials(deepcopy=False)
         if not within_budget(trials, trial.number, self.plan.n_trials):
             trial.set_user_attr(SURPLUS_ATTR, True)
@@ -265,7 +280,8 @@ class _TrialRunner:
             tracking_uri=target.tracking_uri if target else None,
             experiment_id=target.experiment_id if target else None,
             parent_run_id=target.parent_run_id if target else None,
-            tags={STUDY_TAG: self.plan.study_name, TRIAL_NUMBER_TAG: str(trial.number)},
+            tags={STUDY_TAG: self.plan.study_name, TRIAL_NUMBER_TAG: str(trial.number),
+                  **({SLURM_JOB_TAG: self.slurm_job} if self.slurm_job is not None else {})},
             blas_threads=self.plan.blas_threads,
             learning_curves=self.draw,
             on_run_started=on_run_started,

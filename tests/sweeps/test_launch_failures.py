@@ -47,6 +47,10 @@ def test_the_jobs_own_exception_line_is_quoted_not_the_launchers_wrapper():
         assert first_error_line(error) == "ModuleNotFoundError: No module named 'mypackage'"
     # no traceback anywhere: the type and the message's first line
     assert first_error_line(ValueError("bad value\nmore")) == "ValueError: bad value"
+    # never a password: on a cluster, the controller's output lands in readable logs
+    assert first_error_line(ValueError(
+        "got 'postgresql+psycopg2://sweeper:s3cr:et@db-host:5432/optuna (Error)'")) == \
+        "ValueError: got 'postgresql+psycopg2://sweeper:***@db-host:5432/optuna (Error)'"
 
 
 def test_a_job_that_left_no_result_was_killed_and_one_that_raised_was_not():

@@ -85,23 +85,22 @@ def controller_config(cwd: Path):
     return OmegaConf.load(saved)
 
 
-@pytest.mark.parametrize("launcher", list(LAUNCHERS))
-@pytest.mark.parametrize("form", list(FORMS))
-def test_every_form_runs_with_every_launcher_and_workers_see_the_controllers_settings(
-        tmp_path, form, launcher):
-    # exactly n_trials, and each trial, wherever it ran, saw the controller's hydra.sweeper
-    # node and the task config the controller composes for its overrides (the sweep file's
-    # offset among them)
-    done = run_app(tmp_path, *FORMS[form], *LAUNCHERS[launcher])
-    assert done.returncode == 0, done.stderr[-3000:]
-    trials = the_study(tmp_path).get_trials()
+def check_workers_saw_the_controllers_settings(cwd: Path, done: subprocess.CompletedProcess,
+                                               study: optuna.Study, form: str,
+                                               launched: bool) -> list[dict]:
+    """Exactly n_trials, and each trial, wherever it ran, saw the controller's hydra.sweeper
+    node and the task config the controller composes for its overrides (the sweep file's
+    offset among them); with a launcher, the trials ran in its two jobs. Returns the trials'
+    records."""
+    assert done.returncode == 0, (done.stdout + done.stderr)[-3000:]
+    trials = study.get_trials()
     budget = count_trials(trials, N_TRIALS)
     assert (budget.complete, budget.running, budget.waiting) == (N_TRIALS, 0, 0), budget
 
-    controller = controller_config(tmp_path)
+    controller = controller_config(cwd)
     sweeper = OmegaConf.to_container(controller.hydra.sweeper, resolve=True)
     assert (sweeper["n_jobs"], sweeper["n_trials"]) == (2, N_TRIALS)
-    seen = records(tmp_path)
+    seen = records(cwd)
     assert len(seen) == N_TRIALS
     by_overrides = {tuple(t.user_attrs[OVERRIDES_ATTR]): t for t in trials
                     if t.state == TrialState.COMPLETE}
@@ -116,13 +115,23 @@ def test_every_form_runs_with_every_launcher_and_workers_see_the_controllers_set
             assert record["task"]["offset"] == (1.0 if form == "sweep=NAME" else 0.0)
 
     pids = {record["pid"] for record in seen}
-    if launcher != "basic":  # the trials ran in the launched jobs, not in the controller
+    if launched:  # the trials ran in the launched jobs, not in the controller
         assert "launching 2 worker jobs" in done.stdout + done.stderr
-        assert sorted(p.name for p in tmp_path.glob("multirun/*/*/worker_*")) == \
+        assert sorted(p.name for p in cwd.glob("multirun/*/*/worker_*")) == \
             ["worker_0", "worker_1"]
         assert done.args not in pids
     else:  # n_jobs=2: the controller's own slot and one worker process
         assert done.args in pids
+    return seen
+
+
+@pytest.mark.parametrize("launcher", list(LAUNCHERS))
+@pytest.mark.parametrize("form", list(FORMS))
+def test_every_form_runs_with_every_launcher_and_workers_see_the_controllers_settings(
+        tmp_path, form, launcher):
+    done = run_app(tmp_path, *FORMS[form], *LAUNCHERS[launcher])
+    check_workers_saw_the_controllers_settings(tmp_path, done, the_study(tmp_path), form,
+                                               launched=launcher != "basic")
 
 
 @pytest.mark.parametrize("launcher", ["submitit_local", "joblib"])

@@ -4,7 +4,6 @@ refused; the optimizer node built from its own table."""
 from __future__ import annotations
 
 import math
-import pickle
 
 import pytest
 from hydra import compose, initialize_config_dir
@@ -12,9 +11,8 @@ from omegaconf import OmegaConf
 
 from trainer import CONFIG_DIR
 from trainer.config import build_optimizer, check_config
-from trainer.core.errors import ParameterError
 from trainer.core.optimizers import OPTIMIZERS, SGD, Adam, Momentum
-from trainer.errors import ConfigError
+from trainer.errors import ConfigError, ParameterError
 
 
 def plain_config(*overrides: str) -> dict:
@@ -120,10 +118,14 @@ def test_unknown_name_lists_valid_ones():
         assert name in str(info.value)
 
 
-@pytest.mark.parametrize("error", [ConfigError("optimizer.lr", "a number > 0", -1),
-                                   ParameterError("lr", "a number > 0", -1)])
-def test_errors_survive_pickling_as_a_worker_process_returns_them(error):
-    # joblib, submitit and Ray pickle what a worker raised; the caller gets the same line
+@pytest.mark.parametrize("error", [
+    ConfigError("optimizer.lr", "a finite number > 0", -0.1),
+    ParameterError("lr", "a finite number > 0", -1),
+])
+def test_errors_cross_process_boundaries_whole(error):
+    # a launched worker's error reaches the sweep pickled (a failed job's result)
+    import pickle
+
     again = pickle.loads(pickle.dumps(error))
     assert type(again) is type(error) and str(again) == str(error)
     assert again.expected == error.expected and again.received == error.received

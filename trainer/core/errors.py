@@ -23,9 +23,7 @@ class ParameterError(TrainerError, ValueError):
         self.received = received
         super().__init__(f"{name}: expected {expected}, got {received!r}")
 
-    def __reduce__(self) -> tuple[Any, ...]:
-        # pickled with its own arguments: a worker process (joblib, submitit, Ray) raises it
-        # and its caller unpickles it
+    def __reduce__(self) -> tuple[Any, ...]:  # pickled whole: it crosses process boundaries
         return type(self), (self.name, self.expected, self.received)
 
 

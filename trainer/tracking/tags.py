@@ -24,6 +24,7 @@ STORAGE_TAG = "optuna.storage"  # the study's storage URL, password redacted
 DIRECTION_TAG = "optuna.direction"
 ROLE_TAG = "sweep.role"  # "parent" on the sweep's own run
 HEARTBEAT_TAG = "sweep.heartbeat"  # unix time, refreshed while the sweep process lives
+SLURM_JOB_TAG = "slurm.job_id"  # a trial run in a SLURM job: its id (ARRAYJOB_TASK in an array)
 
 # -- MLflow's own
 PARENT_RUN_TAG = "mlflow.parentRunId"
