@@ -15,21 +15,19 @@ import re
 import signal
 import socket
 import subprocess
-import sys
 import time
 from collections import Counter
 from collections.abc import Iterator
-from pathlib import Path
 
 import optuna
 import pytest
 from optuna.trial import TrialState
-from readme_commands import commands
+from readme_commands import commands, run_shell, shell_env
 from test_scale_out import SLOW_TRIALS, TINY, check_study_and_runs, shared_stores, unique
-from test_sweep_cli import REPO, env, run, start, wait_for
+from test_sweep_cli import REPO, run, start, wait_for
 
 from sweeps.study import count_trials
-from sweeps.study._budget import RUN_ID_ATTR, SURPLUS_ATTR, WORKER_ATTR
+from sweeps.study._budget import PARENT_RUN_ATTR, RUN_ID_ATTR, SURPLUS_ATTR, WORKER_ATTR
 from sweeps.workers import _ray
 from trainer.errors import ConfigError
 
@@ -63,10 +61,8 @@ def ray_cluster() -> Iterator[dict[str, str]]:
     if os.environ.get("TRAINER_TEST_RAY_ADDRESS"):  # .ci/run sourced .ci/ray.sh
         yield {name: os.environ[name] for name in names if name in os.environ}
         return
-    path = os.pathsep.join([str(Path(sys.executable).parent), os.environ.get("PATH", "")])
-    script = subprocess.Popen(["bash", str(REPO / ".ci" / "ray.sh")], cwd=REPO,
-                              env={**os.environ, "PATH": path}, stdout=subprocess.PIPE,
-                              stderr=subprocess.PIPE, text=True)
+    script = subprocess.Popen(["bash", str(REPO / ".ci" / "ray.sh")], cwd=REPO, env=shell_env(),
+                              stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
     assert script.stdout is not None
     exported = dict(re.findall(r"(RAY_\w+)=(\S+)", script.stdout.readline().split("#")[0]))
     try:
@@ -119,59 +115,54 @@ def lost_and_run_again(trials: list, lost: optuna.trial.FrozenTrial) -> optuna.t
 @pytest.mark.slow
 def test_the_readme_ray_recipe_runs_exactly_n_trials_on_the_clusters_workers(
         tmp_path, fresh_pg_database, mlflow_server, on_ray):
-    # README's block as written (hosts, password, sizes and the study's name substituted): the
-    # password only in PGPASSWORD, which the Ray workers' environment lacks unless the sweep
-    # passes it. Exactly n_trials over the cluster's two worker processes (not the driver),
-    # each with the 1 CPU Ray gave it as its BLAS threads, every run on the server and nothing
-    # RUNNING; each trial's line printed once; the trials' folders under the sweep's directory.
+    # README's block as written (hosts, the password and sizes substituted), on a fresh
+    # database: the password only in PGPASSWORD, which the Ray workers' environment lacks unless
+    # the sweep passes it on. Exactly n_trials over the cluster's two worker processes (not the
+    # driver), each with the 1 CPU Ray gave it as its BLAS threads; every run on the server and
+    # nothing RUNNING; each trial's line printed once; the trials' folders under the sweep's
+    # directory.
+    from mlflow import MlflowClient
     from sqlalchemy.engine import make_url
 
     url = make_url(fresh_pg_database)
-    name, n_trials = unique("digits-ray"), 4
+    n_trials = 4
     lines = commands("cluster-ray", {
         "PGPASSWORD=secret": f"PGPASSWORD={url.password}",
         "sweeper@db-host:5432/optuna": f"{url.username}@{url.host}:{url.port}/{url.database}",
         "http://mlflow-host:5000": mlflow_server,
         "n_jobs=16": "n_jobs=2", "n_trials=1000": f"n_trials={n_trials}",
-        "study_name=digits-ray": f"study_name={name}",
     })
-    shell_env = {**env(), "PATH": os.pathsep.join([str(Path(sys.executable).parent),
-                                                   os.environ.get("PATH", "")])}
     started = time.monotonic()
-    done = subprocess.run(["bash", "-ec", "\n".join(lines)], cwd=tmp_path, env=shell_env,
-                          capture_output=True, text=True, timeout=600)
+    done = run_shell("\n".join(lines), tmp_path)
     print(f"README's Ray recipe: {time.monotonic() - started:.1f} s")  # for the closing note
-    output = done.stdout + done.stderr
-    assert done.returncode == 0, output[-3000:]
+    assert done.returncode == 0, done.stdout[-3000:]
 
-    pg_url = url.render_as_string(hide_password=False)
-    trials, parents, _ = _check_by_study(pg_url, mlflow_server, name, n_trials)
-    assert [r.info.status for r in parents] == ["FINISHED"]
-    finished = [t.number for t in trials
-                if t.state.is_finished() and not t.user_attrs.get(SURPLUS_ATTR)]
-    ran_on = {int(trials[n].user_attrs[WORKER_ATTR].rsplit(":", 1)[1]) for n in finished}
-    workers = workers_in(output)
+    name = "digits-ray"  # the README's study, alone in its fresh database
+    study = optuna.load_study(study_name=name, storage=fresh_pg_database)
+    trials = study.get_trials()
+    budget = count_trials(trials, n_trials)
+    assert (budget.finished, budget.running, budget.waiting) == (n_trials, 0, 0), budget
+    client = MlflowClient(mlflow_server)
+    parent = client.get_run(study.user_attrs[PARENT_RUN_ATTR])
+    assert parent.info.status == "FINISHED"
+    finished = [t for t in trials if t.state.is_finished() and not t.user_attrs.get(SURPLUS_ATTR)]
+    for trial in finished:
+        run = client.get_run(trial.user_attrs[RUN_ID_ATTR])
+        assert run.data.tags["mlflow.parentRunId"] == parent.info.run_id
+        assert run.info.status == "FINISHED", (trial.number, run.info.status)
+    running = client.search_runs([parent.info.experiment_id], "attributes.status = 'RUNNING' "
+                                 f"and tags.`optuna.study_name` = '{name}'")
+    assert list(running) == []
+
+    ran_on = {int(t.user_attrs[WORKER_ATTR].rsplit(":", 1)[1]) for t in finished}
+    workers = workers_in(done.stdout)
     assert len(ran_on) == 2 and ran_on <= set(workers), (ran_on, workers)
     assert set(workers.values()) == {1}  # Ray gave each task 1 CPU: 1 BLAS thread
-    assert trial_lines(output) == Counter(finished)
+    numbers = [t.number for t in finished]
+    assert trial_lines(done.stdout) == Counter(numbers)
     [sweep_dir] = tmp_path.glob("multirun/*/*")
     assert {int(p.parent.name) for p in sweep_dir.glob("*/.hydra")
-            if p.parent.name.isdigit()} == set(finished)
-
-
-def _check_by_study(pg_url: str, server: str, name: str, n_trials: int
-                    ) -> tuple[list, list, list]:
-    """check_study_and_runs for a command that logs to MLflow's default experiment, which
-    other sweeps share: the study's runs are those tagged with its name."""
-    from mlflow import MlflowClient
-
-    client = MlflowClient(server)
-    experiment = client.get_experiment_by_name("trainer")
-    assert experiment is not None, "no experiment 'trainer' on the server"
-    runs = client.search_runs([experiment.experiment_id],
-                              filter_string=f"tags.`optuna.study_name` = '{name}'",
-                              max_results=1000)
-    return check_study_and_runs(pg_url, server, name, n_trials, runs=list(runs))
+            if p.parent.name.isdigit()} == set(numbers)
 
 
 @pytest.mark.slow

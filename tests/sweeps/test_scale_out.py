@@ -57,17 +57,16 @@ def no_local_stores(*dirs: Path) -> None:
         assert not list(directory.rglob("*.db")), list(directory.rglob("*.db"))
 
 
-def check_study_and_runs(pg_url: str, server: str, name: str, n_trials: int, *,
-                         runs: list | None = None) -> tuple[list, list, list]:
+def check_study_and_runs(pg_url: str, server: str, name: str, n_trials: int
+                         ) -> tuple[list, list, list]:
     """Exactly ``n_trials`` finished, nothing RUNNING anywhere, every trial that ran has its
-    run on the server, and every child run's parent is a parent run of the study. ``runs``: the
-    study's runs (None: those of the experiment named after it). Returns the trials, the parent
-    runs and the child runs."""
+    run on the server, and every child run's parent is a parent run of the study. Returns the
+    trials, the parent runs and the child runs."""
     study = optuna.load_study(study_name=name, storage=pg_url)
     trials = study.get_trials()
     budget = count_trials(trials, n_trials)
     assert budget.finished == n_trials and budget.running == budget.waiting == 0, budget
-    runs = server_runs(server, name) if runs is None else runs
+    runs = server_runs(server, name)
     assert [r.info.run_name for r in runs if r.info.status == "RUNNING"] == []
     parents = [r for r in runs if r.data.tags.get("sweep.role") == "parent"]
     children = [r for r in runs if r.data.tags.get("sweep.role") != "parent"]
