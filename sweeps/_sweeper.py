@@ -64,6 +64,7 @@ from sweeps.workers._launchers import (
     launch_workers,
     launched_workers_failure,
     launcher_target,
+    prepare_launcher,
     shares_the_console,
 )
 from sweeps.workers._processes import (
@@ -97,6 +98,7 @@ class SweepResult:
     artifacts: list[str] = field(default_factory=list)
     registered: RegisteredModel | None = None
     workers: list[WorkerReport] = field(default_factory=list)  # what each worker slot did
+    reason: str | None = None  # why it did not finish: the line it printed (the parent's reason)
 
 
 class OptunaSweep:
@@ -201,6 +203,7 @@ class OptunaSweep:
             tracking_uri=tracking_uri,
         )
         check_stores_reach_workers(target, storage_spec.url, tracking_uri)
+        prepare_launcher(target, config)  # e.g. Ray's connection: fails before anything starts
         study_name = settings.study_name or self._default_study_name(space, direction,
                                                                      objective)
         _check_sqlite_storage(storage_spec.url)
@@ -306,7 +309,8 @@ class OptunaSweep:
                                now=database_time(study), keep=tracker.run_id)
             result.parent_run_id = tracker.run_id
             if result.status != "FINISHED":
-                tracker.end(result.status, failure_reason=self._status_reason(result))
+                # the line the sweep printed, which says what happened
+                tracker.end(result.status, failure_reason=result.reason or result.status)
         if result.status == "FAILED":
             raise SystemExit(1)
         return result
@@ -326,7 +330,8 @@ class OptunaSweep:
         with monitor:
             try:
                 if self._launcher is not None:
-                    trial_log = (contextlib.nullcontext() if shares_the_console(self._launcher)
+                    trial_log = (contextlib.nullcontext()
+                                 if shares_the_console(self._launcher, self.config)
                                  else FinishedTrialLog(study, interval=MONITOR_INTERVAL))
                     with trial_log:
                         launch = launch_workers(plan, job, n_workers,
@@ -369,6 +374,7 @@ class OptunaSweep:
             logs=f"their logs under {self.config.hydra.sweep.dir}")
         result.status, message = _verdict(status, budget, plan, crashed, best is not None,
                                           fail_reasons(trials), launched=launched)
+        result.reason = message.removeprefix("error: ") if message else None
         if message:
             print(message, file=sys.stderr, flush=True)
         self._print_best(best, plan.study_name)
@@ -501,13 +507,6 @@ class OptunaSweep:
             f"objective: {plan.objective}  trials: {budget.complete} complete, "
             f"{budget.pruned} pruned, {budget.failed} failed of n_trials={plan.n_trials}",
         ]
-
-    @staticmethod
-    def _status_reason(result: SweepResult) -> str:
-        if result.status == "KILLED":
-            return "interrupted (Ctrl-C or SIGTERM)"
-        return (f"{result.budget.failed} of {result.budget.finished} finished trials failed, or "
-                "a worker stopped unexpectedly")
 
     @staticmethod
     def _print_best(best: BestTrial | None, study_name: str) -> None:

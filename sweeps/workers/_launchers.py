@@ -21,10 +21,12 @@ import logging
 import os
 import re
 import signal
+import socket
 import threading
 import time
 from collections.abc import Iterator
 from dataclasses import dataclass, field, replace
+from pathlib import Path
 from typing import Any
 
 import optuna
@@ -33,6 +35,7 @@ from sweeps._fork_server import launcher_target
 from sweeps._redact import scrub
 from sweeps.study._budget import Budget, count_trials
 from sweeps.study._storage import recover_lost_trials
+from sweeps.workers import _ray
 from sweeps.workers._worker import HydraJob, WorkerPlan, WorkerReport, run_worker
 from sweeps.workers._worker import _log_finished as log_finished
 from trainer import run_context
@@ -52,6 +55,7 @@ __all__ = [
     "launched_workers_failure",
     "launcher_target",
     "places_work_elsewhere",
+    "prepare_launcher",
     "shares_the_console",
 ]
 
@@ -67,10 +71,24 @@ _SAME_MACHINE = frozenset({
 })
 
 
-def shares_the_console(target: str) -> bool:
+def shares_the_console(target: str, config: Any = None) -> bool:
     """Whether the launcher's jobs print to the controller's own console (joblib's processes
-    do; submitit's jobs write to files under ``.submitit/``)."""
+    do, and Ray forwards its workers' output unless ``log_to_driver`` is false; submitit's
+    jobs write to files under ``.submitit/``)."""
+    if _ray.is_ray(target):
+        return _ray.forwards_output(config)
     return target == _JOBLIB
+
+
+def prepare_launcher(target: str, config: Any) -> None:
+    """What a launcher needs before the sweep records anything: Ray's connection (see
+    :mod:`sweeps.workers._ray`).
+
+    Raises:
+        ConfigError: naming the launcher's key that keeps it from starting.
+    """
+    if _ray.is_ray(target):
+        _ray.connect(config)
 
 
 def places_work_elsewhere(target: str) -> bool:
@@ -153,8 +171,12 @@ class LaunchedWorker:
         from trainer.tracking import end_open_runs
 
         index = int(HydraConfig.get().job.num)
-        threads = max(1, run_context.available_cores() // max(1, self.workers_per_host))
+        cores = run_context.available_cores()
+        cores = min(cores, _ray.assigned_cpus() or cores)  # a Ray task: what Ray assigned it
+        threads = max(1, cores // max(1, self.workers_per_host))
         plan = replace(self.plan, blas_threads=threads)
+        log.info("worker %d on %s:%d: %d BLAS thread%s per trial", index, socket.gethostname(),
+                 os.getpid(), threads, "" if threads == 1 else "s")
         report = None
         try:
             # Interrupted: the trial was recorded so and queued again; the job ends.
@@ -219,7 +241,8 @@ def launch_workers(plan: WorkerPlan, job: HydraJob, n_workers: int, *, hydra_con
 
     target = launcher_target(config)
     same_host = n_workers if not places_work_elsewhere(target) else 1
-    task = LaunchedWorker(plan, job, workers_per_host=same_host)
+    config = _with_absolute_sweep_dir(config)
+    task = LaunchedWorker(plan, replace(job, config=config), workers_per_host=same_host)
     launcher = Plugins.instance().instantiate_launcher(
         hydra_context=hydra_context, task_function=task, config=config)
     # The launcher composes each job's config again, in run mode, from the command's hydra
@@ -228,9 +251,12 @@ def launch_workers(plan: WorkerPlan, job: HydraJob, n_workers: int, *, hydra_con
     # or the job's config lacks the sweeper and every ``hydra.sweeper.*`` override fails.
     overrides = [[*plan.space.fixed, f"hydra.sweep.subdir=worker_{i}"] for i in range(n_workers)]
     log.info("launching %d worker jobs through %s", n_workers, target.rsplit(".", 1)[-1])
+    stopping = (_ray.tasks_stopped_on_interrupt() if _ray.is_ray(target)
+                else contextlib.nullcontext())
     result = LaunchResult()
     try:
-        returns = launcher.launch(overrides, initial_job_idx=0)
+        with stopping:
+            returns = launcher.launch(overrides, initial_job_idx=0)
     except KeyboardInterrupt:
         raise
     except Exception as error:  # a job failed or died (killed, preempted for good)
@@ -304,6 +330,32 @@ def launched_workers_failure(launch: LaunchResult, *, finished: int, n_trials: i
     quoted = f"first error: {failure.line}; " if failure is not None else ""
     return (f"error: the launched workers stopped with {finished} of {n_trials} trials finished "
             f"({quoted}see {where}); run the same command again to resume")
+
+
+def _with_absolute_sweep_dir(config: Any) -> Any:
+    """A copy of the sweep's config whose ``hydra.sweep.dir`` is absolute, among its hydra
+    overrides too (every job's and trial's config is composed again from them): a job may start
+    in another directory (a Ray worker starts where its node's ``ray start`` ran) and would put
+    its folders there."""
+    import copy
+
+    from omegaconf import open_dict
+
+    absolute = str(Path(str(config.hydra.runtime.cwd)) / str(config.hydra.sweep.dir))
+    config = copy.deepcopy(config)
+    with open_dict(config):
+        config.hydra.sweep.dir = absolute
+        config.hydra.overrides.hydra = [
+            *(o for o in config.hydra.overrides.hydra if not o.startswith("hydra.sweep.dir=")),
+            f"hydra.sweep.dir={_quoted(absolute)}"]
+    return config
+
+
+def _quoted(value: str) -> str:
+    """``value`` as a quoted value of Hydra's override grammar (a path may hold spaces, commas,
+    quotes or ``${``)."""
+    value = re.sub(r"(\\+)(?='|$)", r"\1\1", value)  # backslashes before a quote or the end
+    return "'" + value.replace("'", "\\'").replace("${", "\\${") + "'"
 
 
 def _report(job_return: Any) -> WorkerReport:
