@@ -1,4 +1,5 @@
-"""Every private API of MLflow, Hydra and Optuna the project relies on, and nothing else.
+"""Every private API of MLflow, Hydra, Optuna and Hydra's launcher plugins the project relies on,
+and nothing else.
 
 A library may rename or drop a name that starts with an underscore in any release. Each one used
 here is reached through this module only, so an upgrade breaks one place, and
@@ -11,8 +12,9 @@ import this module before (or without) MLflow, Hydra and Optuna.
 
 from __future__ import annotations
 
+import contextlib
 import importlib
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from importlib.metadata import PackageNotFoundError, version
 from typing import TYPE_CHECKING, Any
@@ -34,6 +36,7 @@ __all__ = [
     "initialize_mlflow_tables",
     "job_error",
     "overrides_dirname",
+    "ray_launcher_tasks",
     "study_engine",
     "trial_id",
 ]
@@ -91,6 +94,31 @@ def overrides_dirname(overrides: list[Any], exclude_keys: list[str], item_sep: s
     return get_overrides_dirname(overrides, exclude_keys, item_sep, kv_sep)
 
 
+_RAY_LAUNCHER_CORE = "hydra_plugins.hydra_ray_launcher._core"
+
+
+@contextlib.contextmanager
+def ray_launcher_tasks() -> Iterator[list[Any]]:
+    """The Ray tasks (ObjectRefs) Hydra's Ray launcher submits inside the block, in a list that
+    fills as it submits them. Its ``_core.launch`` submits each job through
+    ``_core.launch_job_on_ray`` and keeps the refs to itself until every job has ended; a sweep
+    needs them to cancel the tasks on Ctrl-C."""
+    core: Any = importlib.import_module(_RAY_LAUNCHER_CORE)
+    submit = core.launch_job_on_ray
+    tasks: list[Any] = []
+
+    def recorded(*args: Any, **kwargs: Any) -> Any:
+        task = submit(*args, **kwargs)
+        tasks.append(task)
+        return task
+
+    core.launch_job_on_ray = recorded
+    try:
+        yield tasks
+    finally:
+        core.launch_job_on_ray = submit
+
+
 def import_optuna_rdb_models() -> None:
     """Import Optuna's RDB table mappings (``optuna.storages._rdb.models``), so a process that
     forks workers sets them up once for all of them."""
@@ -118,6 +146,14 @@ class PrivateAPI:
     library: str
     name: str
     probe: Callable[[], Any]
+    extra: str | None = None  # the extra that installs the library (None: a core dependency)
+
+    def installed(self) -> bool:
+        try:
+            version(self.library)
+        except PackageNotFoundError:
+            return False
+        return True
 
     def problem(self) -> str | None:
         """None while the name works as used here; otherwise one line naming the library, its
@@ -198,6 +234,20 @@ def _probe_optimize_logger() -> None:
     importlib.import_module(OPTUNA_OPTIMIZE_LOGGER)
 
 
+def _probe_ray_launcher_core() -> None:
+    import inspect
+
+    core = importlib.import_module(_RAY_LAUNCHER_CORE)
+    submit = core.launch_job_on_ray
+    assert callable(submit), "launch_job_on_ray is not callable"
+    # launch() must look the name up in _core when it submits, not hold its own reference
+    assert "launch_job_on_ray(" in inspect.getsource(core.launch), \
+        "_core.launch no longer submits through launch_job_on_ray"
+    with ray_launcher_tasks():
+        assert core.launch_job_on_ray is not submit, "the submit function was not replaced"
+    assert core.launch_job_on_ray is submit, "the submit function was not restored"
+
+
 PRIVATE_APIS: tuple[PrivateAPI, ...] = (
     PrivateAPI("mlflow", "mlflow.store.db.utils._initialize_tables", _probe_initialize_tables),
     PrivateAPI("mlflow", "mlflow.store.tracking.sqlalchemy_store.SqlAlchemyStore._engine_map",
@@ -211,4 +261,6 @@ PRIVATE_APIS: tuple[PrivateAPI, ...] = (
     PrivateAPI("optuna", f"the logger {OPTUNA_OPTIMIZE_LOGGER}", _probe_optimize_logger),
     PrivateAPI("optuna", "Study._storage(._backend).engine, FrozenTrial._trial_id",
                _probe_study_storage),
+    PrivateAPI("hydra-ray-launcher", f"{_RAY_LAUNCHER_CORE}.launch_job_on_ray",
+               _probe_ray_launcher_core, extra="ray"),
 )

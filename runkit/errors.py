@@ -26,6 +26,11 @@ class ConfigError(UserError):
         self.received = received
         super().__init__(f"{key}: expected {expected}, got {received!r}")
 
+    def __reduce__(self) -> tuple[Any, ...]:
+        # A launched worker's error comes back to the sweep pickled (a failed job's result);
+        # the default rebuilds it from the message alone, which this __init__ does not take.
+        return type(self), (self.key, self.expected, self.received)
+
     @classmethod
     def unknown_key(cls, key: str, owner: str, valid: list[str], received: Any) -> ConfigError:
         """A key the config node does not have (``+data.extra=1``)."""

@@ -64,10 +64,13 @@ from sweeps.tracking._trial_run import TrackingTarget
 from sweeps.workers._launchers import (
     BASIC_LAUNCHER,
     FinishedTrialLog,
+    LaunchResult,
     await_trials_elsewhere,
     check_stores_reach_workers,
     launch_workers,
+    launched_workers_failure,
     launcher_target,
+    prepare_launcher,
     shares_the_console,
 )
 from sweeps.workers._processes import (
@@ -100,6 +103,7 @@ class SweepResult:
     artifacts: list[str] = field(default_factory=list)
     registered: RegisteredModel | None = None
     workers: list[WorkerReport] = field(default_factory=list)  # what each worker slot did
+    reason: str | None = None  # why it did not finish: the line it printed (the parent's reason)
 
 
 class OptunaSweep:
@@ -209,6 +213,7 @@ class OptunaSweep:
         check_stores_reach_workers(target, storage_spec.url, tracking_uri,
                                    tracking_key=settings.tracking.source if settings.tracking
                                    else "")
+        prepare_launcher(target, config)  # e.g. Ray's connection: fails before anything starts
         study_name = self._study_name(settings.study_name, space, direction, objective)
         db = sqlite_path(storage_spec.url)
         if db is not None:
@@ -300,7 +305,8 @@ class OptunaSweep:
                                now=database_time(study), keep=tracker.run_id)
             result.parent_run_id = tracker.run_id
             if result.status != "FINISHED":
-                tracker.end(result.status, failure_reason=self._status_reason(result))
+                # the line the sweep printed, which says what happened
+                tracker.end(result.status, failure_reason=result.reason or result.status)
         if result.status == "FAILED":
             raise SystemExit(1)
         return result
@@ -315,17 +321,22 @@ class OptunaSweep:
         status, crashed = "FINISHED", False
         pids = [os.getpid()]  # slot 0 runs here
         reports: list[WorkerReport] = []
+        launch: LaunchResult | None = None
+        first_new = len(study.get_trials(deepcopy=False))  # the first trial this sweep asks
         with monitor:
             try:
                 if self._launcher is not None:
-                    trial_log = (contextlib.nullcontext() if shares_the_console(self._launcher)
+                    trial_log = (contextlib.nullcontext()
+                                 if shares_the_console(self._launcher, self.config)
                                  else FinishedTrialLog(study, interval=MONITOR_INTERVAL))
                     with trial_log:
-                        reports += launch_workers(plan, job, n_workers,
-                                                  hydra_context=self.hydra_context,
-                                                  config=self._shown_config)
+                        launch = launch_workers(plan, job, n_workers,
+                                                hydra_context=self.hydra_context,
+                                                config=self._shown_config)
+                        reports += launch.reports
                         # The launcher's word on its jobs is not trusted: the study's is.
-                        crashed = not await_trials_elsewhere(study, plan).done
+                        crashed = not await_trials_elsewhere(study, plan, launch,
+                                                             first_new=first_new).done
                 elif n_workers == 1:
                     reports.append(run_local_worker(plan, job, storage=self._storage))
                 else:
@@ -350,8 +361,13 @@ class OptunaSweep:
         if tracker is not None:
             result.artifacts = log_study_artifacts(tracker, study, best, summary=summary,
                                                    metric=plan.objective or "objective")
+        launched = None if launch is None else launched_workers_failure(
+            launch, finished=budget.finished, n_trials=plan.n_trials,
+            started=any(t.number >= first_new for t in trials),
+            logs=f"their logs under {self.config.hydra.sweep.dir}")
         result.status, message = _verdict(status, budget, plan, crashed, best is not None,
-                                          fail_reasons(trials), launched=self._launcher)
+                                          fail_reasons(trials), launched=launched)
+        result.reason = message.removeprefix("error: ") if message else None
         if message:
             print(message, file=sys.stderr, flush=True)
         self._print_best(best, plan.study_name)
@@ -472,12 +488,6 @@ class OptunaSweep:
         ]
 
     @staticmethod
-    def _status_reason(result: SweepResult) -> str:
-        """Why a sweep FAILED (an interrupted one has left with its own reason already)."""
-        return (f"{result.budget.failed} of {result.budget.finished} finished trials failed, or "
-                "a worker stopped unexpectedly")
-
-    @staticmethod
     def _print_best(best: BestTrial | None, study_name: str) -> None:
         if best is None:
             return
@@ -487,7 +497,8 @@ class OptunaSweep:
 
 def _verdict(status: str, budget: Budget, plan: WorkerPlan, crashed: bool, has_best: bool,
              reasons: Sequence[str], *, launched: str | None = None) -> tuple[str, str | None]:
-    """The sweep's final status and the one line that explains it (None when all is well)."""
+    """The sweep's final status and the one line that explains it (None when all is well);
+    ``launched`` is the line for launched workers that stopped short of the study."""
     last = reasons[0] if reasons else "see the log above"
     if status == "KILLED":
         return status, (f"interrupted: {budget.finished} of {plan.n_trials} trials finished; "
@@ -497,9 +508,7 @@ def _verdict(status: str, budget: Budget, plan: WorkerPlan, crashed: bool, has_b
                           f"trials failed (more than max_failure_rate={plan.max_failure_rate}); "
                           f"last: {last}")
     if crashed and launched is not None:
-        return "FAILED", (f"error: the launched workers stopped with {budget.finished} of "
-                          f"{plan.n_trials} trials finished (see their logs under "
-                          "hydra.sweep.dir); run the same command again to resume")
+        return "FAILED", launched
     if crashed and budget.done:  # the others ran its lost trial again: nothing is missing
         return status, ("a sweep worker stopped unexpectedly (see above); the other workers "
                         f"finished the study: it has its {plan.n_trials} trials")

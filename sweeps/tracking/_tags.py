@@ -8,6 +8,7 @@ __all__ = [
     "DIRECTION_TAG",
     "HEARTBEAT_TAG",
     "ROLE_TAG",
+    "SLURM_JOB_TAG",
     "STORAGE_TAG",
     "STUDY_TAG",
     "TRIAL_NUMBER_TAG",
@@ -18,6 +19,8 @@ __all__ = [
 STUDY_TAG = "optuna.study_name"
 TRIAL_NUMBER_TAG = "optuna.trial_number"
 TRIAL_STATE_TAG = "optuna.trial_state"  # COMPLETE | PRUNED | FAIL
+# -- a trial's run in a SLURM job
+SLURM_JOB_TAG = "slurm.job_id"  # the job's id (ARRAYJOB_TASK in an array)
 # -- the sweep's own (parent) run
 STORAGE_TAG = "optuna.storage"  # the study's storage URL, password redacted
 DIRECTION_TAG = "optuna.direction"

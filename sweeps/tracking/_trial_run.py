@@ -78,15 +78,16 @@ class TrialRun:
 
     @classmethod
     def start(cls, target: TrackingTarget | None, *, study_name: str, number: int,
-              params: Mapping[str, str]) -> TrialRun:
-        """Open trial ``number``'s run (nothing without a ``target``), with its ``params``."""
+              params: Mapping[str, str], tags: Mapping[str, str] | None = None) -> TrialRun:
+        """Open trial ``number``'s run (nothing without a ``target``), with its ``params`` and
+        ``tags`` besides the study's and the trial number."""
         if target is None:
             return cls()
         from runkit.mlflow import RunTracker
 
         tracker = RunTracker.start(
             target.tracking_uri, target.experiment_id, run_name=f"trial-{number}-{study_name}",
-            tags={STUDY_TAG: study_name, TRIAL_NUMBER_TAG: str(number)},
+            tags={STUDY_TAG: study_name, TRIAL_NUMBER_TAG: str(number), **(tags or {})},
             parent_run_id=target.parent_run_id)
         tracker.log_params(params, keep_logged=True)
         return cls(tracker, target, study_name=study_name, number=number)

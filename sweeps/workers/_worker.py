@@ -40,6 +40,7 @@ from sweeps.study._budget import (
     FAIL_REASON_ATTR,
     OVERRIDES_ATTR,
     RUN_ID_ATTR,
+    SLURM_JOB_ATTR,
     SURPLUS_ATTR,
     WORKER_ATTR,
     count_trials,
@@ -53,6 +54,7 @@ from sweeps.study._storage import (
     recover_lost_trials,
     requeue_interrupted,
 )
+from sweeps.tracking._tags import SLURM_JOB_TAG
 from sweeps.tracking._trial_run import TrackingTarget, TrialRun
 from sweeps.workers._compose import TrialConfigs
 from sweeps.workers._threads import ThreadBudget
@@ -168,6 +170,17 @@ class WorkerReport:
     interrupted: bool = False
 
 
+def slurm_job_id() -> str | None:
+    """The SLURM job this process runs in, as ``squeue``, ``sacct`` and ``scancel`` name it:
+    ``ARRAYJOB_TASK`` for a task of an array (submitit's jobs, ``sbatch --array``; its
+    ``SLURM_JOB_ID`` alone is the whole array's id for one of the tasks, and ``scancel`` of it
+    would end them all), else ``SLURM_JOB_ID``; None outside SLURM."""
+    array, task = os.environ.get("SLURM_ARRAY_JOB_ID"), os.environ.get("SLURM_ARRAY_TASK_ID")
+    if array and task:
+        return f"{array}_{task}"
+    return os.environ.get("SLURM_JOB_ID") or None
+
+
 def worker_seed(seed: int | None, index: int, n_existing: int) -> int | None:
     """A sampler seed per worker and per start: workers must not draw the same random
     start-up points, nor must a resumed sweep replay the first run's draws."""
@@ -185,6 +198,7 @@ class _TrialRunner:
         self.study = study
         self.worker = f"{socket.gethostname()}:{os.getpid()}"
         self.threads = ThreadBudget(plan.blas_threads)
+        self.slurm_job = slurm_job_id()
         self.current: int | None = None  # the trial asked last
         self.ran: bool = False  # whether it was within the budget (not a surplus)
 
@@ -217,6 +231,8 @@ class _TrialRunner:
     def _run(self, trial: optuna.Trial) -> float | list[float]:
         # First act: a RUNNING trial without a worker never got here (see recover_lost_trials).
         trial.set_user_attr(WORKER_ATTR, self.worker)
+        if self.slurm_job is not None:
+            trial.set_user_attr(SLURM_JOB_ATTR, self.slurm_job)
         trials = self.study.get_trials(deepcopy=False)
         if not within_budget(trials, trial.number, self.plan.n_trials):
             trial.set_user_attr(SURPLUS_ATTR, True)
@@ -231,7 +247,9 @@ class _TrialRunner:
         trial.set_user_attr(OVERRIDES_ATTR, overrides)
 
         run = TrialRun.start(self.plan.tracking, study_name=self.plan.study_name,
-                             number=trial.number, params=self.plan.space.assignments(values))
+                             number=trial.number, params=self.plan.space.assignments(values),
+                             tags=None if self.slurm_job is None
+                             else {SLURM_JOB_TAG: self.slurm_job})
         try:
             if run.run_id is not None:  # a crashed trial's run is found by it and ended KILLED
                 trial.set_user_attr(RUN_ID_ATTR, run.run_id)

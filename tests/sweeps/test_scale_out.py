@@ -130,24 +130,6 @@ def test_two_sweeps_with_no_shared_files_share_one_study_and_one_mlflow_server(
 # --------------------------------------------------------------------------- launchers
 
 
-def test_submitit_local_launches_n_jobs_workers_that_run_the_study(tmp_path, pg_url,
-                                                                   mlflow_server):
-    # hydra/launcher=submitit_local: the sweep creates study and parent run, submitit starts
-    # n_jobs long-lived worker jobs, and they run exactly n_trials between them
-    name, n_trials = unique("submitit"), 6
-    done = run(tmp_path, *TINY, *shared_stores(pg_url, mlflow_server, name), "epochs=6",
-               "hydra/launcher=submitit_local", f"hydra.sweeper.n_trials={n_trials}",
-               "hydra.sweeper.n_jobs=2", "mlflow.log_model=false", timeout=300)
-    assert done.returncode == 0, done.stderr[-3000:]
-    trials, parents, _ = check_study_and_runs(pg_url, mlflow_server, name, n_trials)
-    assert [r.info.status for r in parents] == ["FINISHED"]
-    assert len(workers_of(trials)) == 2  # two submitit jobs, neither the sweep process
-    sweep_dirs = list(tmp_path.glob("multirun/*/*/.submitit"))
-    assert sweep_dirs, "submitit placed no jobs"
-    assert "best of study" in done.stdout + done.stderr
-    no_local_stores(tmp_path)
-
-
 def test_a_killed_and_a_preempted_worker_lose_only_their_trials(tmp_path, pg_url, mlflow_server):
     # SIGKILL of one launched worker mid-trial: the other fails that trial once its heartbeat
     # is stale and runs its parameters again. Then submitit's preemption signal (SIGUSR2) to

@@ -436,7 +436,10 @@ def test_sweep_stops_with_one_line_when_most_trials_fail(tmp_path):
     assert line.startswith("error: sweep stopped: 4 of 4 finished trials failed")
     assert "regularization.dropout" in line
     assert len(study_in(tmp_path).get_trials()) == 4
-    assert [r.info.status for r in parents(runs_in(tmp_path))] == ["FAILED"]
+    [parent] = parents(runs_in(tmp_path))
+    assert parent.info.status == "FAILED"
+    # the parent run says what the sweep said
+    assert parent.data.tags["failure_reason"] == line.removeprefix("error: ")
 
 
 def test_bad_search_space_is_one_line(tmp_path):

@@ -17,10 +17,12 @@ from sweeps.study._budget import (
     LOST_REASON,
     OVERRIDES_ATTR,
     RUN_ID_ATTR,
+    SLURM_JOB_ATTR,
     SURPLUS_ATTR,
     WORKER_ATTR,
 )
 from sweeps.workers import run_worker
+from sweeps.workers._worker import slurm_job_id
 
 optuna.logging.set_verbosity(optuna.logging.WARNING)
 
@@ -42,6 +44,22 @@ def test_runs_exactly_n_trials_and_records_each(tmp_path):
     assert trial.user_attrs[WORKER_ATTR].endswith(f":{report.pid}")
     assert list(trial.intermediate_values) == [1, 2, 3, 4, 5]  # one report per epoch
     assert trial.value == pytest.approx(trial.params["x"] / 5)
+    assert SLURM_JOB_ATTR not in trial.user_attrs  # not in a SLURM job
+
+
+def test_a_trial_in_a_slurm_job_records_the_job(tmp_path, monkeypatch):
+    # the id squeue, sacct and scancel take: an array task's own (scancel of its SLURM_JOB_ID,
+    # which is also the array's id, would end every task of the array)
+    for name in ("SLURM_JOB_ID", "SLURM_ARRAY_JOB_ID", "SLURM_ARRAY_TASK_ID"):
+        monkeypatch.delenv(name, raising=False)
+    assert slurm_job_id() is None
+    monkeypatch.setenv("SLURM_JOB_ID", "41")
+    assert slurm_job_id() == "41"
+    monkeypatch.setenv("SLURM_ARRAY_JOB_ID", "40")
+    monkeypatch.setenv("SLURM_ARRAY_TASK_ID", "1")
+    plan = make_plan(tmp_path / "o.db", n_trials=2)
+    run_worker(plan, FakeJob())
+    assert [t.user_attrs[SLURM_JOB_ATTR] for t in load(plan).trials] == ["40_1", "40_1"]
 
 
 def test_rerun_resumes_up_to_n_trials(tmp_path):

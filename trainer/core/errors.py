@@ -25,6 +25,9 @@ class ParameterError(TrainerError, ValueError):
         self.received = received
         super().__init__(f"{name}: expected {expected}, got {received!r}")
 
+    def __reduce__(self) -> tuple[Any, ...]:  # pickled whole: it crosses process boundaries
+        return type(self), (self.name, self.expected, self.received)
+
 
 class DataError(TrainerError):
     """Arrays, a data file or a column cannot be used (wrong shape, non-numeric, missing ...)."""
