@@ -161,3 +161,28 @@ def test_one_objective_writes_the_best_trial_as_hydra_optuna_sweeper_does(tmp_pa
     results = OmegaConf.to_container(OmegaConf.load(out / "optimization_results.yaml"))
     best = only_study(tmp_path).best_trial
     assert results == {"name": "optuna", "best_params": best.params, "best_value": best.value}
+
+
+def test_every_placement_of_workers_runs_the_two_objective_study_to_its_total(tmp_path):
+    # launched joblib jobs, then a rerun that resumes with local worker processes, then a
+    # joining worker: one study whose every trial holds both values, in the study and in its
+    # MLflow run; each invocation writes the front it ends with
+    pytest.importorskip("hydra_plugins.hydra_joblib_launcher")
+    steps = [("a", "hydra.sweeper.n_trials=4", "hydra/launcher=joblib"),
+             ("b", "hydra.sweeper.n_trials=6"),
+             ("c", "hydra.sweeper.n_trials=8", "hydra.sweeper.role=worker")]
+    for name, *keys in steps:
+        done = run_app(tmp_path, str(BINH_AND_KORN), "--multirun", "hydra.sweeper.n_jobs=2",
+                       f"hydra.sweep.dir={tmp_path / name}", *keys)
+        assert done.returncode == 0, done.stderr[-3000:]
+        study = only_study(tmp_path)
+        solutions = OmegaConf.load(tmp_path / name / "optimization_results.yaml").solutions
+        assert sorted(list(s["values"]) for s in solutions) == sorted(
+            t.values for t in study.best_trials)
+    trials = only_study(tmp_path).trials
+    assert [t.state for t in trials] == [TrialState.COMPLETE] * 8
+    client = MlflowClient(f"sqlite:///{tmp_path}/mlruns/mlflow.db")
+    for trial in trials:
+        assert trial.values == binh_and_korn(trial.params["x"], trial.params["y"])
+        metrics = client.get_run(trial.user_attrs["mlflow_run_id"]).data.metrics
+        assert [metrics["values_0"], metrics["values_1"]] == trial.values
