@@ -6,6 +6,7 @@ from __future__ import annotations
 import json
 import os
 import shlex
+import shutil
 import subprocess
 import sys
 from pathlib import Path
@@ -186,3 +187,24 @@ def test_every_placement_of_workers_runs_the_two_objective_study_to_its_total(tm
         assert trial.values == binh_and_korn(trial.params["x"], trial.params["y"])
         metrics = client.get_run(trial.user_attrs["mlflow_run_id"]).data.metrics
         assert [metrics["values_0"], metrics["values_1"]] == trial.values
+
+
+def test_the_readmes_two_objective_command_as_written(tmp_path):
+    # README "Several objectives": the command in a copy of the example's directory (fewer
+    # trials); its front is printed with the app's own command and written as the README shows
+    from readme_commands import commands, run_shell
+
+    shutil.copytree(EXAMPLES / "binh_and_korn", tmp_path / "examples" / "binh_and_korn")
+    [command] = commands("sweep-two-objectives",
+                         {"--multirun ": "--multirun hydra.sweeper.n_trials=6 "})
+    done = run_shell(command, tmp_path)
+    assert done.returncode == 0, done.stdout[-3000:]
+    example = tmp_path / "examples" / "binh_and_korn"
+    study = only_study(example)
+    assert len(study.trials) == 6
+    assert "Pareto front of study" in done.stdout
+    assert "reproduce it: python binh_and_korn.py x=" in done.stdout
+    [results] = example.glob("multirun/*/*/optimization_results.yaml")
+    solutions = OmegaConf.load(results).solutions
+    assert sorted(list(s["values"]) for s in solutions) == sorted(
+        t.values for t in study.best_trials)

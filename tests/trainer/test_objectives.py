@@ -134,3 +134,20 @@ def test_the_size_sweep_ends_with_the_pareto_front_of_accuracy_against_size(tmp_
     assert len(lines) == len(front)
     assert all(shlex.split(line)[:4] == ["python", "-m", "trainer", "sweep=digits_size"]
                for line in lines)
+
+
+@pytest.mark.slow
+def test_the_readmes_size_sweeps_as_written(tmp_path):
+    # README "Several objectives: accuracy against size": both commands (fewer trials and
+    # epochs), two studies, the second trading accuracy against training time
+    from readme_commands import commands, run_shell
+
+    for command in commands("sweep-digits-size", {
+            "sweep=digits_size ": "sweep=digits_size hydra.sweeper.n_trials=2 epochs=2 "}):
+        done = run_shell(command, tmp_path)
+        assert done.returncode == 0, f"{command}:\n{done.stdout[-3000:]}"
+        assert "Pareto front of study 'digits-size-" in done.stdout
+    storage = f"sqlite:///{tmp_path}/mlruns/optuna.db"
+    names = {tuple(optuna.load_study(study_name=n, storage=storage).metric_names)
+             for n in optuna.get_all_study_names(storage)}
+    assert names == {("val_accuracy", "param_count"), ("val_accuracy", "train_time_s")}
