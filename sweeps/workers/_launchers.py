@@ -35,7 +35,7 @@ from runkit.errors import ConfigError
 from runkit.process import available_cores
 from runkit.signals import STOP_SIGNALS, interrupts
 from sweeps._fork_server import launcher_target
-from sweeps._redact import scrub
+from runkit.redact import scrub
 from sweeps.study._budget import Budget, count_trials
 from sweeps.study._storage import recover_lost_trials
 from sweeps.workers import _ray

@@ -33,7 +33,7 @@ from runkit.errors import one_line
 from runkit.process import done
 from runkit.signals import stop_if_interrupted
 from sweeps._optuna_logging import quiet_trials
-from sweeps._redact import scrub, scrub_hydra_node
+from runkit.redact import scrub, scrub_hydra_node
 from sweeps._session import TrialSession, running
 from sweeps.search._space import SearchSpace
 from sweeps.study._budget import (
