@@ -54,9 +54,9 @@ from optuna.trial import TrialState
 
 from runkit._private_apis import study_engine, trial_id
 from runkit.errors import ConfigError
+from runkit.redact import redact_url, scrub
 from runkit.sqlite import anchored_sqlite_url, sqlite_path
 from sweeps._optuna_logging import optuna_verbosity
-from runkit.redact import redact_url, scrub
 from sweeps.study._budget import (
     FAIL_REASON_ATTR,
     PER_RUN_ATTRS,
