@@ -14,12 +14,14 @@ the sweep directory and the parent MLflow run get it.
 from __future__ import annotations
 
 import logging
+import warnings
 from collections.abc import Callable, Mapping, Sequence
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 import optuna
 
+from sweeps._optuna_logging import optuna_verbosity
 from sweeps.study._budget import RUN_ID_ATTR
 from sweeps.tracking._parent import BestTrial, reproduce_command
 
@@ -120,15 +122,6 @@ def log_front(tracker: RunTracker, study: optuna.Study, front: Sequence[BestTria
     """Log the front on the parent run: ``pareto_front.json`` (a table), ``pareto_front.png``
     (two or three objectives) and ``pareto_front.txt`` (``lines``, what the sweep printed);
     returns the artifact names written."""
-    import warnings
-
-    import matplotlib
-
-    matplotlib.use("Agg")  # files only, never a window
-    import matplotlib.pyplot as plt
-
-    from sweeps._optuna_logging import optuna_verbosity
-
     written = []
     tracker.log_text("\n".join(lines) + "\n", "pareto_front.txt")
     written.append("pareto_front.txt")
@@ -141,11 +134,19 @@ def log_front(tracker: RunTracker, study: optuna.Study, front: Sequence[BestTria
         log.info("sweep: no pareto_front.png (Optuna draws a front of 2 or 3 objectives, "
                  "this study has %d)", len(study.directions))
         return written
-    from optuna.visualization import matplotlib as plots
+    try:
+        import matplotlib
 
-    with warnings.catch_warnings(), optuna_verbosity(optuna.logging.ERROR):
-        warnings.simplefilter("ignore")  # "experimental": the picture is what is asked for
-        axes = plots.plot_pareto_front(study, target_names=objective_names(study))
+        matplotlib.use("Agg")  # files only, never a window
+        import matplotlib.pyplot as plt
+        from optuna.visualization import matplotlib as plots
+
+        with warnings.catch_warnings(), optuna_verbosity(optuna.logging.ERROR):
+            warnings.simplefilter("ignore")  # "experimental": the picture is what is asked for
+            axes = plots.plot_pareto_front(study, target_names=objective_names(study))
+    except Exception as error:  # the picture is extra: the table and the lines are logged
+        log.warning("sweep: no pareto_front.png (%s)", error)
+        return written
     figure: Any = axes.figure  # a Figure (Optuna draws on one of its own)
     figure.set_size_inches(9, 5.5)
     figure.tight_layout()
