@@ -3,15 +3,14 @@ directory, with nothing of the trainer."""
 
 from __future__ import annotations
 
-import os
 import shlex
 import subprocess
-import sys
 import textwrap
 from pathlib import Path
 
 import optuna
 import pytest
+from example_runs import counted, only_study, run_app
 from mlflow import MlflowClient
 from optuna.trial import TrialState
 
@@ -22,17 +21,9 @@ EXAMPLES = Path(__file__).resolve().parents[2] / "examples"
 
 
 def sweep(cwd: Path, *args: str, timeout: float = 300) -> subprocess.CompletedProcess[str]:
-    env = {k: v for k, v in os.environ.items() if k != "MLFLOW_TRACKING_URI"}
-    done = subprocess.run([sys.executable, *args], cwd=cwd, env=env, capture_output=True,
-                          text=True, timeout=timeout)
+    done = run_app(cwd, *args, timeout=timeout)
     assert done.returncode == 0, done.stderr[-3000:]
     return done
-
-
-def study_in(cwd: Path) -> optuna.Study:
-    storage = f"sqlite:///{cwd}/mlruns/optuna.db"
-    [name] = optuna.get_all_study_names(storage)
-    return optuna.load_study(study_name=name, storage=storage)
 
 
 def runs_in(cwd: Path, experiment: str) -> tuple[MlflowClient, list, list]:
@@ -48,7 +39,7 @@ def test_the_sphere_selected_by_its_defaults_runs_its_study_tracked_in_mlflow(tm
     # one child per trial with its params and value; the reproduce line is the app's command
     script = EXAMPLES / "sphere" / "sphere.py"
     done = sweep(tmp_path, str(script), "--multirun", "hydra.sweeper.n_trials=6")
-    trials = study_in(tmp_path).trials
+    trials = counted(only_study(tmp_path))
     assert [t.state for t in trials] == [TrialState.COMPLETE] * 6
     assert all(t.value == t.params["x"] ** 2 + t.params["y"] ** 2 for t in trials)
     client, [parent], children = runs_in(tmp_path, "sphere")  # the app's name
@@ -62,7 +53,7 @@ def test_the_sphere_selected_by_its_defaults_runs_its_study_tracked_in_mlflow(tm
         assert run.info.status == "FINISHED"
     [line] = [ln.split("reproduce it: ", 1)[1] for ln in (done.stdout + done.stderr).splitlines()
               if "reproduce it: " in ln]
-    best = study_in(tmp_path).best_trial
+    best = only_study(tmp_path).best_trial
     assert shlex.split(line)[:2] == ["python", str(script)]
     assert set(shlex.split(line)[2:]) == {f"x={best.params['x']}", f"y={best.params['y']}"}
     assert parent.data.tags["best.command"] == line
@@ -73,7 +64,7 @@ def test_an_iterative_model_reports_every_epoch_and_weak_trials_are_pruned(tmp_p
     # the median pruner stops the weak ones; a pruned trial's run says where
     sweep(tmp_path, str(EXAMPLES / "sgd" / "train.py"), "--multirun",
           "hydra.sweeper.n_trials=12")
-    trials = study_in(tmp_path).trials
+    trials = counted(only_study(tmp_path))
     states = [t.state for t in trials]
     assert TrialState.PRUNED in states and TrialState.COMPLETE in states
     assert set(states) <= {TrialState.PRUNED, TrialState.COMPLETE}
@@ -90,7 +81,7 @@ def test_an_iterative_model_reports_every_epoch_and_weak_trials_are_pruned(tmp_p
         assert run.data.tags["optuna.trial_state"] == trial.state.name
         if trial.state == TrialState.PRUNED:
             assert run.info.run_name == (f"trial-{trial.number} (pruned at step "
-                                         f"{trial.last_step}) {study_in(tmp_path).study_name}")
+                                         f"{trial.last_step}) {only_study(tmp_path).study_name}")
 
 
 TEN_LINE_APP = textwrap.dedent("""\
@@ -117,7 +108,7 @@ def test_a_ten_line_app_in_an_empty_directory_is_swept_and_its_own_mlflow_logs_l
     (tmp_path / "app.py").write_text(TEN_LINE_APP)
     sweep(tmp_path, "app.py", "--multirun", "hydra/sweeper=optuna", "+x=interval(-5, 5)",
           "hydra.sweeper.n_trials=6", "hydra.sweeper.n_jobs=2")
-    trials = study_in(tmp_path).trials
+    trials = counted(only_study(tmp_path))
     assert [t.state for t in trials] == [TrialState.COMPLETE] * 6
     assert len({t.user_attrs["worker"] for t in trials}) == 2
     client, [parent], children = runs_in(tmp_path, "app")

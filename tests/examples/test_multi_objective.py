@@ -4,15 +4,13 @@ test, written anew), and the sweep directory's optimization_results.yaml for one
 from __future__ import annotations
 
 import json
-import os
 import shlex
 import shutil
-import subprocess
-import sys
 from pathlib import Path
 
 import optuna
 import pytest
+from example_runs import counted, only_study, run_app
 from mlflow import MlflowClient
 from omegaconf import OmegaConf
 from optuna.trial import TrialState
@@ -22,18 +20,6 @@ optuna.logging.set_verbosity(optuna.logging.WARNING)
 
 EXAMPLES = Path(__file__).resolve().parents[2] / "examples"
 BINH_AND_KORN = EXAMPLES / "binh_and_korn" / "binh_and_korn.py"
-
-
-def run_app(cwd: Path, *args: str) -> subprocess.CompletedProcess[str]:
-    env = {k: v for k, v in os.environ.items() if k != "MLFLOW_TRACKING_URI"}
-    return subprocess.run([sys.executable, *args], cwd=cwd, env=env, capture_output=True,
-                          text=True, timeout=300)
-
-
-def only_study(cwd: Path) -> optuna.Study:
-    storage = f"sqlite:///{cwd}/mlruns/optuna.db"
-    [name] = optuna.get_all_study_names(storage)
-    return optuna.load_study(study_name=name, storage=storage)
 
 
 def dominates(a: list[float], b: list[float]) -> bool:
@@ -180,7 +166,7 @@ def test_every_placement_of_workers_runs_the_two_objective_study_to_its_total(tm
         solutions = OmegaConf.load(tmp_path / name / "optimization_results.yaml").solutions
         assert sorted(list(s["values"]) for s in solutions) == sorted(
             t.values for t in study.best_trials)
-    trials = only_study(tmp_path).trials
+    trials = counted(only_study(tmp_path))
     assert [t.state for t in trials] == [TrialState.COMPLETE] * 8
     client = MlflowClient(f"sqlite:///{tmp_path}/mlruns/mlflow.db")
     for trial in trials:
@@ -201,7 +187,7 @@ def test_the_readmes_two_objective_command_as_written(tmp_path):
     assert done.returncode == 0, done.stdout[-3000:]
     example = tmp_path / "examples" / "binh_and_korn"
     study = only_study(example)
-    assert len(study.trials) == 6
+    assert len(counted(study)) == 6
     assert "Pareto front of study" in done.stdout
     assert "reproduce it: python binh_and_korn.py x=" in done.stdout
     [results] = example.glob("multirun/*/*/optimization_results.yaml")

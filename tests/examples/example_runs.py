@@ -1,0 +1,33 @@
+"""Running an example app as its user would, and reading back the study it left."""
+
+from __future__ import annotations
+
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import optuna
+from optuna.trial import FrozenTrial
+
+from sweeps.study._budget import SURPLUS_ATTR
+
+
+def run_app(cwd: Path, *args: str, timeout: float = 300) -> subprocess.CompletedProcess[str]:
+    """``python ARGS`` in ``cwd``, with no MLflow URI of the test's environment."""
+    env = {k: v for k, v in os.environ.items() if k != "MLFLOW_TRACKING_URI"}
+    return subprocess.run([sys.executable, *args], cwd=cwd, env=env, capture_output=True,
+                          text=True, timeout=timeout)
+
+
+def only_study(cwd: Path) -> optuna.Study:
+    """The one study in the start directory's default storage."""
+    storage = f"sqlite:///{cwd}/mlruns/optuna.db"
+    [name] = optuna.get_all_study_names(storage)
+    return optuna.load_study(study_name=name, storage=storage)
+
+
+def counted(study: optuna.Study) -> list[FrozenTrial]:
+    """The study's trials less the surplus ones: with several workers, one may ask for a trial
+    as another's completes the study; it is recorded FAIL, marked surplus, and not run."""
+    return [t for t in study.trials if not t.user_attrs.get(SURPLUS_ATTR)]
