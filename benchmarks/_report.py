@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import math
 import statistics
-from collections.abc import Iterable
+from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 
 from benchmarks import _mlp, _overhead, _sweep, _tracking
@@ -172,6 +172,7 @@ _SECTIONS = {
     "3": "3. Tracking overhead",
     "4": "4. Sweep efficiency",
     "5": "5. Waiting for one run and for a sweep",
+    "6": "6. Against other sweep tools",
 }
 
 
@@ -403,10 +404,12 @@ def render(
     sweep: _sweep.SweepResult | None,
     overhead: _overhead.OverheadResult | None = None,
     hand_written: str = "",
+    more: Sequence[tuple[list[Target], list[str]]] = (),
 ) -> str:
-    """The whole RESULTS.md text."""
+    """The whole RESULTS.md text; ``more``: further sections' targets and text (empty text:
+    not run), after section 5."""
     targets = (mlp_targets(medium, small) + tracking_targets(tracking) + sweep_targets(sweep)
-               + overhead_targets(overhead))
+               + overhead_targets(overhead) + [t for extra, _ in more for t in extra])
     lines = ["# Benchmarks", ""]
     lines += environment_section(env, command, mode, when, seconds)
     lines += ["", "## Targets", "",
@@ -433,6 +436,9 @@ def render(
         lines += ["", *sweep_section(sweep)]
     if overhead is not None:
         lines += ["", *overhead_section(overhead)]
+    for _, text in more:
+        if text:
+            lines += ["", *text]
     lines += ["", HAND_WRITTEN_MARKER]
     text = "\n".join(lines) + "\n"
     if hand_written.strip():

@@ -26,11 +26,21 @@ from pathlib import Path
 if __package__ in (None, ""):  # `python benchmarks/run.py`: make `benchmarks` importable
     sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
-from benchmarks import _data, _env, _mlp, _overhead, _report, _sweep, _tracking  # noqa: E402
+from benchmarks import (  # noqa: E402
+    _data,
+    _env,
+    _mlp,
+    _overhead,
+    _peers,
+    _peers_report,
+    _report,
+    _sweep,
+    _tracking,
+)
 
 REPO = Path(__file__).resolve().parent.parent
 DEFAULT_OUT = REPO / "benchmarks" / "RESULTS.md"
-BENCHMARKS = ("medium", "small", "tracking", "sweep", "overhead")
+BENCHMARKS = ("medium", "small", "tracking", "sweep", "overhead", "peers")
 
 
 @dataclass(frozen=True)
@@ -53,12 +63,13 @@ class Settings:
     with_float64: bool = True
     overhead_repeats: int = 3  # rounds of the one-run / start-up / per-trial commands
     overhead_trials: tuple[int, int] = (_overhead.FEW, _overhead.MANY)  # short, long sweep
+    peers: _peers.PeerSettings = _peers.FULL  # section 6's sizes
 
 
 FULL = Settings()
 QUICK = Settings(mode="quick", small_epochs=5, tracking_epochs=20, tracking_repeats=7,
                  app_repeats=1, sweep_trials=12, sweep_seeds=1, sweep_repeats=1,
-                 overhead_repeats=1)
+                 overhead_repeats=1, peers=_peers.QUICK)
 
 
 @dataclass
@@ -68,6 +79,7 @@ class Results:
     tracking: _tracking.TrackingResult | None = None
     sweep: _sweep.SweepResult | None = None
     overhead: _overhead.OverheadResult | None = None
+    peers: _peers.PeersResult | None = None
 
 
 def say(message: str) -> None:
@@ -146,6 +158,11 @@ def run_benchmarks(
             results.overhead = _overhead.run_overhead(repeats=settings.overhead_repeats,
                                                       workdir=Path(tmp), few=few, many=many,
                                                       progress=say)
+    if "peers" in only:
+        say("against other sweep tools: " + ", ".join(settings.peers.workloads)
+            + f", {settings.peers.seeds} seeds")
+        with tempfile.TemporaryDirectory(prefix="bench-peers-", dir=workdir) as tmp:
+            results.peers = _peers.run_peers(settings.peers, workdir=Path(tmp), progress=say)
     if env.openblas_env:
         env.notes.append(
             "OpenBLAS overrides were set for this run; `env -u OPENBLAS_CORETYPE -u "
@@ -162,7 +179,9 @@ def write_report(results: Results, env: _env.Environment, settings: Settings, ou
                           medium=results.medium, small=results.small,
                           tracking=results.tracking, sweep=results.sweep,
                           overhead=results.overhead,
-                          hand_written=_report.hand_written_part(previous))
+                          hand_written=_report.hand_written_part(previous),
+                          more=[(_peers_report.targets(results.peers),
+                                 _peers_report.section(results.peers) if results.peers else [])])
     out.parent.mkdir(parents=True, exist_ok=True)
     out.write_text(text)
     return text

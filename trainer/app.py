@@ -32,6 +32,7 @@ from trainer.interrupts import (
     sigterm_as_interrupt,
 )
 from trainer.memory import check_fits_in_memory
+from trainer.run_context import blas_threads_for
 from trainer.tracking import RunTracker, flatten_config, resolve_tracking_uri
 from trainer.tracking.disk_full import NoSpaceError, no_space_error, what_was_kept
 from trainer.tracking.store_checks import check_tracking_uri, open_experiment
@@ -55,20 +56,6 @@ class EpochLogger(Callback):
 
     def on_epoch_end(self, loop: FitLoop, epoch: int, logs: dict[str, float]) -> None:
         self.tracker.log_epoch(epoch, {k: v for k, v in logs.items() if k != "epoch"})
-
-
-# OpenBLAS splits a matrix product over threads from m*n*k >= 262,144; below a few million
-# multiply-adds per product the threads' synchronization costs more than the second core saves
-# (digits 64-256-128-64-10 at batch 16: 19-25 ms per epoch on 1 thread, 32-548 ms on 2;
-# benchmarks/RESULTS.md). Such models train on one thread.
-SMALL_MODEL_MULTIPLY_ADDS = 4_000_000
-
-
-def blas_threads_for(widths: list[int], batch_size: int, *, available: int) -> int:
-    """BLAS threads for training a network of layer ``widths``: one for a small model,
-    ``available`` (all cores, or a sweep worker's share) otherwise."""
-    largest = max(a * b for a, b in zip(widths, widths[1:], strict=False)) * batch_size
-    return 1 if largest < SMALL_MODEL_MULTIPLY_ADDS else available
 
 
 def start_dir() -> Path:

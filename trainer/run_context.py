@@ -64,6 +64,20 @@ def available_cores() -> int:
     return max(1, cores)
 
 
+# OpenBLAS splits a matrix product over threads from m*n*k >= 262,144; below a few million
+# multiply-adds per product the threads' synchronization costs more than the second core saves
+# (digits 64-256-128-64-10 at batch 16: 19-25 ms per epoch on 1 thread, 32-548 ms on 2;
+# benchmarks/RESULTS.md). Such models train on one thread.
+SMALL_MODEL_MULTIPLY_ADDS = 4_000_000
+
+
+def blas_threads_for(widths: list[int], batch_size: int, *, available: int) -> int:
+    """BLAS threads for training a network of layer ``widths``: one for a small model,
+    ``available`` (all cores, or a sweep worker's share) otherwise."""
+    largest = max(a * b for a, b in zip(widths, widths[1:], strict=False)) * batch_size
+    return 1 if largest < SMALL_MODEL_MULTIPLY_ADDS else available
+
+
 def current() -> RunContext:
     """The context of the run being started (an empty one for a plain command line run)."""
     return _current.get() or RunContext()
