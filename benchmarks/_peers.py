@@ -9,7 +9,7 @@ Every tool gets the same search space, trial budget and data, and runs the train
 - the peers (``benchmarks/peers/``) call ``peer_task.train``, the trainer's task built from its
   core exactly as ``trainer.app`` builds it, with the resolved config a trial of ours runs
   (composed here with Hydra and written to a workload file each peer reads); every trial appends
-  its start, epochs and end to a JSON-lines file (``peers/records.py``).
+  its start, epochs and end to a JSON-lines file (``peers/peer_records.py``).
 
 Workloads (:func:`workloads`): (a) ``digits``, the ``sweep=digits`` config (its search space,
 sampler and pruner settings); (b) ``medium``, 784-256-128-10 on synthetic rows (10 Gaussian
@@ -43,8 +43,7 @@ from typing import Any
 import numpy as np
 
 from benchmarks import _env, _peer_venv, _sweep
-from benchmarks.peers import records as peer_records
-from benchmarks.peers import space as peer_space
+from benchmarks.peers import peer_records, peer_space
 
 REPO = Path(__file__).resolve().parent.parent
 PEERS = REPO / "benchmarks" / "peers"

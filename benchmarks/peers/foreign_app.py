@@ -22,7 +22,7 @@ from pathlib import Path
 import hydra
 import numpy as np
 from omegaconf import DictConfig
-from records import TrialRecorder
+from peer_records import TrialRecorder
 
 try:
     import sweeps

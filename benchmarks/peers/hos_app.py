@@ -20,7 +20,7 @@ from __future__ import annotations
 import hydra
 import peer_task
 from omegaconf import DictConfig, OmegaConf
-from records import TrialRecorder
+from peer_records import TrialRecorder
 
 # The trainer's name of a searched key -> this app's (the optimizer group is a key here)
 APP_KEYS = {"optimizer": "optimizer.name"}

@@ -30,9 +30,9 @@ from typing import Any
 import mlflow
 import numpy as np
 import optuna
+import peer_space
 import peer_task
-import space
-from records import TrialRecorder
+from peer_records import TrialRecorder
 
 from benchmarks.reference_sweep import learning_curves
 from trainer.core.errors import TrainingDiverged
@@ -64,8 +64,8 @@ def flatten(tree: Mapping[str, Any], prefix: str = "") -> dict[str, Any]:
 
 
 def objective(trial: optuna.Trial, args: argparse.Namespace, workload: dict[str, Any],
-              params_space: list[space.Param], parent_run_id: str) -> float:
-    config = peer_task.trial_config(workload, space.suggest(trial, params_space))
+              params_space: list[peer_space.Param], parent_run_id: str) -> float:
+    config = peer_task.trial_config(workload, peer_space.suggest(trial, params_space))
     with mlflow.start_run(run_name=f"trial-{trial.number}", parent_run_id=parent_run_id):
         mlflow.log_params(flatten(config))
         outcome = peer_task.train(config, blas_threads=args.blas_threads,
@@ -95,7 +95,7 @@ def work(args: argparse.Namespace, worker: int, n_trials: int, experiment_id: st
     study = optuna.load_study(study_name=workload["name"],
                               storage=f"sqlite:///{store / 'optuna.db'}", sampler=sampler,
                               pruner=pruner)
-    params_space = space.parse(workload["params"], workload["conditions"])
+    params_space = peer_space.parse(workload["params"], workload["conditions"])
     # a diverged trial fails, and the study goes on (as the trainer's sweep does)
     study.optimize(lambda trial: objective(trial, args, workload, params_space, parent_run_id),
                    n_trials=n_trials, catch=(TrainingDiverged,))

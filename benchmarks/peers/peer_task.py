@@ -29,7 +29,7 @@ from pathlib import Path
 from typing import Any, Protocol
 
 import numpy as np
-from records import TrialRecorder
+from peer_records import TrialRecorder
 from threadpoolctl import threadpool_limits
 
 from trainer.config import build_optimizer

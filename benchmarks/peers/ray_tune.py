@@ -8,9 +8,9 @@ Tune's own way to run this sweep, set up as its documentation advises:
 - ``OptunaSearch`` with a define-by-run space (the conditional parameter asked for only when its
   parent allows it) and ``TPESampler`` with the workload's start-up trials and seed;
 - ``ASHAScheduler`` on ``training_iteration`` (one report per epoch): ``max_t`` past the
-  workload's most epochs (a trial's own epochs end it), ``grace_period`` the epoch from which the median pruner of the other tools may
-  stop a trial (the workload's warm-up), ``reduction_factor=2`` (each rung keeps the better half,
-  as the median does);
+  workload's most epochs (a trial's own epochs end it), ``grace_period`` the epoch from which
+  the median pruner of the other tools may stop a trial (the workload's warm-up),
+  ``reduction_factor=2`` (each rung keeps the better half, as the median does);
 - ``max_concurrent_trials=--n-jobs`` with ``--cores / --n-jobs`` CPUs a trial, reused actors
   (Tune's default for function trainables), the data loaded by each trial as the trainer does;
 - ``MLflowLoggerCallback`` into ``START_DIR/mlruns/mlflow.db``: a run per trial with its config
@@ -33,9 +33,9 @@ from typing import Any
 os.environ.setdefault("TUNE_DISABLE_AUTO_CALLBACK_LOGGERS", "1")
 os.environ.setdefault("RAY_AIR_NEW_OUTPUT", "0")
 
+import peer_space  # noqa: E402
 import peer_task  # noqa: E402
-import space  # noqa: E402
-from records import TrialRecorder  # noqa: E402
+from peer_records import TrialRecorder  # noqa: E402
 
 MODES = {"minimize": "min", "maximize": "max"}
 
@@ -57,11 +57,11 @@ class DefineByRun:
     """OptunaSearch's space: the workload's parameters asked of the Optuna trial (a class at
     module level: Tune pickles its searcher's state, which holds this)."""
 
-    def __init__(self, params_space: list[space.Param]) -> None:
+    def __init__(self, params_space: list[peer_space.Param]) -> None:
         self.params_space = params_space
 
     def __call__(self, optuna_trial: Any) -> None:
-        space.suggest(optuna_trial, self.params_space)
+        peer_space.suggest(optuna_trial, self.params_space)
 
 
 def trial(config: dict[str, Any], *, workload: dict[str, Any], blas_threads: int,
@@ -90,7 +90,7 @@ def main() -> None:
     from ray.tune.search.optuna import OptunaSearch
 
     workload = peer_task.load_workload(args.workload)
-    params_space = space.parse(workload["params"], workload["conditions"])
+    params_space = peer_space.parse(workload["params"], workload["conditions"])
     store = args.dir / "mlruns"
     store.mkdir(parents=True, exist_ok=True)
     optuna.logging.set_verbosity(optuna.logging.WARNING)

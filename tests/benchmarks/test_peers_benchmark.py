@@ -21,9 +21,9 @@ for path in (REPO, PEERS):  # benchmarks/ is not installed; the peers import eac
     if str(path) not in sys.path:
         sys.path.insert(0, str(path))
 
+import peer_records  # noqa: E402
+import peer_space  # noqa: E402
 import peer_task  # noqa: E402
-import records  # noqa: E402
-import space  # noqa: E402
 
 from benchmarks import _peers, _peers_report, _sweep  # noqa: E402
 from benchmarks.run import FULL, run_benchmarks, write_report  # noqa: E402
@@ -41,15 +41,16 @@ def digits(tmp_path_factory: pytest.TempPathFactory) -> _peers.Workload:
 def test_space_asks_for_what_the_sweep_config_declares(digits: _peers.Workload) -> None:
     # sweep=digits' grammar as suggest_* calls: bounds, log scale, Hydra's excluded range stop,
     # list choices as their text, and the momentum only for the momentum optimizer
-    params = {p.name: p for p in space.parse(digits.params, digits.conditions)}
-    assert params["optimizer.lr"] == space.Param("optimizer.lr", "float", (1e-4, 0.3), log=True)
+    params = {p.name: p for p in peer_space.parse(digits.params, digits.conditions)}
+    assert params["optimizer.lr"] == peer_space.Param("optimizer.lr", "float", (1e-4, 0.3),
+                                                      log=True)
     assert params["epochs"].args == (10, 50) and params["epochs"].step == 10
     assert params["model.hidden"].args[3] == "[128,64]"
     assert params["optimizer.momentum"].parent == "optimizer"
     study = optuna.create_study(sampler=optuna.samplers.RandomSampler(seed=0))
     for _ in range(30):
         trial = study.ask()
-        values = space.suggest(trial, list(params.values()))
+        values = peer_space.suggest(trial, list(params.values()))
         assert ("optimizer.momentum" in values) == (values["optimizer"] == "momentum")
         assert values["epochs"] in (10, 20, 30, 40, 50)
         assert 1e-4 <= values["optimizer.lr"] <= 0.3
@@ -95,9 +96,9 @@ def test_peer_task_returns_what_the_trainer_returns(digits: _peers.Workload, opt
     config = peer_task.trial_config(workload, params)
     config["early_stopping"]["patience"] = 2
     lines = tmp_path / "trials.jsonl"
-    outcome = peer_task.train(config, blas_threads=2, recorder=records.TrialRecorder(lines))
+    outcome = peer_task.train(config, blas_threads=2, recorder=peer_records.TrialRecorder(lines))
     assert outcome.value == expected and not outcome.pruned
-    [trial] = records.read(lines)
+    [trial] = peer_records.read(lines)
     assert trial.state == "COMPLETE" and trial.value == expected
     assert len(trial.epoch_times) == len(trial.compute) == len(outcome.history)
 
@@ -121,10 +122,10 @@ def test_a_stopping_reporter_prunes_and_the_records_say_so(digits: _peers.Worklo
     workload = json.loads(digits.file.read_text())  # type: ignore[union-attr]
     config = peer_task.trial_config(workload, {"epochs": 10, "model.hidden": "[16]"})
     reporter, lines = StopAtTwo(), tmp_path / "trials.jsonl"
-    outcome = peer_task.train(config, blas_threads=1, recorder=records.TrialRecorder(lines),
+    outcome = peer_task.train(config, blas_threads=1, recorder=peer_records.TrialRecorder(lines),
                               reporter=reporter)
     assert outcome.pruned and reporter.heard == [1, 2] and len(outcome.history) == 2
-    [trial] = records.read(lines)
+    [trial] = peer_records.read(lines)
     assert trial.state == "PRUNED" and trial.value is None and len(trial.epoch_times) == 2
 
 
@@ -171,14 +172,14 @@ def test_records_keep_each_trial_s_events_apart(tmp_path: Path) -> None:
     # two recorders appending to one file: each trial keeps its own epochs and end; a trial
     # with no end line (killed) ends at its last epoch
     path = tmp_path / "trials.jsonl"
-    a, b = records.TrialRecorder(path), records.TrialRecorder(path)
+    a, b = peer_records.TrialRecorder(path), peer_records.TrialRecorder(path)
     a.start(), b.start(), a.epoch(1, 0.5, 0.1), b.epoch(1, 0.7, 0.2), a.end("COMPLETE", 0.5)
     b.epoch(2, 0.6, 0.2)
-    first, second = records.read(path)
+    first, second = peer_records.read(path)
     assert (first.state, first.value, len(first.epoch_times)) == ("COMPLETE", 0.5, 1)
     assert second.state is None and second.finished == second.epoch_times[-1]
     assert second.compute == [0.2, 0.2]
-    records.TrialRecorder(None).epoch(1, 0.1)  # outside the benchmark: nothing, no error
+    peer_records.TrialRecorder(None).epoch(1, 0.1)  # outside the benchmark: nothing, no error
 
 
 def test_medium_data_has_the_rows_and_flipped_labels(tmp_path: Path) -> None:
