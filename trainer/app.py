@@ -69,6 +69,7 @@ def start_dir() -> Path:
 
 def run(cfg: DictConfig | Mapping[str, Any]) -> float:
     """Train, evaluate and track one run; return the objective at the kept epoch."""
+    started = run_context.cpu_times()  # other work's use of the cores from here to training
     context = run_context.current()
     config = cfg if isinstance(cfg, DictConfig) else OmegaConf.create(dict(cfg))
     plain: dict[str, Any] = OmegaConf.to_container(config, resolve=True)  # type: ignore[assignment]
@@ -95,7 +96,7 @@ def run(cfg: DictConfig | Mapping[str, Any]) -> float:
                 tracker.log_params(flatten_config(plain))
                 tracker.log_text(OmegaConf.to_yaml(config, resolve=True), "config.yaml")
                 startup_gc.resume()  # the imports and the store are done: collect from here on
-                objective = _train(plain, tracker, base, context, uri)
+                objective = _train(plain, tracker, base, context, uri, started)
             except Exception as error:
                 if TRIAL_NUMBER_TAG in context.tags:
                     tracker.set_tags({TRIAL_STATE_TAG: "FAIL"})
@@ -172,6 +173,7 @@ def _train(
     base: Path,
     context: run_context.RunContext,
     uri: str,
+    started: run_context.CpuTimes | None,
 ) -> float:
     check_config(plain)
     model_cfg, reg = plain["model"], plain["regularization"]
@@ -237,7 +239,9 @@ def _train(
     threads = blas_threads_for(
         [data.n_features, *network.hidden, data.n_outputs],
         min(plain["batch_size"], len(data.X_train)),
-        available=context.blas_threads or run_context.available_cores(),
+        # a sweep's trial: its share of the cores (the sweep splits them between its workers);
+        # any other run: the cores other work left free since the run began
+        available=context.blas_threads or run_context.idle_cores(started),
     )
     with threadpool_limits(limits=threads, user_api="blas"):
         result = loop.run(

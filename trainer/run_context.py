@@ -1,14 +1,22 @@
-"""What a caller outside the command line (a sweep worker) hands to a training run.
+"""What a caller outside the command line (a sweep worker) hands to a training run, and the
+cores the run may use.
 
 The Hydra task function reads :func:`current` so that a sweep can add its pruning callback,
 place the MLflow run under the sweep's parent run and tag it with the trial, without the
 trainer importing the sweep engine (data flows sweep -> trainer, never back).
+
+A run trains a large model on as many BLAS threads as there are cores free of other work
+(:func:`idle_cores`): OpenBLAS splits each matrix product into equal parts, one per thread, and
+waits for the slowest, so a thread whose core another process holds makes every product wait
+for the scheduler (``benchmarks/blas_contention.py``: a medium epoch on 2 threads beside one
+busy loop took several times as long as on 1 thread).
 """
 
 from __future__ import annotations
 
 import contextlib
 import os
+import time
 from collections.abc import Callable, Iterator, Mapping
 from contextvars import ContextVar
 from dataclasses import dataclass, field
@@ -62,6 +70,58 @@ def available_cores() -> int:
     if slurm.isdigit() and int(slurm) > 0:
         cores = min(cores, int(slurm))
     return max(1, cores)
+
+
+@dataclass(frozen=True)
+class CpuTimes:
+    """CPU seconds spent so far on the cores this process may use: by every process (non-idle
+    time in /proc/stat) and by this process (all its threads)."""
+
+    at: float  # time.monotonic()
+    cpus: int  # the cores counted
+    all_processes: float
+    this_process: float
+
+
+# A shorter span says little: /proc/stat counts in ticks of 10 ms per core
+MIN_SPAN = 0.05
+
+
+def cpu_times() -> CpuTimes | None:
+    """Now, or None where the OS keeps no /proc/stat (not Linux)."""
+    try:
+        with open("/proc/stat") as stat:
+            lines = stat.read().splitlines()
+        ours = os.sched_getaffinity(0)
+    except (OSError, AttributeError):
+        return None
+    busy, cpus = 0, 0
+    for line in lines:
+        name, _, rest = line.partition(" ")
+        if not name.startswith("cpu") or not name[3:].isdigit() or int(name[3:]) not in ours:
+            continue
+        user, nice, system, _idle, _iowait, irq, softirq, steal = map(int, rest.split()[:8])
+        busy += user + nice + system + irq + softirq + steal
+        cpus += 1
+    own = os.times()
+    return CpuTimes(time.monotonic(), cpus, busy / os.sysconf("SC_CLK_TCK"),
+                    own.user + own.system)
+
+
+def idle_cores(since: CpuTimes | None, *, cores: int | None = None) -> int:
+    """``cores`` (default :func:`available_cores`), or fewer when other processes kept some of
+    this process's cores busy since ``since``: the cores they used on average, rounded, are
+    taken off (at least 1 is left). Without a reading (not Linux, no ``since``, or a span too
+    short to tell) all ``cores``."""
+    cores = available_cores() if cores is None else cores
+    now = cpu_times()
+    if since is None or now is None or now.cpus != since.cpus or now.at - since.at < MIN_SPAN:
+        return cores
+    span = now.at - since.at
+    others = ((now.all_processes - since.all_processes)
+              - (now.this_process - since.this_process)) / span
+    free = now.cpus - max(0.0, others)
+    return max(1, min(cores, int(free + 0.5)))
 
 
 # OpenBLAS splits a matrix product over threads from m*n*k >= 262,144; below a few million
