@@ -137,9 +137,11 @@ def overhead_targets(result: _overhead.OverheadResult | None) -> list[Target]:
     def ratio(a: float | None, b: float | None) -> float | None:
         return None if a is None or not b else a / b
 
-    run = start = trial = None
+    run = busy = start = trial = None
     if result is not None:
         run = result.ratio(_overhead.TRAINER_RUN, _overhead.SKLEARN)
+        busy = result.ratio(_overhead.TRAINER_RUN + _overhead.BUSY,
+                            _overhead.SKLEARN + _overhead.BUSY)
         if result.startups:
             start = ratio(statistics.median(result.startups), result.median(_overhead.IMPORT))
         trial = ratio(result.per_trial(_overhead.TRAINER_SWEEP),
@@ -147,6 +149,8 @@ def overhead_targets(result: _overhead.OverheadResult | None) -> list[Target]:
     return [
         Target("One small run: `python -m trainer` / the bare scikit-learn script", 2.0, run,
                how="5"),
+        Target("One small run beside busy loops on every core: `python -m trainer` / the bare "
+               "scikit-learn script", 2.0, busy, how="5"),
         Target("Sweep start-up / `python -c \"import optuna, mlflow\"`", 1.5, start, how="5"),
         Target("Per-trial cost: trainer sweep / hand-written Optuna + MLflow script", 1.0,
                trial, how="5"),
@@ -358,6 +362,8 @@ def overhead_section(result: _overhead.OverheadResult) -> list[str]:
         "`MLPClassifier` 64-32 fit with early stopping, score; no tracking);",
         f"- {_overhead.TRAINER_RUN}: the default digits run, tracked with its model, in a fresh "
         "directory;",
+        f"- ... {_overhead.BUSY.lstrip(', ')}: the same two commands while one Python busy loop "
+        "per core runs (a busy machine: other commands keep every core busy);",
         f"- {_overhead.TRAINER_SWEEP}: `python {' '.join(_overhead.sweep_command(0)[1:])}` "
         f"with n_trials={result.few} and {result.many} (here shown as 0; identical 10-epoch "
         "trials);",

@@ -39,6 +39,8 @@ TARGET_NAMES = [
     "Per-trial overhead in a running sweep (median)",
     "Share of a 40-trial sweep's wall time spent in epochs (n_jobs=1, median over seeds)",
     "One small run: `python -m trainer` / the bare scikit-learn script",
+    "One small run beside busy loops on every core: `python -m trainer` / the bare "
+    "scikit-learn script",
     'Sweep start-up / `python -c "import optuna, mlflow"`',
     "Per-trial cost: trainer sweep / hand-written Optuna + MLflow script",
 ]
@@ -158,6 +160,8 @@ def test_overhead_figures_from_known_timings() -> None:
         _overhead.IMPORT: [1.0, 1.2, 1.1],
         _overhead.SKLEARN: [1.0, 1.0, 1.2],
         _overhead.TRAINER_RUN: [2.0, 2.4, 2.2],
+        _overhead.SKLEARN + _overhead.BUSY: [2.0, 2.0, 2.0],
+        _overhead.TRAINER_RUN + _overhead.BUSY: [3.0, 3.6, 3.2],
         f"{_overhead.TRAINER_SWEEP}, 4 trials": [4.0, 4.0, 4.0],
         f"{_overhead.TRAINER_SWEEP}, 20 trials": [8.0, 8.8, 12.0],
         f"{_overhead.REFERENCE}, 4 trials": [5.0, 5.0, 5.0],
@@ -166,7 +170,7 @@ def test_overhead_figures_from_known_timings() -> None:
     assert result.per_trial(_overhead.TRAINER_SWEEP) == pytest.approx(0.3)
     assert result.per_trial(_overhead.REFERENCE) == pytest.approx(0.5)
     measured = {t.name: t.measured for t in _report.overhead_targets(result)}
-    assert measured == pytest.approx(dict(zip(OVERHEAD_TARGETS, [2.2, 1.8 / 1.1, 0.6],
+    assert measured == pytest.approx(dict(zip(OVERHEAD_TARGETS, [2.2, 1.6, 1.8 / 1.1, 0.6],
                                               strict=True)))
     text = "\n".join(_report.overhead_section(result))
     assert "(T(20) - T(4)) / 16 = 0.300 s wall" in text
@@ -179,6 +183,7 @@ def test_overhead_benchmark_runs_every_command(tmp_path: Path) -> None:
 
     assert "## 5. Waiting for one run and for a sweep" in text
     for command in (_overhead.IMPORT, _overhead.SKLEARN, _overhead.TRAINER_RUN,
+                    _overhead.SKLEARN + _overhead.BUSY, _overhead.TRAINER_RUN + _overhead.BUSY,
                     f"{_overhead.TRAINER_SWEEP}, 2 trials", f"{_overhead.REFERENCE}, 2 trials"):
         assert re.fullmatch(r"\d+\.\d\d s", _row(text, command)[1])
     for name in OVERHEAD_TARGETS:
