@@ -69,7 +69,8 @@ def start_dir() -> Path:
 
 def run(cfg: DictConfig | Mapping[str, Any]) -> float:
     """Train, evaluate and track one run; return the objective at the kept epoch."""
-    started = run_context.cpu_times()  # other work's use of the cores from here to training
+    # other work's use of the cores, from the command's start (or this run's) to training
+    started = run_context.command_start or run_context.cpu_times()
     context = run_context.current()
     config = cfg if isinstance(cfg, DictConfig) else OmegaConf.create(dict(cfg))
     plain: dict[str, Any] = OmegaConf.to_container(config, resolve=True)  # type: ignore[assignment]

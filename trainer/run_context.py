@@ -15,6 +15,7 @@ busy loop took several times as long as on 1 thread).
 from __future__ import annotations
 
 import contextlib
+import math
 import os
 import time
 from collections.abc import Callable, Iterator, Mapping
@@ -84,7 +85,7 @@ class CpuTimes:
 
 
 # A shorter span says little: /proc/stat counts in ticks of 10 ms per core
-MIN_SPAN = 0.05
+MIN_SPAN = 0.1
 
 
 def cpu_times() -> CpuTimes | None:
@@ -108,11 +109,26 @@ def cpu_times() -> CpuTimes | None:
                     own.user + own.system)
 
 
+# Other work using more than this share of a core takes it: two BLAS threads beside a process
+# busy half the time were still 12x slower than one (benchmarks/blas_contention.py)
+TAKEN_FROM = 0.25
+
+# Set by the command line as it starts (trainer/__main__.py): a run then judges other work over
+# the whole start-up, a span long enough for /proc/stat's ticks, not only its own last moments.
+command_start: CpuTimes | None = None
+
+
+def mark_command_start() -> None:
+    """Remember the CPU times as the command starts (see :data:`command_start`)."""
+    global command_start
+    command_start = cpu_times()
+
+
 def idle_cores(since: CpuTimes | None, *, cores: int | None = None) -> int:
-    """``cores`` (default :func:`available_cores`), or fewer when other processes kept some of
-    this process's cores busy since ``since``: the cores they used on average, rounded, are
-    taken off (at least 1 is left). Without a reading (not Linux, no ``since``, or a span too
-    short to tell) all ``cores``."""
+    """``cores`` (default :func:`available_cores`), or fewer when other processes used this
+    process's cores since ``since``: each core's worth of their use beyond a quarter takes one
+    core off (0.2 of a core: none; 0.3 or 1.2: one), and at least 1 is left. Without a reading
+    (not Linux, no ``since``, a span too short to tell) all ``cores``."""
     cores = available_cores() if cores is None else cores
     now = cpu_times()
     if since is None or now is None or now.cpus != since.cpus or now.at - since.at < MIN_SPAN:
@@ -120,8 +136,8 @@ def idle_cores(since: CpuTimes | None, *, cores: int | None = None) -> int:
     span = now.at - since.at
     others = ((now.all_processes - since.all_processes)
               - (now.this_process - since.this_process)) / span
-    free = now.cpus - max(0.0, others)
-    return max(1, min(cores, int(free + 0.5)))
+    taken = max(0, math.ceil(others - TAKEN_FROM))
+    return max(1, min(cores, now.cpus - taken))
 
 
 # OpenBLAS splits a matrix product over threads from m*n*k >= 262,144; below a few million

@@ -177,8 +177,8 @@ def test_small_models_train_on_one_blas_thread():
 
 
 def test_a_run_sizes_its_threads_from_the_cores_other_work_left(make_config, monkeypatch):
-    # Between the run's start and its training, other processes kept one of two cores busy:
-    # the model gets the one free core (two threads would wait for the busy one at every
+    # Between the command's start and the training, other processes kept one of two cores
+    # busy: the model gets the one free core (two threads would wait for the busy one at every
     # matrix product); with no other work, both.
     from trainer import app, run_context
 
@@ -186,17 +186,16 @@ def test_a_run_sizes_its_threads_from_the_cores_other_work_left(make_config, mon
     monkeypatch.setattr(app, "blas_threads_for",
                         lambda widths, batch, *, available: asked.append(available) or 1)
     monkeypatch.setattr(run_context, "available_cores", lambda: 2)
+    monkeypatch.setattr(run_context, "command_start", run_context.CpuTimes(0.0, 2, 0.0, 0.0))
     for others in (1.0, 0.0):
-        readings = iter([run_context.CpuTimes(0.0, 2, 0.0, 0.0),
-                         run_context.CpuTimes(1.0, 2, others + 0.5, 0.5)])
-        monkeypatch.setattr(run_context, "cpu_times", lambda readings=readings: next(readings))
+        now = run_context.CpuTimes(1.0, 2, others + 0.5, 0.5)  # this process: 0.5 s
+        monkeypatch.setattr(run_context, "cpu_times", lambda now=now: now)
         _, _, error = run_and_capture(make_config("epochs=1", "model.hidden=[8]",
                                                   "mlflow.log_model=false"))
         assert error is None
     assert asked == [1, 2]
     # a sweep's trial keeps the share of the cores its sweep gave it, whatever else runs
-    busy = iter([run_context.CpuTimes(0.0, 2, 0.0, 0.0), run_context.CpuTimes(1.0, 2, 2.0, 0.0)])
-    monkeypatch.setattr(run_context, "cpu_times", lambda: next(busy))
+    monkeypatch.setattr(run_context, "cpu_times", lambda: run_context.CpuTimes(1.0, 2, 2.0, 0.0))
     with run_context.use(run_context.RunContext(blas_threads=2)):
         from trainer.app import run
 
