@@ -11,7 +11,7 @@ import statistics
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 
-from benchmarks import _mlp, _overhead, _sweep, _tracking
+from benchmarks import _estimator, _mlp, _overhead, _sweep, _tracking
 from benchmarks._env import Environment, blas_kernel, threads
 
 # Everything from this line on is written by hand and kept when the script rewrites the file.
@@ -157,6 +157,11 @@ def overhead_targets(result: _overhead.OverheadResult | None) -> list[Target]:
     ]
 
 
+def estimator_targets(result: _estimator.EstimatorResult | None) -> list[Target]:
+    return [Target("Estimator fit on digits: trainer.MLPClassifier / scikit-learn's (same "
+                   "architecture)", 1.0, None if result is None else result.ratio(), how="7")]
+
+
 def targets_table(targets: list[Target]) -> list[str]:
     rows = []
     for t in targets:
@@ -177,6 +182,7 @@ _SECTIONS = {
     "4": "4. Sweep efficiency",
     "5": "5. Waiting for one run and for a sweep",
     "6": "6. Against other sweep tools",
+    "7": "7. Estimator fit",
 }
 
 
@@ -409,13 +415,15 @@ def render(
     tracking: _tracking.TrackingResult | None,
     sweep: _sweep.SweepResult | None,
     overhead: _overhead.OverheadResult | None = None,
+    estimator: _estimator.EstimatorResult | None = None,
     hand_written: str = "",
     more: Sequence[tuple[list[Target], list[str]]] = (),
 ) -> str:
     """The whole RESULTS.md text; ``more``: further sections' targets and text (empty text:
-    not run), after section 5."""
+    not run), after section 5 (section 6)."""
     targets = (mlp_targets(medium, small) + tracking_targets(tracking) + sweep_targets(sweep)
-               + overhead_targets(overhead) + [t for extra, _ in more for t in extra])
+               + overhead_targets(overhead) + [t for extra, _ in more for t in extra]
+               + estimator_targets(estimator))
     lines = ["# Benchmarks", ""]
     lines += environment_section(env, command, mode, when, seconds)
     lines += ["", "## Targets", "",
@@ -435,7 +443,7 @@ def render(
             "(the defaults of `python -m trainer`); the per-step overhead case. The FitLoop "
             f"also evaluates {len(small.problem.X_val)} validation rows once per epoch. Every "
             f"peer runs on {threads(small.threads)}, the count `python -m trainer` picks for "
-            "this model (`trainer.app.blas_threads_for`).")]
+            "this model (`trainer.training.blas_threads_for`).")]
     if tracking is not None:
         lines += ["", *tracking_section(tracking)]
     if sweep is not None:
@@ -445,6 +453,8 @@ def render(
     for _, text in more:
         if text:
             lines += ["", *text]
+    if estimator is not None:
+        lines += ["", *_estimator.section(estimator, _SECTIONS["7"])]
     lines += ["", HAND_WRITTEN_MARKER]
     text = "\n".join(lines) + "\n"
     if hand_written.strip():

@@ -29,6 +29,7 @@ if __package__ in (None, ""):  # `python benchmarks/run.py`: make `benchmarks` i
 from benchmarks import (  # noqa: E402
     _data,
     _env,
+    _estimator,
     _mlp,
     _overhead,
     _peers,
@@ -40,7 +41,7 @@ from benchmarks import (  # noqa: E402
 
 REPO = Path(__file__).resolve().parent.parent
 DEFAULT_OUT = REPO / "benchmarks" / "RESULTS.md"
-BENCHMARKS = ("medium", "small", "tracking", "sweep", "overhead", "peers")
+BENCHMARKS = ("medium", "small", "tracking", "sweep", "overhead", "peers", "estimator")
 
 
 @dataclass(frozen=True)
@@ -80,6 +81,7 @@ class Results:
     sweep: _sweep.SweepResult | None = None
     overhead: _overhead.OverheadResult | None = None
     peers: _peers.PeersResult | None = None
+    estimator: _estimator.EstimatorResult | None = None
 
 
 def say(message: str) -> None:
@@ -88,7 +90,7 @@ def say(message: str) -> None:
 
 def _cli_threads(problem: _data.Problem, available: int) -> int:
     """The BLAS threads `python -m trainer` trains ``problem``'s network on."""
-    from trainer.app import blas_threads_for
+    from trainer.training import blas_threads_for
 
     return blas_threads_for([problem.n_features, *problem.hidden, problem.n_classes],
                             problem.batch_size, available=available)
@@ -139,6 +141,12 @@ def run_benchmarks(
                     problem, epochs=settings.tracking_epochs,
                     repeats=settings.tracking_repeats, app_repeats=settings.app_repeats,
                     workdir=workdir, progress=say)
+        if "estimator" in only:
+            say(f"estimator fit: digits, {settings.repeats} repeats per peer")
+            # as the small MLP: every peer on the threads the trainer picks for such a model
+            with threadpool_limits(limits=_cli_threads(_data.small(rows=8), threads)):
+                results.estimator = _estimator.run_estimator(repeats=settings.repeats,
+                                                             progress=say)
         env = _env.collect(threads, REPO)
     env.load_start = load_start
     if "sweep" in only:
@@ -178,7 +186,7 @@ def write_report(results: Results, env: _env.Environment, settings: Settings, ou
     text = _report.render(env, command=command, mode=settings.mode, when=when, seconds=seconds,
                           medium=results.medium, small=results.small,
                           tracking=results.tracking, sweep=results.sweep,
-                          overhead=results.overhead,
+                          overhead=results.overhead, estimator=results.estimator,
                           hand_written=_report.hand_written_part(previous),
                           more=[(_peers_report.targets(results.peers),
                                  _peers_report.section(results.peers) if results.peers else [])])

@@ -226,7 +226,8 @@ class OptunaSweep:
                      n_trials)
             result = SweepResult(study_name, storage_spec.url, budget, best)
             if register_as is not None and tracking_uri is not None and role != "worker":
-                result.registered = self._register(tracking_uri, register_as, best, study_name)
+                result.registered = self._register(tracking_uri, register_as, best, study_name,
+                                                   objective=objective, direction=direction)
             return result
 
         n_workers = max(1, min(n_jobs, n_trials - budget.finished))
@@ -248,7 +249,8 @@ class OptunaSweep:
                                    storage_spec)
         if register_as is not None and result.status == "FINISHED":
             result.registered = self._register(tracking_uri, register_as, result.best,
-                                               study_name)
+                                               study_name, objective=objective,
+                                               direction=direction)
         return result
 
     def _run_tracked(self, plan: WorkerPlan, study: optuna.Study, n_workers: int, uri: str,
@@ -427,9 +429,10 @@ class OptunaSweep:
         return name
 
     @staticmethod
-    def _register(uri: str, name: str, best: BestTrial | None,
-                  study_name: str) -> RegisteredModel | None:
-        """Register the best trial's model as the next version of ``name``, saying so."""
+    def _register(uri: str, name: str, best: BestTrial | None, study_name: str, *,
+                  objective: str | None, direction: str) -> RegisteredModel | None:
+        """Register the best trial's model as the next version of ``name`` (the alias
+        ``champion`` follows the best version), saying so."""
         if best is None or best.run_id is None:
             log.warning("no completed trial with an MLflow run: no model registered as %r", name)
             return None
@@ -440,7 +443,9 @@ class OptunaSweep:
         try:
             registered = register_best_model(get_client(uri), name, run_id=best.run_id,
                                              study_name=study_name, trial_number=best.number,
-                                             value=best.value)
+                                             value=best.value,
+                                             objective=objective or "objective",
+                                             direction=direction)
         except MlflowException as error:
             first_line = str(error.message).strip().splitlines()[0]
             raise TrainerError(f"{KEY}.register_model: could not register the best trial's "
@@ -449,6 +454,13 @@ class OptunaSweep:
             verb = "registered" if registered.new else "already registered"
             log.info("best model (trial %d) %s as %r version %s: %s", best.number, verb,
                      name, registered.version, registered.uri)
+            if registered.is_champion:
+                log.info("%s is version %s, the best registered so far: serve it with "
+                         "`mlflow models serve -m %s`", registered.champion_uri,
+                         registered.version, registered.champion_uri)
+            else:
+                log.info("%s stays at version %s (at least as good)", registered.champion_uri,
+                         registered.champion)
         return registered
 
     def _default_study_name(self, space: SearchSpace, direction: str,

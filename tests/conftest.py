@@ -32,3 +32,4 @@ def make_config(store_uri: str) -> Callable[..., DictConfig]:
             )
 
     return make
+

@@ -9,7 +9,7 @@ from hydra.errors import HydraException
 from omegaconf import DictConfig
 from omegaconf.errors import OmegaConfBaseException
 
-from trainer import CONFIG_DIR, run_context, startup_gc
+from trainer import CONFIG_DIR, cpu_load, startup_gc
 from trainer.errors import TrainerError
 from trainer.interrupts import (
     exit_code,
@@ -49,7 +49,7 @@ def one_line(message: str) -> str:
 
 def cli() -> None:
     """Run the Hydra app; an input error ends with one line on stderr and exit code 1."""
-    run_context.mark_command_start()  # BLAS threads follow the cores others left free meanwhile
+    cpu_load.mark_command_start()  # BLAS threads follow the cores others leave free meanwhile
     startup_gc.pause()  # until training starts: 0.8 s of a sweep's start-up (trainer/startup_gc.py)
     # Hydra prints exceptions with a stack trace; raising them here lets us print one line.
     os.environ.setdefault("HYDRA_FULL_ERROR", "1")

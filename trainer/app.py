@@ -12,17 +12,13 @@ from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
 
-import numpy as np
 from omegaconf import DictConfig, OmegaConf
-from threadpoolctl import threadpool_limits
 
-from trainer import run_context, startup_gc
+from trainer import cpu_load, run_context, startup_gc
 from trainer.config import build_optimizer, check_config, check_metric_names, check_mlflow
-from trainer.core.callbacks import Callback, EarlyStopping, ProgressReporter, metric_mode
+from trainer.core.callbacks import Callback, ProgressReporter
 from trainer.core.fit import FitLoop, FitResult
-from trainer.core.losses import LOSSES, task_loss
-from trainer.core.network import MLP
-from trainer.core.penalties import WeightPenalty
+from trainer.core.losses import task_loss
 from trainer.data import Dataset, load_dataset
 from trainer.errors import ConfigError, TrainerError
 from trainer.interrupts import (
@@ -32,10 +28,12 @@ from trainer.interrupts import (
     sigterm_as_interrupt,
 )
 from trainer.memory import check_fits_in_memory
-from trainer.run_context import blas_threads_for
 from trainer.tracking import RunTracker, flatten_config, resolve_tracking_uri
 from trainer.tracking.disk_full import NoSpaceError, no_space_error, what_was_kept
+from trainer.tracking.links import run_link
+from trainer.tracking.model import model_name
 from trainer.tracking.store_checks import check_tracking_uri, open_experiment
+from trainer.tracking.system_metrics import system_metrics
 from trainer.tracking.tags import (
     DATASET_TAG,
     LOSS_TAG,
@@ -45,6 +43,12 @@ from trainer.tracking.tags import (
     TASK_TAG,
     TRIAL_NUMBER_TAG,
     TRIAL_STATE_TAG,
+)
+from trainer.training import (
+    Hyperparameters,
+    SeedStreams,
+    build_training,
+    kept_epoch,
 )
 
 
@@ -70,7 +74,7 @@ def start_dir() -> Path:
 def run(cfg: DictConfig | Mapping[str, Any]) -> float:
     """Train, evaluate and track one run; return the objective at the kept epoch."""
     # other work's use of the cores, from the command's start (or this run's) to training
-    started = run_context.command_start or run_context.cpu_times()
+    started = cpu_load.command_start or cpu_load.cpu_times()
     context = run_context.current()
     config = cfg if isinstance(cfg, DictConfig) else OmegaConf.create(dict(cfg))
     plain: dict[str, Any] = OmegaConf.to_container(config, resolve=True)  # type: ignore[assignment]
@@ -97,7 +101,8 @@ def run(cfg: DictConfig | Mapping[str, Any]) -> float:
                 tracker.log_params(flatten_config(plain))
                 tracker.log_text(OmegaConf.to_yaml(config, resolve=True), "config.yaml")
                 startup_gc.resume()  # the imports and the store are done: collect from here on
-                objective = _train(plain, tracker, base, context, uri, started)
+                with system_metrics(tracker, uri, enabled=plain["mlflow"]["system_metrics"]):
+                    objective = _train(plain, tracker, base, context, uri, started)
             except Exception as error:
                 if TRIAL_NUMBER_TAG in context.tags:
                     tracker.set_tags({TRIAL_STATE_TAG: "FAIL"})
@@ -118,10 +123,11 @@ def run(cfg: DictConfig | Mapping[str, Any]) -> float:
 
 
 def default_run_name(plain: Mapping[str, Any], tags: Mapping[str, str]) -> str:
-    """A sweep trial's run is named after its study and number (``digits-8d6cdc7e-trial-3``);
-    any other run after its data and model (``digits-mlp-64x32``)."""
+    """A sweep trial's run is named by its number, then its study (``trial-3-digits-8d6cdc7e``:
+    what tells trials apart comes first, as the runs table cuts long names); any other run
+    after its data and model (``digits-mlp-64x32``)."""
     if STUDY_TAG in tags and TRIAL_NUMBER_TAG in tags:
-        return f"{tags[STUDY_TAG]}-trial-{tags[TRIAL_NUMBER_TAG]}"
+        return trial_run_name(tags[TRIAL_NUMBER_TAG], tags[STUDY_TAG])
     data = plain["data"]
     name = str(data["name"])
     if data.get("path"):  # csv, npz: the file's name says more than the loader's
@@ -130,6 +136,14 @@ def default_run_name(plain: Mapping[str, Any], tags: Mapping[str, str]) -> str:
     if isinstance(hidden, list):
         hidden = "x".join(str(width) for width in hidden) or "linear"
     return f"{name}-mlp-{hidden}"
+
+
+def trial_run_name(number: str, study: str, *, pruned_at: int | None = None) -> str:
+    """``trial-3-digits-8d6cdc7e``; a pruned trial says so before its study
+    (``trial-7 (pruned at epoch 3) digits-8d6cdc7e``)."""
+    if pruned_at is None:
+        return f"trial-{number}-{study}"
+    return f"trial-{number} (pruned at epoch {pruned_at}) {study}"
 
 
 def run_cli(cfg: DictConfig) -> float:
@@ -174,93 +188,50 @@ def _train(
     base: Path,
     context: run_context.RunContext,
     uri: str,
-    started: run_context.CpuTimes | None,
+    started: cpu_load.CpuTimes | None,
 ) -> float:
     check_config(plain)
-    model_cfg, reg = plain["model"], plain["regularization"]
-    dtype = np.dtype(model_cfg["dtype"])
-    seed = plain["seed"]
-    # Independent streams for the split, the initialization/dropout and the shuffling, so
-    # changing one (e.g. dropout draws) never shifts another.
-    split_seed, net_seq, shuffle_seq = np.random.SeedSequence(seed).spawn(3)
+    hp = Hyperparameters.from_config(plain)
+    streams = SeedStreams.of(plain["seed"])
 
-    data = load_dataset(plain["data"], seed=int(split_seed.generate_state(1)[0]), dtype=dtype,
-                        base_dir=base)
+    data = load_dataset(plain["data"], seed=streams.split, dtype=hp.dtype, base_dir=base)
     check_metric_names(plain, data.task)
     loss_name = _choose_loss(plain["loss"], data)
     tracker.set_tags({TASK_TAG: data.task, LOSS_TAG: loss_name})
+    tracker.log_datasets(data)  # the train, validation and test parts, as the run's inputs
 
-    check_fits_in_memory([data.n_features, *model_cfg["hidden"], data.n_outputs],
-                         batch_size=min(plain["batch_size"], len(data.X_train)), dtype=dtype,
+    check_fits_in_memory([data.n_features, *hp.hidden, data.n_outputs],
+                         batch_size=min(hp.batch_size, len(data.X_train)), dtype=hp.dtype,
                          optimizer=str(plain["optimizer"].get("name")),
-                         hidden=model_cfg["hidden"])
-    network = MLP(
-        data.n_features,
-        list(model_cfg["hidden"]),
-        data.n_outputs,
-        activation=model_cfg["activation"],
-        init=model_cfg["init"],
-        dropout=reg["dropout"],
-        dtype=dtype,
-        rng=np.random.default_rng(net_seq),
-    )
-    optimizer = build_optimizer(plain["optimizer"])
-    penalty = WeightPenalty(reg["l1"], reg["l2"])
-
-    es_cfg = plain["early_stopping"]
-    early_stopping = EarlyStopping(
-        es_cfg["monitor"],
-        mode=es_cfg["mode"],
-        patience=es_cfg["patience"],
-        min_delta=es_cfg["min_delta"],
-        restore_best_weights=es_cfg["restore_best_weights"],
-        start_from_epoch=es_cfg["start_from_epoch"],
-    )
+                         hidden=plain["model"]["hidden"])
     progress_style = plain["progress"]
     if progress_style == "auto" and context.parent_run_id is not None:
         progress_style = "none"  # sweep workers share one terminal: the sweep reports instead
-    callbacks: list[Callback] = [EpochLogger(tracker)]
-    if es_cfg["enabled"]:
-        callbacks.append(early_stopping)
-    callbacks += [factory() for factory in context.callbacks]
-    callbacks.append(ProgressReporter(plain["epochs"], style=progress_style))
-
-    loss = LOSSES[loss_name]
+    training = build_training(
+        hp, n_features=data.n_features, n_outputs=data.n_outputs, loss=loss_name,
+        optimizer=build_optimizer(plain["optimizer"]), streams=streams,
+        before=[EpochLogger(tracker)],
+        after=[*(factory() for factory in context.callbacks),
+               ProgressReporter(hp.epochs, style=progress_style)],
+    )
+    loop, network = training.loop, training.network
     classification = data.task == "classification"
-    loop = FitLoop(
-        network,
-        loss,
-        optimizer,
-        penalty,
-        epochs=plain["epochs"],
-        batch_size=plain["batch_size"],
-        rng=np.random.default_rng(shuffle_seq),
-        callbacks=callbacks,
-    )
-    threads = blas_threads_for(
-        [data.n_features, *network.hidden, data.n_outputs],
-        min(plain["batch_size"], len(data.X_train)),
+    result = training.run(
+        data.X_train,
+        data.encode_targets(data.y_train),
+        data.X_val,
+        data.encode_targets(data.y_val),
+        y_train_labels=data.y_train if classification else None,
+        y_val_labels=data.y_val if classification else None,
         # a sweep's trial: its share of the cores (the sweep splits them between its workers);
-        # any other run: the cores other work left free since the run began
-        available=context.blas_threads or run_context.idle_cores(started),
+        # any other run: the cores other work left free since the command started
+        available_threads=context.blas_threads
+        or cpu_load.idle_cores(started, cores=run_context.available_cores()),
     )
-    with threadpool_limits(limits=threads, user_api="blas"):
-        result = loop.run(
-            data.X_train,
-            data.encode_targets(data.y_train),
-            data.X_val,
-            data.encode_targets(data.y_val),
-            y_train_labels=data.y_train if classification else None,
-            y_val_labels=data.y_val if classification else None,
-        )
 
-    monitor = es_cfg["monitor"]
-    if result.best_epoch is None:  # early stopping disabled: still report the best epoch
-        pick = min if metric_mode(monitor) == "min" else max
-        result.best_epoch = int(pick(result.history, key=lambda logs: logs[monitor])["epoch"])
-    restored = es_cfg["enabled"] and es_cfg["restore_best_weights"]
-    kept_epoch = result.best_epoch if restored else result.stopped_epoch
-    objective = float(result.history[kept_epoch - 1][plain["objective"]])
+    kept = kept_epoch(result, hp)
+    assert result.best_epoch is not None  # the validation metrics are always logged here
+    objective = float(result.history[kept - 1][plain["objective"]])
 
     test_metrics = loop.evaluate(
         data.X_test,
@@ -268,7 +239,12 @@ def _train(
         data.y_test if classification else None,
         prefix="test_",
     )
-    end_metrics = {**test_metrics, "best_epoch": result.best_epoch,
+    # The kept epoch's value of what the sweep optimizes and early stopping watches, under a
+    # name of its own: the runs table sorts by it as the sweep ranks (`val_loss` itself is the
+    # last epoch's value there).
+    kept_values = {f"best_{key}": result.history[kept - 1][key]
+                   for key in dict.fromkeys([plain["objective"], hp.monitor])}
+    end_metrics = {**test_metrics, **kept_values, "best_epoch": result.best_epoch,
                    "stopped_epoch": result.stopped_epoch}
     tracker.set_tags({STOP_REASON_TAG: result.stop_reason})
     # A pruned trial is a weak configuration cut short: its few epochs stay charted from the
@@ -289,7 +265,8 @@ def _train(
     model_id = None
     if plain["mlflow"]["log_model"] and not pruned:
         model_id = tracker.log_model(
-            step=kept_epoch,
+            name=model_name(tracker.run_name or data.name),
+            step=kept,
             params=plain,
             network_state=network.state_dict(),
             network_config=network.config(),
@@ -298,16 +275,21 @@ def _train(
             preprocessor_arrays=data.preprocessor.to_arrays(),
             classes=data.classes,
             feature_names=data.feature_names,
+            feature_dtypes=None if data.raw is None else data.raw.feature_dtypes,
             input_example=None,
         )
         # The model's metrics: those of the epoch whose weights it holds, and the test's
-        kept_logs = {k: v for k, v in result.history[kept_epoch - 1].items() if k != "epoch"}
-        tracker.log_metrics(kept_logs, step=kept_epoch, model_id=model_id)
+        kept_logs = {k: v for k, v in result.history[kept - 1].items() if k != "epoch"}
+        tracker.log_metrics(kept_logs, step=kept, model_id=model_id)
     tracker.log_metrics(end_metrics, model_id=model_id)
     if TRIAL_NUMBER_TAG in context.tags:
         state = "PRUNED" if pruned else "COMPLETE"
         tracker.set_tags({TRIAL_STATE_TAG: state})
-        if pruned:  # visible in the runs table without another column
+        if pruned and plain["mlflow"].get("run_name") is None:  # seen in the runs table
+            tracker.set_tags({RUN_NAME_TAG: trial_run_name(
+                context.tags[TRIAL_NUMBER_TAG], context.tags.get(STUDY_TAG, ""),
+                pruned_at=result.stopped_epoch)})
+        elif pruned:
             tracker.set_tags({RUN_NAME_TAG: f"{tracker.run_name or ''} "
                                             f"(pruned at epoch {result.stopped_epoch})"})
     # The run's one write of its params, tags and metrics (a short run logs nothing before;
@@ -315,7 +297,7 @@ def _train(
     # as the run ends, so that a failed write fails the run with its reason.
     tracker.flush()
     if context.parent_run_id is None:  # a sweep prints its own summary, not one per trial
-        _print_summary(result, test_metrics, kept_epoch, plain, tracker.run_id, uri)
+        _print_summary(result, test_metrics, kept, plain, tracker, uri)
     return objective
 
 
@@ -333,7 +315,7 @@ def _print_summary(
     test_metrics: Mapping[str, float],
     kept_epoch: int,
     plain: Mapping[str, Any],
-    run_id: str,
+    tracker: RunTracker,
     uri: str,
 ) -> None:
     """Where training stopped, the epoch whose weights were kept with its value, the test
@@ -349,7 +331,9 @@ def _print_summary(
         lines[0] += f"; best was epoch {best_epoch}: {monitor}={best[monitor]:.4f}"
     metrics = "  ".join(f"{k}={v:.4f}" for k, v in test_metrics.items())
     lines.append(f"test: {metrics}")
-    lines.append(f"MLflow run {run_id} in experiment {plain['mlflow']['experiment']!r} ({uri})")
+    lines.append(f"MLflow run {tracker.run_id} in experiment {plain['mlflow']['experiment']!r} "
+                 f"({uri})")
+    lines.append(f"  see it: {run_link(uri, tracker.experiment_id, tracker.run_id)}")
     print("\n".join(lines), flush=True)
 
 

@@ -63,6 +63,7 @@ MLFLOW: dict[str, Constraint] = {
     "experiment": Text(),
     "run_name": Nullable(Text()),
     "log_model": BOOLEAN,
+    "system_metrics": BOOLEAN,
 }
 
 # Every node but ``optimizer``, whose keys depend on its ``name`` (see build_optimizer).

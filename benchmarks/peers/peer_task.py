@@ -2,9 +2,10 @@
 
 Each peer's script or app calls :func:`train` with :func:`trial_config`: the resolved config a
 trial of ``python -m trainer --multirun`` would run (composed once by ``python -m benchmarks``
-with Hydra and written to the workload file), trained exactly as ``trainer.app`` trains it: the
-same seed streams for the split, the initialization and the shuffling, the same ``FitLoop``,
-``EarlyStopping`` and BLAS thread count, the same objective at the kept epoch. So a trial with the
+with Hydra and written to the workload file), trained by the build steps ``trainer.app`` trains
+it with (``trainer.training``): the same seed streams for the split, the initialization and the
+shuffling, the same ``FitLoop``, ``EarlyStopping`` and BLAS thread count, the same objective at
+the kept epoch. So a trial with the
 same parameters gives the same value under every tool (a test pins this against
 ``trainer.app.run``), and only the sweep machinery differs. What the trainer's own task adds
 (MLflow tracking, the test evaluation, the learning-curve picture, the logged model) is each
@@ -28,18 +29,15 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Protocol
 
-import numpy as np
 from peer_records import TrialRecorder
-from threadpoolctl import threadpool_limits
 
 from trainer.config import build_optimizer
-from trainer.core.callbacks import Callback, EarlyStopping, metric_mode
+from trainer.core.callbacks import Callback
 from trainer.core.fit import FitLoop
-from trainer.core.losses import LOSSES, task_loss
+from trainer.core.losses import task_loss
 from trainer.core.network import MLP
-from trainer.core.penalties import WeightPenalty
 from trainer.data import load_dataset
-from trainer.run_context import blas_threads_for
+from trainer.training import Hyperparameters, SeedStreams, build_training, kept_epoch
 
 
 @functools.cache  # read once per process (a peer may run many trials in one)
@@ -149,40 +147,20 @@ def train(config: Mapping[str, Any], *, blas_threads: int, recorder: TrialRecord
 
 def _train(config: Mapping[str, Any], blas_threads: int, recorder: TrialRecorder,
            reporter: Reporter | None) -> Outcome:
-    model, reg, es = config["model"], config["regularization"], config["early_stopping"]
-    dtype = np.dtype(model["dtype"])
-    split_seed, net_seq, shuffle_seq = np.random.SeedSequence(config["seed"]).spawn(3)
-    data = load_dataset(config["data"], seed=int(split_seed.generate_state(1)[0]), dtype=dtype)
+    hp = Hyperparameters.from_config(config)
+    streams = SeedStreams.of(config["seed"])
+    data = load_dataset(config["data"], seed=streams.split, dtype=hp.dtype)
     n_classes = None if data.classes is None else len(data.classes)
-    loss = LOSSES[task_loss(data.task, n_classes)]
-    network = MLP(data.n_features, list(model["hidden"]), data.n_outputs,
-                  activation=model["activation"], init=model["init"], dropout=reg["dropout"],
-                  dtype=dtype, rng=np.random.default_rng(net_seq))
-    callbacks: list[Callback] = []
-    if es["enabled"]:
-        callbacks.append(EarlyStopping(
-            es["monitor"], mode=es["mode"], patience=es["patience"], min_delta=es["min_delta"],
-            restore_best_weights=es["restore_best_weights"],
-            start_from_epoch=es["start_from_epoch"]))
     reporting = _ReportEpochs(config["objective"], recorder, reporter)
-    callbacks.append(reporting)
-    batch_size = config["batch_size"]
-    loop = FitLoop(network, loss, build_optimizer(config["optimizer"]),
-                   WeightPenalty(reg["l1"], reg["l2"]), epochs=config["epochs"],
-                   batch_size=batch_size, rng=np.random.default_rng(shuffle_seq),
-                   callbacks=callbacks)
-    threads = blas_threads_for([data.n_features, *network.hidden, data.n_outputs],
-                               min(batch_size, len(data.X_train)), available=blas_threads)
+    training = build_training(hp, n_features=data.n_features, n_outputs=data.n_outputs,
+                              loss=task_loss(data.task, n_classes),
+                              optimizer=build_optimizer(config["optimizer"]), streams=streams,
+                              after=[reporting])
     classification = data.task == "classification"
-    with threadpool_limits(limits=threads, user_api="blas"):
-        result = loop.run(data.X_train, data.encode_targets(data.y_train),
+    result = training.run(data.X_train, data.encode_targets(data.y_train),
                           data.X_val, data.encode_targets(data.y_val),
                           y_train_labels=data.y_train if classification else None,
-                          y_val_labels=data.y_val if classification else None)
-    if result.best_epoch is None:  # early stopping off: the best epoch all the same
-        pick = min if metric_mode(es["monitor"]) == "min" else max
-        result.best_epoch = int(pick(result.history, key=lambda logs: logs[es["monitor"]])["epoch"])
-    kept = (result.best_epoch if es["enabled"] and es["restore_best_weights"]
-            else result.stopped_epoch)
-    value = float(result.history[kept - 1][config["objective"]])
-    return Outcome(value, reporting.pruned, result.history, network)
+                          y_val_labels=data.y_val if classification else None,
+                          available_threads=blas_threads)
+    value = float(result.history[kept_epoch(result, hp) - 1][config["objective"]])
+    return Outcome(value, reporting.pruned, result.history, training.network)

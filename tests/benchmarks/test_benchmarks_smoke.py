@@ -198,3 +198,20 @@ def test_optuna_floor_times_plain_optuna_trials(pruner: list[str]) -> None:
     out = subprocess.run([sys.executable, str(script), "--trials", "3", *pruner],
                          capture_output=True, text=True, check=True, timeout=120).stdout
     assert re.fullmatch(r"sqlite: \d+\.\d ms a trial\n", out)
+
+
+@pytest.mark.slow  # two whole fits of each estimator on digits (scikit-learn's take seconds)
+def test_estimator_benchmark_reports_both_fits_and_the_target(tmp_path: Path) -> None:
+    # section 7 lists both estimators with their whole-fit time, epochs and test accuracy, and
+    # the estimator target carries a measured ratio
+    from benchmarks import _estimator
+
+    text = _run(tmp_path, TINY, ("estimator",))
+    assert "## 7. Estimator fit" in text
+    for peer in (_estimator.TRAINER, _estimator.SKLEARN):
+        cells = _row(text, peer)
+        assert re.fullmatch(r"\d+\.\d\d s", cells[1]) and int(cells[3]) >= 1, cells
+        assert 0.5 < float(cells[5]) <= 1.0, cells  # a trained classifier of 10 digits
+    cells = _row(text, "Estimator fit on digits: trainer.MLPClassifier / scikit-learn's (same "
+                       "architecture)")
+    assert re.fullmatch(r"\d+\.\d\dx", cells[2]) and cells[3] in ("**met**", "**missed**")

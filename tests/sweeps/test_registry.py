@@ -11,6 +11,7 @@ import socket
 import subprocess
 import sys
 import time
+import urllib.error
 import urllib.request
 import uuid
 from collections.abc import Iterator
@@ -58,9 +59,36 @@ def test_best_model_is_registered_once_with_its_trial(store_uri: str) -> None:
     (version,) = client.search_model_versions(f"name = '{name}'")
     assert version.run_id == run_id
     assert version.tags == {"optuna.study_name": "s", "optuna.trial_number": "4",
-                            "optuna.value": "0.25"}
+                            "optuna.value": "0.25", "optuna.objective": "objective (minimize)"}
+    assert first.is_champion and again.is_champion  # the first version takes the alias
+    assert str(client.get_model_version_by_alias(name, "champion").version) == "1"
     links = json.loads(client.get_logged_model(first.model_id).tags["mlflow.modelVersions"])
     assert links == [{"name": name, "version": "1"}]
+
+
+def test_the_champion_alias_follows_the_best_version(store_uri: str) -> None:
+    # a later sweep's better best takes models:/NAME@champion; a worse one leaves it in place;
+    # a version chosen by another objective is not compared
+    client = get_client(store_uri)
+    name = f"champ-{uuid.uuid4().hex[:8]}"
+
+    def register(value: float, objective: str = "val_loss", direction: str = "minimize"):
+        registered = register_best_model(client, name, run_id=_logged_run(store_uri),
+                                         study_name="s", trial_number=0, value=value,
+                                         objective=objective, direction=direction)
+        assert registered is not None
+        return registered, str(client.get_model_version_by_alias(name, "champion").version)
+
+    first, champion = register(0.30)
+    assert (first.version, champion, first.is_champion) == ("1", "1", True)
+    better, champion = register(0.20)
+    assert (better.version, champion, better.is_champion) == ("2", "2", True)
+    worse, champion = register(0.25)
+    assert (worse.version, champion, worse.is_champion, worse.champion) == ("3", "2", False, "2")
+    other, champion = register(0.99, objective="val_accuracy", direction="maximize")
+    assert (other.version, champion) == ("4", "2")  # not comparable: the alias stays
+    model = client.get_registered_model(name)
+    assert {alias: str(version) for alias, version in model.aliases.items()} == {"champion": "2"}
 
 
 def test_a_run_without_a_model_registers_nothing(store_uri: str) -> None:
@@ -120,8 +148,9 @@ def _post(url: str, body: dict) -> dict:
 
 @pytest.mark.slow
 def test_sweep_registers_its_best_model_and_mlflow_serves_it(tmp_path: Path) -> None:
-    # hydra.sweeper.register_model=NAME: models:/NAME/1 is the best trial's model, and the
-    # REST server answers in the data's own labels (iris species names)
+    # hydra.sweeper.register_model=NAME: models:/NAME/1 is the best trial's model, the alias
+    # champion points at it, and the REST server serving the alias answers in the data's own
+    # labels (iris species names)
     env = {**os.environ, "PYTHONPATH": os.pathsep.join(
         filter(None, [str(REPO), os.environ.get("PYTHONPATH")]))}
     result = subprocess.run(
@@ -134,14 +163,22 @@ def test_sweep_registers_its_best_model_and_mlflow_serves_it(tmp_path: Path) -> 
     assert result.returncode == 0, result.stderr[-3000:]
     output = result.stdout + result.stderr
     assert "registered as 'iris-best' version 1: models:/iris-best/1" in output
+    assert "models:/iris-best@champion is version 1" in output
     uri = f"sqlite:///{tmp_path}/mlruns/mlflow.db"
     (version,) = MlflowClient(uri, registry_uri=uri).search_model_versions("name = 'iris-best'")
     assert version.tags["optuna.trial_number"] in ("0", "1")
 
-    with _serving("models:/iris-best/1", tmp_path, {**env, "MLFLOW_TRACKING_URI": uri}) as url:
+    with _serving("models:/iris-best@champion", tmp_path,
+                  {**env, "MLFLOW_TRACKING_URI": uri}) as url:
         rows = [[5.1, 3.5, 1.4, 0.2], [6.7, 3.0, 5.2, 2.3]]  # a setosa, a virginica
         by_name = _post(url, {"dataframe_split": {"columns": IRIS_COLUMNS, "data": rows}})
-        by_position = _post(url, {"inputs": rows})
-    assert by_name == by_position
+        records = _post(url, {"dataframe_records": [dict(zip(IRIS_COLUMNS, row, strict=True))
+                                                    for row in rows]})
+        # the input schema names the features: rows without their names are refused
+        with pytest.raises(urllib.error.HTTPError) as refused:
+            _post(url, {"inputs": rows})
+        assert refused.value.code == 400
+        assert "Model is missing inputs" in refused.value.read().decode()
+    assert by_name == records
     assert set(by_name["predictions"]) <= {"setosa", "versicolor", "virginica"}
     assert by_name["predictions"][0] == "setosa"  # far from the others: any trained net has it

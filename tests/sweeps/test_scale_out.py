@@ -15,6 +15,7 @@ from pathlib import Path
 
 import numpy as np
 import optuna
+import pandas as pd
 import pytest
 from optuna.trial import TrialState
 from test_sweep_cli import run, start, wait_for
@@ -118,8 +119,11 @@ def test_two_sweeps_with_no_shared_files_share_one_study_and_one_mlflow_server(
     monkeypatch.setattr("mlflow.tracking._tracking_service.utils._tracking_uri", None)
     monkeypatch.setenv("MLFLOW_TRACKING_URI", mlflow_server)
     best = study.best_trial.user_attrs[RUN_ID_ATTR]
-    model = mlflow.pyfunc.load_model(f"runs:/{best}/model")
-    predictions = np.asarray(model.predict(np.zeros((3, 64))))
+    run_name = mlflow.MlflowClient(mlflow_server).get_run(best).info.run_name
+    model = mlflow.pyfunc.load_model(f"runs:/{best}/{run_name}")  # a model is named after its run
+    columns = model.metadata.get_input_schema().input_names()
+    predictions = np.asarray(model.predict(pd.DataFrame(np.zeros((3, 64), np.int64),
+                                                        columns=columns)))
     assert predictions.shape[0] == 3
 
 

@@ -189,10 +189,11 @@ def test_parent_and_child_runs(digits):
         assert kid.data.tags["optuna.study_name"] == study.study_name
         assert kid.data.tags["optuna.trial_state"] == t.state.name
         assert t.user_attrs[RUN_ID_ATTR] == kid.info.run_id
-        # named after study and number; a pruned one says so in its name (the runs table)
-        name = f"{study.study_name}-trial-{t.number}"
+        # named by number, then study; a pruned one says so in its name (the runs table)
+        name = f"trial-{t.number}-{study.study_name}"
         if t.state == TrialState.PRUNED:
-            name += f" (pruned at epoch {int(kid.data.metrics['stopped_epoch'])})"
+            name = (f"trial-{t.number} (pruned at epoch {int(kid.data.metrics['stopped_epoch'])})"
+                    f" {study.study_name}")
         assert kid.info.run_name == name
         assert kid.data.tags["stop_reason"] == (
             "pruned" if t.state == TrialState.PRUNED else kid.data.tags["stop_reason"])

@@ -62,13 +62,14 @@ def test_run_logs_params_metrics_tags_and_artifacts(make_config, store_uri):
 
 
 def test_logged_model_predicts_raw_rows_in_original_labels(make_config, store_uri, monkeypatch):
-    # the pyfunc model takes unstandardized rows and answers with the data set's own labels
+    # the pyfunc model takes unstandardized rows (a DataFrame with the declared feature columns)
+    # and answers with the data set's own labels
     cfg = make_config("epochs=15", "model.hidden=[32]", "optimizer.lr=0.01", "data=iris")
     _, run_id, error = run_and_capture(cfg)
     assert error is None
     from sklearn.datasets import load_iris
 
-    iris = load_iris()
+    iris = load_iris(as_frame=True)
     monkeypatch.setattr("mlflow.tracking._tracking_service.utils._tracking_uri", None)
     monkeypatch.setenv("MLFLOW_TRACKING_URI", store_uri)
     (output,) = MlflowClient(store_uri).get_run(run_id).outputs.model_outputs
@@ -76,6 +77,7 @@ def test_logged_model_predicts_raw_rows_in_original_labels(make_config, store_ur
     predicted = np.asarray(model.predict(iris.data))
     assert predicted.shape == (150,)
     assert np.mean(predicted == iris.target_names[iris.target]) > 0.8
+    assert model.metadata.get_input_schema().input_names() == list(iris.data.columns)
 
 
 def test_same_seed_same_metrics_bit_for_bit(make_config, store_uri):
@@ -168,7 +170,7 @@ def test_missing_csv_file_names_the_file(make_config, tmp_path):
 
 def test_small_models_train_on_one_blas_thread():
     # digits 64-64-10 at batch 32: 131k multiply-adds per product, too small to split
-    from trainer.app import blas_threads_for
+    from trainer.training import blas_threads_for
 
     assert blas_threads_for([64, 64, 10], 32, available=2) == 1
     # 784-256-128-10 at batch 128: 25.7 M multiply-adds in the first layer -> every core
@@ -180,22 +182,22 @@ def test_a_run_sizes_its_threads_from_the_cores_other_work_left(make_config, mon
     # Between the command's start and the training, other processes kept one of two cores
     # busy: the model gets the one free core (two threads would wait for the busy one at every
     # matrix product); with no other work, both.
-    from trainer import app, run_context
+    from trainer import cpu_load, run_context, training
 
     asked: list[int] = []
-    monkeypatch.setattr(app, "blas_threads_for",
+    monkeypatch.setattr(training, "blas_threads_for",
                         lambda widths, batch, *, available: asked.append(available) or 1)
     monkeypatch.setattr(run_context, "available_cores", lambda: 2)
-    monkeypatch.setattr(run_context, "command_start", run_context.CpuTimes(0.0, 2, 0.0, 0.0))
+    monkeypatch.setattr(cpu_load, "command_start", cpu_load.CpuTimes(0.0, 2, 0.0, 0.0))
     for others in (1.0, 0.0):
-        now = run_context.CpuTimes(1.0, 2, others + 0.5, 0.5)  # this process: 0.5 s
-        monkeypatch.setattr(run_context, "cpu_times", lambda now=now: now)
+        now = cpu_load.CpuTimes(1.0, 2, others + 0.5, 0.5)  # this process: 0.5 s
+        monkeypatch.setattr(cpu_load, "cpu_times", lambda now=now: now)
         _, _, error = run_and_capture(make_config("epochs=1", "model.hidden=[8]",
                                                   "mlflow.log_model=false"))
         assert error is None
     assert asked == [1, 2]
     # a sweep's trial keeps the share of the cores its sweep gave it, whatever else runs
-    monkeypatch.setattr(run_context, "cpu_times", lambda: run_context.CpuTimes(1.0, 2, 2.0, 0.0))
+    monkeypatch.setattr(cpu_load, "cpu_times", lambda: cpu_load.CpuTimes(1.0, 2, 2.0, 0.0))
     with run_context.use(run_context.RunContext(blas_threads=2)):
         from trainer.app import run
 
@@ -213,10 +215,38 @@ def test_summary_names_the_kept_epoch_and_its_value(make_config, store_uri, caps
     client = MlflowClient(store_uri)
     history = {m.step: m.value for m in client.get_metric_history(run_id, "val_loss")}
     best = int(client.get_run(run_id).data.metrics["best_epoch"])
-    first = capsys.readouterr().out.splitlines()[-3]
+    first = capsys.readouterr().out.splitlines()[-4]
     expected = (f"stopped at epoch 12 (completed); kept the weights of epoch 12 "
                 f"({'the best' if best == 12 else 'the last'}): val_loss={history[12]:.4f}")
     if best != 12:
         expected += f"; best was epoch {best}: val_loss={history[best]:.4f}"
     assert first == expected
     assert objective == pytest.approx(history[12], rel=1e-6)
+    # best_val_loss is the kept epoch's value, what a sweep ranks the run by
+    assert client.get_run(run_id).data.metrics["best_val_loss"] == pytest.approx(history[12])
+
+
+def test_what_the_mlflow_ui_shows_of_a_run(make_config, store_uri, capsys):
+    # the runs table sorts by best_val_loss as the sweep ranks; the model is named after its
+    # run and loads by runs:/<run>/<name>; the printed link opens the model-training view
+    cfg = make_config("epochs=6", "model.hidden=[16]", "optimizer.lr=0.01",
+                      "mlflow.run_name=lr 0.01/a:b")
+    objective, run_id, error = run_and_capture(cfg)
+    assert error is None
+    client = MlflowClient(store_uri)
+    logged = client.get_run(run_id)
+    assert logged.data.metrics["best_val_loss"] == pytest.approx(objective, rel=1e-6)
+    (output,) = logged.outputs.model_outputs
+    model = client.get_logged_model(output.model_id)
+    assert model.name == "lr 0-01-a-b"  # MLflow refuses . / : in a model's name
+    link = capsys.readouterr().out.splitlines()[-1]
+    assert link == (f"  see it: http://127.0.0.1:5000/#/experiments/{logged.info.experiment_id}"
+                    f"/runs/{run_id}?workflowType=machine_learning (after `mlflow ui "
+                    f"--backend-store-uri {store_uri}`)")
+
+
+def test_a_tracking_servers_link_is_its_own():
+    from trainer.tracking.links import run_link
+
+    assert run_link("http://mlflow.example:5000/", "4", "abc") == (
+        "http://mlflow.example:5000/#/experiments/4/runs/abc?workflowType=machine_learning")

@@ -93,8 +93,8 @@ class FitLoop:
         self,
         X_train: np.ndarray,
         Y_train: np.ndarray,
-        X_val: np.ndarray,
-        Y_val: np.ndarray,
+        X_val: np.ndarray | None,
+        Y_val: np.ndarray | None,
         *,
         y_train_labels: np.ndarray | None = None,
         y_val_labels: np.ndarray | None = None,
@@ -103,7 +103,8 @@ class FitLoop:
 
         Args:
             X_train: (n, d) features; Y_train: (n, k) float targets encoded for the loss.
-            X_val, Y_val: the validation part, encoded the same way.
+            X_val, Y_val: the validation part, encoded the same way; ``None`` for none (the
+                epochs then log training metrics only: an estimator's ``partial_fit``).
             y_train_labels, y_val_labels: (n,) int class indices for classification (accuracy is
                 logged), ``None`` for regression (R^2 is logged).
         """
@@ -116,8 +117,8 @@ class FitLoop:
         self,
         X_train: np.ndarray,
         Y_train: np.ndarray,
-        X_val: np.ndarray,
-        Y_val: np.ndarray,
+        X_val: np.ndarray | None,
+        Y_val: np.ndarray | None,
         y_train_labels: np.ndarray | None,
         y_val_labels: np.ndarray | None,
     ) -> FitResult:
@@ -156,7 +157,8 @@ class FitLoop:
             logs = {"epoch": float(epoch), "train_loss": loss_sum / n}
             if classification:
                 logs["train_accuracy"] = correct / n
-            logs.update(self.evaluate(X_val, Y_val, y_val_labels, prefix="val_"))
+            if X_val is not None and Y_val is not None:
+                logs.update(self.evaluate(X_val, Y_val, y_val_labels, prefix="val_"))
             for key, value in logs.items():
                 if not math.isfinite(value):
                     raise _diverged(epoch, key, value)

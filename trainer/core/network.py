@@ -248,6 +248,25 @@ class MLP:
                              f"got {flat.shape}")
         np.copyto(self.params, flat)
 
+    def __getstate__(self) -> dict[str, Any]:
+        # The per-batch buffers are scratch space (re-made on first use) and the layer views
+        # would unpickle as copies detached from ``params``: neither is stored.
+        state = self.__dict__.copy()
+        for key in ("weights", "biases", "_dW", "_db"):
+            del state[key]
+        state["_workspaces"] = OrderedDict()
+        state["_train_ws"] = state["_train_X"] = None
+        return state
+
+    def __setstate__(self, state: dict[str, Any]) -> None:
+        self.__dict__.update(state)
+        # A writable contiguous vector (joblib may hand back a read-only memory map), with the
+        # layer views into it again.
+        self.params = np.require(self.params, requirements=["C", "W"])
+        self.grads = np.require(self.grads, requirements=["C", "W"])
+        self.weights, self.biases = self._views(self.params)
+        self._dW, self._db = self._views(self.grads)
+
     def config(self) -> dict[str, Any]:
         """Constructor arguments as plain values: ``MLP(**net.config(), rng=...)`` rebuilds it."""
         return {

@@ -110,4 +110,6 @@ def load_dataset(
         feature_names=list(raw.feature_names),
         classes=classes,
         preprocessor=preprocessor,
+        raw=raw,
+        parts={"train": train, "val": val, "test": test},
     )

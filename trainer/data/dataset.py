@@ -7,6 +7,8 @@ from dataclasses import dataclass, field
 import numpy as np
 
 from trainer.core.preprocessing import Preprocessor
+from trainer.data.loaders import RawData
+from trainer.data.targets import encode_targets
 
 
 @dataclass
@@ -24,6 +26,8 @@ class Dataset:
         classes: (n_classes,) the original labels in index order (strings as a numpy unicode
             array); ``None`` for regression.
         preprocessor: the fitted standardization, to save with the model.
+        raw: the rows as loaded (raw features, labels as given), before the split; ``parts``
+            holds each part's row indices into them (``train``, ``val``, ``test``).
     """
 
     name: str
@@ -37,6 +41,19 @@ class Dataset:
     feature_names: list[str] = field(repr=False)
     classes: np.ndarray | None
     preprocessor: Preprocessor = field(repr=False)
+    raw: RawData | None = field(default=None, repr=False)
+    parts: dict[str, np.ndarray] = field(default_factory=dict, repr=False)
+
+    def raw_part(self, part: str) -> tuple[np.ndarray, np.ndarray]:
+        """(raw features (n_part, d), targets as given (n_part,) or (n_part, k)) of ``part``
+        (``train``, ``val`` or ``test``), as the file or bundled set holds them."""
+        if self.raw is None or part not in self.parts:
+            raise ValueError(f"part: expected one of {sorted(self.parts)}, got {part!r}")
+        rows = self.parts[part]
+        if self.classes is not None:  # the labels the model predicts (named classes)
+            y = self.y_train if part == "train" else self.y_val if part == "val" else self.y_test
+            return self.raw.X[rows], self.classes[y]
+        return self.raw.X[rows], self.raw.y[rows]
 
     @property
     def n_features(self) -> int:
@@ -63,16 +80,5 @@ class Dataset:
         Classification: (n,) class indices -> (n, 1) 0/1 for two classes, one-hot (n, k) for
         more. Regression: (n, k) (or (n,)) -> (n, k) unchanged apart from the dtype.
         """
-        y = np.asarray(y)
-        if self.task == "regression":
-            return y.astype(self.dtype).reshape(len(y), -1)
-        assert self.classes is not None
-        n_classes = len(self.classes)
-        y = y.reshape(-1)
-        if y.dtype.kind not in "iu" or (y.size and (y.min() < 0 or y.max() >= n_classes)):
-            raise ValueError(f"expected class indices in [0, {n_classes}), got {y[:5]!r}...")
-        if n_classes == 2:
-            return y.astype(self.dtype).reshape(-1, 1)
-        one_hot = np.zeros((len(y), n_classes), dtype=self.dtype)
-        one_hot[np.arange(len(y)), y] = 1
-        return one_hot
+        n_classes = None if self.classes is None else len(self.classes)
+        return encode_targets(y, task=self.task, n_classes=n_classes, dtype=self.dtype)

@@ -6,6 +6,7 @@ import logging
 from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 
@@ -27,6 +28,10 @@ class RawData:
         source: how messages name the labels ("column 'label' of /data/a.csv").
         origin: how messages name the data ("/data/a.csv", "the iris data set").
         label_names: names of integer labels 0..c-1 (the bundled sets' target_names).
+        path: the file the rows were read from (a bundled set's ``.npz`` in the package).
+        target_name: the name of the labels (the CSV's target column, ``y`` of an ``.npz``).
+        feature_dtypes: d NumPy dtype names of the columns as the file holds them (``X`` is
+            float64 whatever they were; a model's input schema follows these).
     """
 
     X: np.ndarray
@@ -35,6 +40,9 @@ class RawData:
     source: str
     origin: str
     label_names: np.ndarray | None = None
+    path: Path | None = None
+    target_name: str = "target"
+    feature_dtypes: list[str] | None = None
 
 
 BUNDLED_DIR = Path(__file__).resolve().parent / "bundled"
@@ -47,6 +55,7 @@ def _bundled_loader(name: str) -> Callable[[Settings, Path], RawData]:
 
     def load(settings: Settings, base_dir: Path) -> RawData:
         with np.load(BUNDLED_DIR / f"{name}.npz", allow_pickle=False) as arrays:
+            n_features = arrays["X"].shape[1]
             return RawData(
                 X=arrays["X"].astype(np.float64),  # digits' pixels are stored as uint8
                 y=arrays["y"],
@@ -54,6 +63,8 @@ def _bundled_loader(name: str) -> Callable[[Settings, Path], RawData]:
                 source=f"the targets of the {settings.name} data set",
                 origin=f"the {settings.name} data set",
                 label_names=arrays.get("target_names"),
+                path=BUNDLED_DIR / f"{name}.npz",
+                feature_dtypes=[arrays["X"].dtype.name] * n_features,
             )
 
     return load
@@ -126,6 +137,7 @@ def _load_csv(settings: Settings, base_dir: Path) -> RawData:
         frame = frame.dropna()
         logger.info("data.dropna: dropped %d of %d rows of %s", before - len(frame), before, path)
 
+    dtypes = [_column_dtype(frame[c]) for c in features]
     X = frame[features].to_numpy(dtype=np.float64)
     not_finite = ~np.isfinite(X).all(axis=0)
     if not_finite.any():
@@ -143,8 +155,15 @@ def _load_csv(settings: Settings, base_dir: Path) -> RawData:
         # Strings stay strings, as a unicode array (never object dtype).
         y = labels.astype(str).to_numpy(dtype=str)
     return RawData(
-        X=X, y=y, feature_names=features, source=f"column {target!r} of {path}", origin=str(path)
+        X=X, y=y, feature_names=features, source=f"column {target!r} of {path}", origin=str(path),
+        path=path, target_name=target, feature_dtypes=dtypes,
     )
+
+
+def _column_dtype(values: Any) -> str:
+    """The NumPy dtype name of a numeric or boolean pandas column (a nullable one's too)."""
+    dtype = values.dtype
+    return str(getattr(dtype, "numpy_dtype", dtype))
 
 
 def _load_npz(settings: Settings, base_dir: Path) -> RawData:
@@ -205,6 +224,7 @@ def _load_npz(settings: Settings, base_dir: Path) -> RawData:
             f"{path}: expected y of shape ({len(X)},) or ({len(X)}, k) to match X {X.shape}, "
             f"got shape {y.shape}"
         )
+    file_dtype = X.dtype.name
     X = X.astype(np.float64)
     y_float = y.dtype.kind == "f"
     nan_rows = np.isnan(X).any(axis=1)
@@ -229,7 +249,8 @@ def _load_npz(settings: Settings, base_dir: Path) -> RawData:
         feature_names = [str(n) for n in names]
     else:
         feature_names = [f"x{i}" for i in range(d)]
-    return RawData(X=X, y=y, feature_names=feature_names, source=f"y in {path}", origin=str(path))
+    return RawData(X=X, y=y, feature_names=feature_names, source=f"y in {path}", origin=str(path),
+                   path=path, target_name="y", feature_dtypes=[file_dtype] * d)
 
 
 # data.name -> loader. The user picks one with data=NAME.

@@ -8,11 +8,13 @@ without a name takes the data set ``conf/config.yaml`` picks.
 
 from __future__ import annotations
 
+import sys
 from collections.abc import Mapping
 from dataclasses import dataclass, fields
 from functools import cache
 from typing import Any
 
+from trainer import conf_files
 from trainer.core.losses import TASKS
 from trainer.core.parameters import BOOLEAN, Constraint, Options, Real
 from trainer.errors import ConfigError, ParameterError
@@ -77,26 +79,18 @@ assert set(PARAMETERS) == {f.name for f in fields(Settings)}
 
 def _as_dict(cfg: Mapping[str, Any]) -> dict[str, Any]:
     """A plain dict of the node; a Hydra ``???`` (unset mandatory value) stays the string."""
-    from omegaconf import DictConfig, OmegaConf
-
-    if isinstance(cfg, DictConfig):
-        return OmegaConf.to_container(cfg, resolve=True, throw_on_missing=False)  # type: ignore[return-value]
+    omegaconf = sys.modules.get("omegaconf")  # a DictConfig exists only where it was imported
+    if omegaconf is not None and isinstance(cfg, omegaconf.DictConfig):
+        plain: dict[str, Any] = omegaconf.OmegaConf.to_container(
+            cfg, resolve=True, throw_on_missing=False)
+        return plain
     return dict(cfg)
-
-
-def _load_yaml(*parts: str) -> Any:
-    from omegaconf import OmegaConf
-
-    from trainer import CONFIG_DIR
-
-    path = CONFIG_DIR.joinpath(*parts)
-    return OmegaConf.to_container(OmegaConf.load(path)) if path.is_file() else None
 
 
 @cache
 def default_name() -> str:
     """The data set ``conf/config.yaml`` picks (its defaults list: ``- data: digits``)."""
-    for entry in (_load_yaml("config.yaml") or {}).get("defaults", []):
+    for entry in (conf_files.read("config.yaml") or {}).get("defaults", []):
         if isinstance(entry, dict) and "data" in entry:
             return str(entry["data"])
     return "digits"
@@ -105,8 +99,7 @@ def default_name() -> str:
 @cache
 def defaults(name: str) -> dict[str, Any]:
     """The keys of ``conf/data/NAME.yaml`` (empty for a name without a file)."""
-    loaded = _load_yaml("data", f"{name}.yaml")
-    return dict(loaded) if isinstance(loaded, dict) else {}
+    return conf_files.option_defaults("data", name)
 
 
 def parse_settings(cfg: Mapping[str, Any]) -> Settings:

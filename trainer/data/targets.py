@@ -64,3 +64,25 @@ def encode_classes(raw: RawData) -> tuple[np.ndarray, np.ndarray]:
     if raw.label_names is not None and classes.dtype.kind in "iu":
         classes = raw.label_names[classes]
     return indices.astype(np.int64).reshape(-1), classes
+
+
+def encode_targets(y: np.ndarray, *, task: str, n_classes: int | None,
+                   dtype: np.dtype) -> np.ndarray:
+    """Targets for the loss, (n, n_outputs) in ``dtype``.
+
+    Classification: (n,) class indices in [0, n_classes) -> (n, 1) 0/1 for two classes (the
+    sigmoid output), one-hot (n, n_classes) for more. Regression: (n, k) (or (n,)) -> (n, k)
+    unchanged apart from the dtype.
+    """
+    y = np.asarray(y)
+    if task == "regression":
+        return y.astype(dtype).reshape(len(y), -1)
+    assert n_classes is not None
+    y = y.reshape(-1)
+    if y.dtype.kind not in "iu" or (y.size and (y.min() < 0 or y.max() >= n_classes)):
+        raise ValueError(f"expected class indices in [0, {n_classes}), got {y[:5]!r}...")
+    if n_classes == 2:
+        return y.astype(dtype).reshape(-1, 1)
+    one_hot = np.zeros((len(y), n_classes), dtype=dtype)
+    one_hot[np.arange(len(y)), y] = 1
+    return one_hot

@@ -11,7 +11,7 @@ and processes log at once without sharing a hidden active run.
 from __future__ import annotations
 
 from trainer.tracking.params import flatten_config
-from trainer.tracking.run import MODEL_ARTIFACT_PATH, RunTracker, end_open_runs, failure_reason
+from trainer.tracking.run import RunTracker, end_open_runs, failure_reason
 from trainer.tracking.store import (
     default_artifact_root,
     get_client,
@@ -23,7 +23,6 @@ from trainer.tracking.tags import FAILURE_REASON_TAG
 
 __all__ = [
     "FAILURE_REASON_TAG",
-    "MODEL_ARTIFACT_PATH",
     "RunTracker",
     "default_artifact_root",
     "end_open_runs",

@@ -13,9 +13,11 @@ its source, linked as the run's output, with its params, and READY once its file
 if they could not be written). The run's metrics that describe the model are logged with its id
 by the caller (:meth:`trainer.tracking.run.RunTracker.log_metrics`).
 
-The signature declares only the output, so that MLflow passes arrays through instead of
-demanding named columns; the predictor checks its input itself (columns by name, arrays by
-shape).
+The signature declares the input, one ``double`` column per feature by name (the Models tab and
+the registered version show them; MLflow checks a DataFrame's columns and casts integer ones),
+and the output. Through ``mlflow.pyfunc`` a model then takes DataFrames (or the REST server's
+``dataframe_split`` / ``dataframe_records``) with those columns; a plain 2-D array goes to
+the raw model (``model.get_raw_model().predict(rows)``), which checks it by shape.
 
 Speed (issue 13: one model per run and per sweep trial). :func:`save_model` writes the directory
 ``mlflow.pyfunc.save_model`` would write, through MLflow's public ``Model`` API and
@@ -31,6 +33,7 @@ from __future__ import annotations
 
 import contextlib
 import json
+import re
 import shutil
 import tempfile
 import warnings
@@ -50,9 +53,9 @@ if TYPE_CHECKING:
     from mlflow import MlflowClient
     from mlflow.models import Model
 
-__all__ = ["MODEL_NAME", "MODEL_TYPE", "log_model", "save_model"]
+__all__ = ["MODEL_NAME", "MODEL_TYPE", "log_model", "model_name", "save_model"]
 
-MODEL_NAME = "model"  # also the artifact path: runs:/<run_id>/model finds the logged model
+MODEL_NAME = "model"  # a model without a name of its own; runs:/<run_id>/<name> finds it
 MODEL_TYPE = "numpy-mlp"
 # The output activation of each loss (its predictions), as the predictor names them.
 OUTPUT_OF_LOSS = {
@@ -79,10 +82,24 @@ def _plain_array(name: str, value: Any) -> np.ndarray:
 
 
 _OUTPUT_TYPES = {"b": "boolean", "i": "long", "u": "long", "f": "double", "U": "string"}
+_INPUT_TYPES = {"b": "boolean", "i": "long", "u": "long", "f": "double"}
 
 
-def _signature(task: str, classes: np.ndarray | None, n_outputs: int) -> Any:
-    """The output schema: labels, one value, or (n, k) values."""
+_NOT_IN_MODEL_NAMES = re.compile(r"[/:.%\"']+")  # what MLflow refuses in a logged model's name
+
+
+def model_name(run_name: str) -> str:
+    """A logged model's name after its run (``digits-mlp-64x32``, ``trial-3-digits-8d6cdc7e``):
+    the Models tab tells the models apart, and ``runs:/<run_id>/<name>`` loads one. Characters
+    MLflow refuses in a model's name (``/ : . % " '``) become ``-``."""
+    return _NOT_IN_MODEL_NAMES.sub("-", run_name).strip() or MODEL_NAME
+
+
+def _signature(task: str, classes: np.ndarray | None, n_outputs: int,
+               feature_names: Sequence[str], feature_dtypes: Sequence[str] | None) -> Any:
+    """The input schema (one column per feature, by name, of the type the training data held:
+    ``long`` for integer columns, ``boolean``, else ``double``, as MLflow infers it from a
+    DataFrame) and the output schema (labels, one value, or (n, k) values)."""
     from mlflow.models import ModelSignature
     from mlflow.types import ColSpec, Schema, TensorSpec
 
@@ -93,7 +110,10 @@ def _signature(task: str, classes: np.ndarray | None, n_outputs: int) -> Any:
         outputs = Schema([ColSpec("double")])
     else:
         outputs = Schema([TensorSpec(np.dtype(np.float64), (-1, n_outputs))])
-    return ModelSignature(outputs=outputs)
+    kinds = [np.dtype(d).kind for d in feature_dtypes or ["float64"] * len(feature_names)]
+    inputs = Schema([ColSpec(_INPUT_TYPES.get(kind, "double"), name)
+                     for name, kind in zip(feature_names, kinds, strict=True)])
+    return ModelSignature(inputs=inputs, outputs=outputs)
 
 
 def _write_data(data_dir: Path, arrays: Mapping[str, Any], meta: Mapping[str, Any],
@@ -120,6 +140,7 @@ def save_model(
     preprocessor_arrays: Mapping[str, np.ndarray],
     classes: np.ndarray | None,
     feature_names: Sequence[str],
+    feature_dtypes: Sequence[str] | None = None,
     input_example: np.ndarray | None = None,
     mlflow_model: Model | None = None,
 ) -> None:
@@ -133,6 +154,8 @@ def save_model(
         preprocessor_arrays: ``Preprocessor.to_arrays()``.
         classes: (n_classes,) labels for classification; None for regression.
         feature_names: d raw feature names, the model's input columns.
+        feature_dtypes: d NumPy dtype names of the raw columns (the schema's column types;
+            ``None``: all ``double``).
         input_example: (n, d) raw feature rows stored with the model (optional).
         mlflow_model: the ``mlflow.models.Model`` to fill (it carries a logged model's id).
     """
@@ -165,7 +188,7 @@ def save_model(
         "dtype": network_config["dtype"],
         "feature_names": names,
     }
-    signature = _signature(task, classes, network_config["n_outputs"])
+    signature = _signature(task, classes, network_config["n_outputs"], names, feature_dtypes)
     if input_example is None and model_env.mlflow_writes_more() is None:
         _write_model(Path(path), arrays, meta, signature, mlflow_model)
     else:
@@ -246,6 +269,7 @@ def log_model(
     experiment_id: str,
     run_id: str,
     step: int,
+    name: str = MODEL_NAME,
     params: Mapping[str, str] | None = None,
     tags: Mapping[str, str] | None = None,
     **save_kwargs: Any,
@@ -254,6 +278,7 @@ def log_model(
 
     Args:
         step: the epoch whose weights the model holds (the run's output link records it).
+        name: the model's name (:func:`model_name` of the run's).
         params: the model's params (the run's config, flattened).
         tags: the model's tags.
 
@@ -265,7 +290,7 @@ def log_model(
 
     model = client.create_logged_model(
         experiment_id,
-        name=MODEL_NAME,
+        name=name,
         source_run_id=run_id,
         params=dict(params or {}),
         tags=dict(tags or {}),

@@ -54,14 +54,13 @@ from trainer.tracking.tags import (
 if TYPE_CHECKING:
     from mlflow.store.artifact.artifact_repo import ArtifactRepository
 
-__all__ = ["MODEL_ARTIFACT_PATH", "RunTracker", "end_open_runs", "failure_reason"]
+__all__ = ["RunTracker", "end_open_runs", "failure_reason"]
 
 logger = logging.getLogger("trainer.tracking")
 # MLflow logs each SQL error with its whole traceback, then raises it as an MlflowException that
 # the run reports in one line (a full disk, a locked store): the duplicate traceback is muted.
 logging.getLogger("mlflow.store.db.utils").setLevel(logging.CRITICAL)
 
-MODEL_ARTIFACT_PATH = "model"
 _TERMINAL_STATUSES = ("FINISHED", "FAILED", "KILLED")
 
 _open_trackers: weakref.WeakSet[RunTracker] = weakref.WeakSet()  # started, not yet ended
@@ -167,6 +166,7 @@ class RunTracker:
         self.end_error: Exception | None = None  # why the run's last writes or status failed
         self.status_recorded = False  # whether the store has the run's final status
         self.status: str | None = None  # the final status asked for, once ended
+        self.datasets: dict[str, Any] = {}  # part -> DatasetRef, once logged
         _open_trackers.add(self)
 
     @classmethod
@@ -238,9 +238,11 @@ class RunTracker:
         first model of a ``python -m trainer`` run is logged).
 
         With ``model_id`` the values also become metrics of that logged model (its Models tab
-        columns). They keep the timestamp of the step's earlier values, so a value the run
-        already has, logged again for the model, stays one point of the run's history (MLflow's
-        ``log_model`` links a step's metrics the same way).
+        columns), each linked to the dataset part it was measured on (``val_*`` the validation
+        part, ``test_*`` the test part) once :meth:`log_datasets` logged them. They keep the
+        timestamp of the step's earlier values, so a value the run already has, logged again for
+        the model, stays one point of the run's history (MLflow's ``log_model`` links a step's
+        metrics the same way).
         """
         step = 0 if step is None else int(step)
         now = int(time.time() * 1000)
@@ -256,10 +258,12 @@ class RunTracker:
                 if m.model_id is not None or m.step != step or m.timestamp != timestamp
                 or (m.key, m.value) not in linked
             ]
-        self._buffer.extend(
-            Metric(key, float(value), timestamp, step, model_id=model_id)
-            for key, value in metrics.items()
-        )
+        for key, value in metrics.items():
+            dataset = self.datasets.get(key.split("_", 1)[0]) if model_id else None
+            self._buffer.append(Metric(
+                key, float(value), timestamp, step, model_id=model_id,
+                dataset_name=None if dataset is None else dataset.name,
+                dataset_digest=None if dataset is None else dataset.digest))
         if len(self._buffer) >= self.max_buffered:
             self.flush()
 
@@ -338,13 +342,20 @@ class RunTracker:
             step: the epoch whose weights the model holds.
 
         Returns:
-            The model id: ``models:/<model_id>`` (and ``runs:/<run_id>/model``) load it.
+            The model id: ``models:/<model_id>`` (and ``runs:/<run_id>/<its name>``) load it.
         """
         from trainer.tracking import model  # only when a model is logged
 
         flat = {k: v[:MAX_PARAM_VAL_LENGTH] for k, v in flatten_config(params or {}).items()}
         return model.log_model(self.client, experiment_id=self.experiment_id, run_id=self.run_id,
                                step=step, params=flat, **save_kwargs)
+
+    def log_datasets(self, data: Any) -> None:
+        """Log the train, validation and test parts of ``data`` (a ``trainer.data.Dataset``) as
+        the run's MLflow dataset inputs (:mod:`trainer.tracking.datasets`)."""
+        from trainer.tracking.datasets import log_datasets
+
+        self.datasets = log_datasets(self.client, self.run_id, data)
 
     def artifact_uri(self, artifact_path: str = "") -> str:
         """The absolute URI of the run's artifact directory (or of a path inside it); loading

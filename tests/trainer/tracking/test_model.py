@@ -18,6 +18,7 @@ import pandas as pd
 import pytest
 import yaml
 from mlflow.entities import LoggedModelStatus
+from mlflow.exceptions import MlflowException
 
 from trainer.core.losses import LOSSES
 from trainer.core.network import MLP
@@ -200,26 +201,32 @@ def test_model_directory_holds_no_pickle(classifier: dict, tmp_path: Path) -> No
 
 
 def test_columns_are_taken_by_name_and_checked(classifier: dict, tmp_path: Path) -> None:
-    # reordered or extra DataFrame columns give the same labels; a missing feature is named
+    # reordered or extra DataFrame columns give the same labels; a missing feature is named by
+    # MLflow's check of the declared input schema (the features, by name)
     save_model(tmp_path / "model", **classifier["save_kwargs"])
     model = mlflow.pyfunc.load_model(str(tmp_path / "model"))
+    assert model.metadata.get_input_schema().input_names() == FEATURES
     frame = pd.DataFrame(classifier["X"], columns=FEATURES)
     np.testing.assert_array_equal(model.predict(frame[FEATURES[::-1]]), classifier["expected"])
     np.testing.assert_array_equal(model.predict(frame.assign(id=1)), classifier["expected"])
-    with pytest.raises(ValueError, match="missing \\['weight'\\]"):
+    with pytest.raises(MlflowException, match="Model is missing inputs \\['weight'\\]"):
         model.predict(frame[["height"]])
 
 
 def test_numpy_rows_and_lists_are_taken_in_order(classifier: dict, tmp_path: Path) -> None:
-    # MLflow's loaded model predicts from a 2-D array or a list of rows; wrong widths are refused
+    # the raw model predicts from a 2-D array or a list of rows; wrong widths are refused (the
+    # pyfunc wrapper asks for the declared columns by name)
     save_model(tmp_path / "model", **classifier["save_kwargs"])
     model = mlflow.pyfunc.load_model(str(tmp_path / "model"))
-    np.testing.assert_array_equal(model.predict(classifier["X"]), classifier["expected"])
+    raw = model.get_raw_model()
+    np.testing.assert_array_equal(raw.predict(classifier["X"]), classifier["expected"])
     np.testing.assert_array_equal(
-        model.predict(classifier["X"][:5].tolist()), classifier["expected"][:5]
+        raw.predict(classifier["X"][:5].tolist()), classifier["expected"][:5]
     )
     with pytest.raises(ValueError, match="expected rows of 2 features"):
-        model.predict(np.ones((2, 3)))
+        raw.predict(np.ones((2, 3)))
+    with pytest.raises(MlflowException, match="Model is missing inputs"):
+        model.predict(classifier["X"])
     proba = model.get_raw_model().predict_raw(classifier["X"])
     assert proba.shape == (len(classifier["X"]), 3)
     np.testing.assert_allclose(proba.sum(axis=1), 1.0, rtol=1e-5)

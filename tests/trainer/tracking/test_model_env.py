@@ -46,7 +46,8 @@ def _mlflow_save(path: Path, data_dir: Path, classes: np.ndarray, mlflow_model: 
             str(path), loader_module="numpy_mlp_predictor", data_path=str(data_dir),
             code_paths=[numpy_mlp_predictor.__file__],
             pip_requirements=[model_env.pinned("numpy")],
-            signature=_signature("classification", classes, 2), mlflow_model=mlflow_model,
+            signature=_signature("classification", classes, 2, FEATURES, None),
+            mlflow_model=mlflow_model,
         )
 
 

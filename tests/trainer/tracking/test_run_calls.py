@@ -88,13 +88,14 @@ def _run(cfg: Any, *callbacks: Callback, tags: dict[str, str] | None = None,
     return started[0], None
 
 
-def test_a_run_makes_three_store_calls_besides_its_model(make_config, store_uri, counting):
-    # create_run, one log_batch with every param, tag and metric, set_terminated; the config
-    # and the picture go to the artifact repository without looking the run up again
+def test_a_run_makes_four_store_calls_besides_its_model(make_config, store_uri, counting):
+    # create_run, one log_batch with every param, tag and metric, one log_inputs with the three
+    # dataset parts, set_terminated; the config and the picture go to the artifact repository
+    # without looking the run up again
     cfg = make_config(*FAST)
     run_id, error = _run(cfg)
     assert error is None
-    assert counting().calls == Counter(create_run=1, log_batch=1, set_terminated=1)
+    assert counting().calls == Counter(create_run=1, log_batch=1, log_inputs=1, set_terminated=1)
     logged = MlflowClient(store_uri).get_run(run_id)
     assert logged.info.status == "FINISHED"
     assert logged.data.params["model.hidden"] == "[16]"
@@ -132,7 +133,7 @@ def test_a_run_interrupted_mid_training_keeps_its_epochs_and_ends_killed(
     client = MlflowClient(store_uri)
     for key in ("train_loss", "val_loss", "val_accuracy"):
         assert [m.step for m in client.get_metric_history(run_id, key)] == [1, 2, 3]
-    assert counting().calls == Counter(create_run=1, log_batch=1, set_terminated=1)
+    assert counting().calls == Counter(create_run=1, log_batch=1, log_inputs=1, set_terminated=1)
 
 
 def test_a_run_failing_mid_training_keeps_its_epochs_and_ends_failed(make_config, store_uri):
@@ -191,8 +192,8 @@ def test_a_pruned_trial_is_named_and_tagged_in_the_same_write(make_config, store
     assert logged.info.status == "FINISHED"
     assert logged.data.tags[TRIAL_STATE_TAG] == "PRUNED"
     assert logged.data.tags["stop_reason"] == "pruned"
-    assert logged.info.run_name == "calls-trial-7 (pruned at epoch 2)"
-    assert counting().calls == Counter(create_run=1, log_batch=1, set_terminated=1)
+    assert logged.info.run_name == "trial-7 (pruned at epoch 2) calls"
+    assert counting().calls == Counter(create_run=1, log_batch=1, log_inputs=1, set_terminated=1)
 
 
 def test_a_completed_trial_is_tagged_complete(make_config, store_uri):
@@ -201,7 +202,7 @@ def test_a_completed_trial_is_tagged_complete(make_config, store_uri):
     assert error is None
     logged = MlflowClient(store_uri).get_run(run_id)
     assert logged.data.tags[TRIAL_STATE_TAG] == "COMPLETE"
-    assert logged.info.run_name == "calls-trial-8"
+    assert logged.info.run_name == "trial-8-calls"
 
 
 def test_the_models_metrics_are_written_without_a_rejected_row(make_config, store_uri):
