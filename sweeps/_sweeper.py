@@ -66,7 +66,7 @@ from sweeps.workers._processes import (
     run_processes,
 )
 from sweeps.workers._worker import HydraJob, TrackingTarget, WorkerPlan, WorkerReport
-from trainer import run_context, startup_gc
+from trainer import cpu_load, run_context, startup_gc
 from trainer.errors import ConfigError, TrainerError
 from trainer.interrupts import sigterm_as_interrupt
 from trainer.tracking.tags import DIRECTION_TAG, STORAGE_TAG
@@ -91,6 +91,17 @@ class SweepResult:
     artifacts: list[str] = field(default_factory=list)
     registered: RegisteredModel | None = None
     workers: list[WorkerReport] = field(default_factory=list)  # what each worker slot did
+
+
+def local_share(n_workers: int) -> int:
+    """BLAS threads for each of ``n_workers`` local worker slots: the cores split between them.
+    A single slot (no fork server importing beside it) takes, as a single run does, only the
+    cores other work left free since the command started (``trainer.cpu_load``): two threads
+    beside a busy process stall each other at every matrix product."""
+    cores = run_context.available_cores()
+    if n_workers == 1:
+        return cpu_load.idle_cores(cpu_load.command_start, cores=cores)
+    return max(1, cores // n_workers)
 
 
 def _redact(url: str) -> str:
@@ -237,8 +248,7 @@ class OptunaSweep:
             pruner=self.pruner, seed=seed, space=space, n_trials=n_trials, objective=objective,
             max_failure_rate=settings.max_failure_rate, tracking=None,
             # Local workers never oversubscribe the cores; a launched worker sizes itself.
-            blas_threads=(max(1, run_context.available_cores() // n_workers)
-                          if self._launcher is None else None),
+            blas_threads=local_share(n_workers) if self._launcher is None else None,
             poll_interval=min(2.0, float(storage_spec.heartbeat_interval or 2)),
         )
         if role == "worker":

@@ -31,6 +31,7 @@ from typing import Any, Protocol
 
 from peer_records import TrialRecorder
 
+from trainer import cpu_load
 from trainer.config import build_optimizer
 from trainer.core.callbacks import Callback
 from trainer.core.fit import FitLoop
@@ -38,6 +39,10 @@ from trainer.core.losses import task_loss
 from trainer.core.network import MLP
 from trainer.data import load_dataset
 from trainer.training import Hyperparameters, SeedStreams, build_training, kept_epoch
+
+# This process's start, for its trials' thread count: as `python -m trainer` does, a trial
+# trains on the cores of its share that other work left free meanwhile (trainer/cpu_load.py)
+STARTED = cpu_load.cpu_times()
 
 
 @functools.cache  # read once per process (a peer may run many trials in one)
@@ -127,7 +132,8 @@ def train(config: Mapping[str, Any], *, blas_threads: int, recorder: TrialRecord
     Args:
         config: the trial's resolved config (:func:`trial_config`).
         blas_threads: the cores this trial may use (all of them over the tool's concurrent
-            trials); a small model trains on one thread, as in the trainer.
+            trials), fewer where other work keeps some busy; a small model trains on one
+            thread, as in the trainer.
         recorder: where the trial's start, epochs and end go.
         reporter: the tool's per-epoch channel (None: the tool cannot hear of epochs).
     """
@@ -161,6 +167,6 @@ def _train(config: Mapping[str, Any], blas_threads: int, recorder: TrialRecorder
                           data.X_val, data.encode_targets(data.y_val),
                           y_train_labels=data.y_train if classification else None,
                           y_val_labels=data.y_val if classification else None,
-                          available_threads=blas_threads)
+                          available_threads=cpu_load.idle_cores(STARTED, cores=blas_threads))
     value = float(result.history[kept_epoch(result, hp) - 1][config["objective"]])
     return Outcome(value, reporting.pruned, result.history, training.network)

@@ -95,7 +95,7 @@ class WorkerPlan:
         objective: the metric reported each epoch for pruning (None: no pruning bridge).
         max_failure_rate: stop asking when more than this share of finished trials failed.
         tracking: the MLflow target of trial runs (None: the app's own settings).
-        blas_threads: BLAS threads per trial (cores // n_jobs).
+        blas_threads: BLAS threads per trial (``sweeps._sweeper.local_share``).
         poll_interval: seconds between searches for stale trials while waiting for others' trials.
     """
 
