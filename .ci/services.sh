@@ -13,7 +13,9 @@
 _PG_VERSION=15
 # Several copies may run on one machine at once (each its own role, databases and port).
 _PG_ROLE=${TRAINER_CI_PG_ROLE:-trainer_ci}
-_PG_PASSWORD=$_PG_ROLE
+# A password that appears nowhere else (not the role's or a database's name), so that a test can
+# search every output of a sweep for it.
+_PG_PASSWORD="ci-pw-$(printf %s "$_PG_ROLE" | md5sum | cut -c1-12)"
 _PG_PORT=5432
 _MLFLOW_PORT=${TRAINER_CI_MLFLOW_PORT:-5400}
 _SERVICES_DIR=$(mktemp -d /tmp/trainer-ci-services.XXXXXX)
@@ -54,8 +56,9 @@ if ! pg_lsclusters --no-header 2>/dev/null | awk -v v="$_PG_VERSION" '$1 == v &&
 fi
 _psql "-c \"DO \\\$\\\$ BEGIN
     IF NOT EXISTS (SELECT FROM pg_roles WHERE rolname = '$_PG_ROLE') THEN
-        CREATE ROLE $_PG_ROLE LOGIN CREATEDB PASSWORD '$_PG_PASSWORD';
-    END IF; END \\\$\\\$\""
+        CREATE ROLE $_PG_ROLE LOGIN CREATEDB;
+    END IF;
+    ALTER ROLE $_PG_ROLE PASSWORD '$_PG_PASSWORD'; END \\\$\\\$\""
 for db in "${_PG_ROLE}_optuna" "${_PG_ROLE}_mlflow"; do
     if [ -z "$(_psql "-c \"SELECT 1 FROM pg_database WHERE datname = '$db'\"")" ]; then
         _psql "-c 'CREATE DATABASE $db OWNER $_PG_ROLE'"

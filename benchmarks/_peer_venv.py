@@ -20,7 +20,7 @@ import sys
 import tempfile
 from pathlib import Path
 
-from trainer.sqlite_template import cache_dir
+from runkit.sqlite import cache_dir
 
 REPO = Path(__file__).resolve().parent.parent
 PLUGIN = "hydra-optuna-sweeper==1.3.0"

@@ -379,7 +379,7 @@ def script_command(script: str, workload: Workload, n_jobs: int, seed: int, star
 
 
 def _cores() -> int:
-    from trainer.run_context import available_cores
+    from runkit.process import available_cores
 
     return available_cores()
 

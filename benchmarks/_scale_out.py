@@ -69,8 +69,9 @@ class SweepRun:
 
 
 class _NoWorkJob:
-    """Plays ``sweeps.HydraJob``: reports ``epochs`` values to the pruning callbacks and
-    returns, training nothing (so a trial's cost is its coordination alone)."""
+    """Plays ``sweeps.HydraJob``: reports ``epochs`` values with ``sweeps.report`` (pruned when
+    the pruner says so) and returns, training nothing (so a trial's cost is its coordination
+    alone)."""
 
     def __init__(self, epochs: int) -> None:
         self.epochs = epochs
@@ -78,33 +79,18 @@ class _NoWorkJob:
     def run(self, overrides: Sequence[str], number: int) -> object:
         from hydra.core.utils import JobReturn, JobStatus
 
-        from trainer import run_context
+        import sweeps
 
         x = float(dict(o.split("=", 1) for o in overrides)["x"])
-        context = run_context.current()
-        if context.on_run_started is not None:
-            context.on_run_started(f"benchmark-{number}")
-
-        class Loop:
-            stop_requested = False
-
-            def request_stop(self, reason: str) -> None:
-                self.stop_requested = True
-
-        loop = Loop()
-        callbacks = [factory() for factory in context.callbacks]
-        for callback in callbacks:
-            callback.on_train_begin(loop)
-        loss = x
-        for epoch in range(1, self.epochs + 1):
-            loss = x / epoch
-            for callback in callbacks:
-                callback.on_epoch_end(loop, epoch, {"epoch": epoch, "val_loss": loss})
-            if loop.stop_requested:
-                break
-        for callback in callbacks:
-            callback.on_train_end(loop, {})
         result = JobReturn(status=JobStatus.COMPLETED)
+        loss = x
+        try:
+            for epoch in range(1, self.epochs + 1):
+                loss = x / epoch
+                sweeps.report(loss, step=epoch)
+        except Exception as pruned:  # optuna.TrialPruned, as Hydra's run_job keeps it
+            result.status, result.return_value = JobStatus.FAILED, pruned
+            return result
         result.return_value = loss
         return result
 

@@ -25,7 +25,7 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from trainer.tracking.tags import TRIAL_NUMBER_TAG
+from sweeps.tracking._tags import TRIAL_NUMBER_TAG
 
 REPO = Path(__file__).resolve().parent.parent
 
@@ -175,7 +175,7 @@ def plan(seeds: int, repeats: int) -> list[Variant]:
 def sweep_engine_missing() -> str | None:
     """None when the sweep engine (issue 3) can be imported, else why not."""
     try:
-        import hydra_plugins.trainer_sweeper  # noqa: F401
+        import hydra_plugins.optuna_sweeps  # noqa: F401
         import sweeps  # noqa: F401
         from sweeps._sweeper import OptunaSweep  # noqa: F401
     except ImportError as error:

@@ -100,9 +100,9 @@ def run_tracking(
     (a temporary directory when None)."""
     from omegaconf import OmegaConf
 
+    from runkit.mlflow import RunTracker, get_or_create_experiment, prepare_store
     from trainer import app
     from trainer.core.callbacks import EarlyStopping, ProgressReporter
-    from trainer.tracking import RunTracker, get_or_create_experiment, prepare_store
 
     with tempfile.TemporaryDirectory(prefix="bench-tracking-", dir=workdir) as tmp:
         uri = f"sqlite:///{Path(tmp) / 'mlruns' / 'mlflow.db'}"

@@ -1,19 +1,38 @@
-"""The Optuna sweep engine behind ``python -m trainer --multirun sweep=NAME``.
+"""sweeps: an Optuna sweeper for any Hydra app (``hydra/sweeper=optuna``), and the API a running
+task uses to reach its trial.
 
-Grouped by concern, each subpackage importing its public names plainly:
+A task function reports to its trial and may be pruned::
+
+    import sweeps
+
+    @hydra.main(config_path="conf", config_name="config", version_base="1.3")
+    def train(cfg) -> float:
+        for epoch in range(cfg.epochs):
+            loss = fit_one_epoch(...)
+            sweeps.report(loss, step=epoch)   # raises optuna.TrialPruned when pruned
+        return loss
+
+``sweeps.current_trial()`` is the running ``optuna.Trial`` (None outside a sweep), for Optuna's
+integrations. Both do nothing outside an Optuna sweep, and importing this package imports
+neither Optuna nor MLflow.
+
+Inside, grouped by concern (each subpackage importing its public names plainly):
 
 - ``sweeps.search``: the search-space grammar (``SearchSpace``, ``parse_search_space``);
 - ``sweeps.study``: the study's storage and crash recovery, the trial budget shared by every
   process, the sampler and pruner registries (``open_storage``, ``count_trials``,
   ``build_sampler`` ...);
-- ``sweeps.workers``: one worker's ask -> run -> tell loop (``run_worker``), the per-epoch pruning
-  bridge handed to the trainer, the worker processes and launched worker jobs;
-- ``sweeps.reporting``: the sweep's MLflow parent run, the best trial and the study's pictures;
-- ``sweeps._sweeper`` (``OptunaSweep``) ties them together; ``sweeps._settings`` declares the
-  ``hydra.sweeper.*`` keys. ``hydra_plugins.trainer_sweeper`` only forwards to ``OptunaSweep``.
+- ``sweeps.workers``: one worker's ask -> run -> tell loop (``run_worker``), the worker processes
+  and launched worker jobs;
+- ``sweeps.tracking``: the sweep's MLflow parent run, each trial's run, the best trial and the
+  study's pictures;
+- ``sweeps._session``: the running trial behind ``current_trial`` and ``report``;
+- ``sweeps._sweeper`` (``OptunaSweep``) ties them together; ``sweeps._config`` is the config
+  schema (every ``hydra.sweeper.*`` key, registered in Hydra's ConfigStore by the shim Hydra
+  discovers, ``hydra_plugins.optuna_sweeps``), ``sweeps._settings`` checks its keys.
 
-This module imports nothing, and ``sweeps._fork_server`` only the standard library: the sweeper
-plugin starts the workers' fork server before Optuna, MLflow and the trainer are imported.
+``sweeps._fork_server`` imports nothing heavy either: the sweeper plugin starts the workers'
+fork server before Optuna and MLflow are imported.
 
 A trial's life
 --------------
@@ -23,16 +42,16 @@ A trial's life
    trial (parameters queued again, below) or creates a new RUNNING one; heartbeats start.
 2. **Worker.** The objective's first act writes the ``worker`` attribute (``host:pid``). A RUNNING
    trial without it was lost between Optuna creating it and the objective: it is failed and
-   queued again once it has been seen so for twice the grace period.
+   queued again once it has been seen so for the grace period.
 3. **Surplus?** Several processes may ask for the last trials at once. The trial ranks itself by
    number among the counted trials; from rank ``n_trials`` on it is marked ``sweep.surplus`` and
-   ended FAIL before anything runs (no training, no MLflow run). A surplus trial never counts.
+   ended FAIL before anything runs (no task, no MLflow run). A surplus trial never counts.
 4. **Run.** The parameters are sampled and written as Hydra overrides (``overrides``), and the
-   Hydra job trains with a run context: the pruning bridge, the sweep's parent MLflow run, the
-   trial's tags. The job's MLflow run id is recorded on the trial as soon as the run exists.
-5. **Ends** COMPLETE (the job returned a finite objective), PRUNED (the pruner cut it at an
-   epoch: the learning curve so far stays in MLflow), or FAIL (the job raised, returned no finite
-   value, or its config did not compose; the one-line reason is ``fail_reason``).
+   Hydra job runs the task with the trial current (``report``, ``current_trial``).
+5. **Ends** COMPLETE (the task returned a finite value), PRUNED (the task raised
+   ``optuna.TrialPruned``, as ``report`` does when the pruner stops it), or FAIL (the task raised,
+   returned no finite value, or its config did not compose; the one-line reason is
+   ``fail_reason``).
 6. **Queued again.** An interrupted trial (Ctrl-C, SIGTERM) ends FAIL "interrupted" and its
    worker, or else the sweep process, queues its parameters as a new WAITING trial. A crashed
    one (no heartbeat for ``grace_period`` seconds: its process was killed, its machine lost) is
@@ -44,3 +63,7 @@ Each worker returns a ``WorkerReport`` (the trials it ran, whether it stopped fo
 interrupt); the sweep gathers them, its own slot's and its worker processes', in
 ``SweepResult.workers``.
 """
+
+from sweeps._session import current_trial, report
+
+__all__ = ["current_trial", "report"]

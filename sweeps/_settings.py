@@ -1,105 +1,50 @@
-"""The sweeper's own keys (``hydra.sweeper.*`` besides sampler, pruner, params and conditions),
-declared once with what each accepts and checked when the sweep starts.
+"""The sweeper's keys (``hydra.sweeper.*`` besides sampler, pruner, params and conditions), checked
+once when the sweep starts, each failure one line naming the key.
 
-Checked in ``OptunaSweep.sweep`` rather than its constructor: Hydra instantiates the sweeper, and
-an error raised there would reach the user wrapped in Hydra's instantiation message instead of as
-one line.
+The keys, their defaults and their meaning are the config's (``sweeps._config``); here is what
+each accepts. Checked in ``OptunaSweep.sweep`` rather than its constructor: Hydra instantiates
+the sweeper, and an error raised there would reach the user wrapped in Hydra's instantiation
+message instead of as one line.
 """
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+import dataclasses
+import math
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, fields
-from functools import cache
 from typing import Any
 
-from trainer.config import check_node
-from trainer.core.parameters import (
-    NON_NEGATIVE_INT,
-    POSITIVE_INT,
-    Constraint,
-    Integer,
-    Nullable,
-    Options,
-    Real,
-    Text,
-)
+from runkit.errors import ConfigError
+from sweeps._config import OptunaSweepsConf, plain
 
-__all__ = ["KEY", "PARAMETERS", "SweeperSettings", "parse_settings"]
+__all__ = ["KEY", "SweeperSettings", "Tracking", "parse_settings"]
 
 KEY = "hydra.sweeper"
+DIRECTIONS = ("minimize", "maximize")
+ROLES = ("controller", "worker")
 
 
-class _Slots(Integer):
-    """``n_jobs``: a positive integer, or -1 for one slot per core."""
+@dataclass(frozen=True)
+class Tracking:
+    """The ``mlflow`` node: the store (None: MLflow's own ``MLFLOW_TRACKING_URI``, else the
+    default local store) and the experiment (None: the app's name)."""
 
-    def __init__(self) -> None:
-        super().__init__(-1)
-
-    @property
-    def expected(self) -> str:
-        return "a positive integer or -1"
-
-    def convert(self, value: Any) -> int:
-        slots = super().convert(value)
-        if slots == 0:
-            raise ValueError(value)
-        return slots
-
-
-class _AnyInteger(Constraint):
-    @property
-    def expected(self) -> str:
-        return "an integer"
-
-    def convert(self, value: Any) -> int:
-        if isinstance(value, bool) or not isinstance(value, int):
-            raise TypeError(value)
-        return value
-
-
-class _ModelName(Constraint):
-    """A registered model's name, which MLflow's ``models:/NAME/VERSION`` URIs must parse."""
-
-    @property
-    def expected(self) -> str:
-        return "a registered model's name (no '/') or null"
-
-    def convert(self, value: Any) -> str | None:
-        if value is None:
-            return None
-        if not isinstance(value, str) or not value.strip() or "/" in value:
-            raise ValueError(value)
-        return value
+    tracking_uri: str | None
+    experiment: str | None
+    source: str = f"{KEY}.mlflow.tracking_uri"  # the key a bad URI is told under
 
 
 @dataclass(frozen=True)
 class SweeperSettings:
-    """The checked keys. Their defaults are those of ``conf/hydra/sweeper/optuna.yaml``.
-
-    Attributes:
-        n_trials: the study's total number of trials (re-running resumes up to it).
-        n_jobs: trials at once, each slot a worker process (-1: one per core).
-        storage: a SQLAlchemy URL; None: ``sqlite:///<start dir>/mlruns/optuna.db``.
-        study_name: None: the sweep's name plus a hash of its search space and fixed overrides.
-        direction: ``minimize``, ``maximize`` or ``auto`` (follows ``objective``).
-        seed: sampler seed; None: the app's ``seed``.
-        heartbeat_interval, grace_period: crash detection (seconds); ``heartbeat_interval:
-            null`` disables it.
-        max_retry: how often a crashed trial's parameters are run again (None: always).
-        max_failure_rate: stop when more than this share of (at least 4) finished trials failed.
-        role: ``controller`` (creates the study and the MLflow parent run, runs or launches the
-            workers, reports) or ``worker`` (joins the study with ``n_jobs`` local workers and
-            no controller: N copies of one command together run ``n_trials``).
-        register_model: a registered model's name: the best trial's model becomes its next
-            version in MLflow's Model Registry at the end of the sweep; None: no registration.
-    """
+    """The checked keys (see ``sweeps._config.OptunaSweepsConf`` for each one's meaning)."""
 
     n_trials: int
     n_jobs: int
     storage: str | None
     study_name: str | None
-    direction: str
+    directions: tuple[str, ...]
+    metric_names: tuple[str, ...] | None
     seed: int | None
     heartbeat_interval: int | None
     grace_period: int | None
@@ -107,46 +52,173 @@ class SweeperSettings:
     max_failure_rate: float
     role: str
     register_model: str | None
+    tracking: Tracking | None
+    preload: tuple[str, ...]
 
 
-PARAMETERS: dict[str, Constraint] = {
-    "n_trials": POSITIVE_INT,
-    "n_jobs": _Slots(),
-    "storage": Nullable(Text()),
-    "study_name": Nullable(Text()),
-    "direction": Options(["auto", "minimize", "maximize"]),
-    "seed": Nullable(_AnyInteger()),
-    "heartbeat_interval": Nullable(POSITIVE_INT),
-    "grace_period": Nullable(POSITIVE_INT),
-    "max_retry": Nullable(NON_NEGATIVE_INT),
-    "max_failure_rate": Real(0.0, 1.0),
-    "role": Options(["controller", "worker"]),
-    "register_model": _ModelName(),
+def _integer(value: Any, *, low: int | None = None, minus_one: bool = False,
+             null: bool = False) -> int | None:
+    if value is None and null:
+        return None
+    if isinstance(value, bool) or not isinstance(value, int):
+        raise ValueError
+    if minus_one and value == -1:
+        return value
+    if low is not None and value < low:
+        raise ValueError
+    return value
+
+
+def _text(value: Any, *, null: bool = False) -> str | None:
+    if value is None and null:
+        return None
+    if not isinstance(value, str) or not value.strip():
+        raise ValueError
+    return value
+
+
+def _rate(value: Any) -> float:
+    if isinstance(value, bool) or not isinstance(value, int | float):
+        raise ValueError
+    if not (math.isfinite(value) and 0.0 <= value <= 1.0):
+        raise ValueError
+    return float(value)
+
+
+def _names(value: Any, options: tuple[str, ...] | None = None) -> tuple[str, ...]:
+    """One name or a non-empty list of them (``direction``, ``metric_names``)."""
+    names = [value] if isinstance(value, str) else value
+    if (not isinstance(names, list | tuple) or not names
+            or not all(isinstance(n, str) and n.strip() for n in names)
+            or (options is not None and not set(names) <= set(options))):
+        raise ValueError
+    return tuple(names)
+
+
+def _option(value: Any, options: tuple[str, ...]) -> str:
+    if not isinstance(value, str) or value not in options:
+        raise ValueError
+    return value
+
+
+def _model_name(value: Any) -> str | None:
+    """A registered model's name, which MLflow's ``models:/NAME/VERSION`` URIs must parse."""
+    if value is None:
+        return None
+    if not isinstance(value, str) or not value.strip() or "/" in value:
+        raise ValueError
+    return value
+
+
+def _preload(value: Any) -> tuple[str, ...]:
+    modules = [value] if isinstance(value, str) else value
+    if not isinstance(modules, list | tuple) or not all(
+            isinstance(m, str) and m.replace(".", "").replace("_", "").isalnum()
+            for m in modules):
+        raise ValueError
+    return tuple(modules)
+
+
+# key -> (what it accepts, its check)
+_CHECKS: dict[str, tuple[str, Callable[[Any], Any]]] = {
+    "n_trials": ("a positive integer", lambda v: _integer(v, low=1)),
+    "n_jobs": ("a positive integer or -1", lambda v: _integer(v, low=1, minus_one=True)),
+    "storage": ("a non-empty string or null", lambda v: _text(v, null=True)),
+    "study_name": ("a non-empty string or null", lambda v: _text(v, null=True)),
+    "direction": ("minimize or maximize, or a list of them", lambda v: _names(v, DIRECTIONS)),
+    "metric_names": ("a name, a list of names or null",
+                     lambda v: None if v is None else _names(v)),
+    "seed": ("an integer or null", lambda v: _integer(v, null=True)),
+    "heartbeat_interval": ("a positive integer or null", lambda v: _integer(v, low=1, null=True)),
+    "grace_period": ("a positive integer or null", lambda v: _integer(v, low=1, null=True)),
+    "max_retry": ("an integer >= 0 or null", lambda v: _integer(v, low=0, null=True)),
+    "max_failure_rate": ("a number in [0, 1]", _rate),
+    "role": (f"one of {', '.join(ROLES)}", lambda v: _option(v, ROLES)),
+    "register_model": ("a registered model's name (no '/') or null", _model_name),
+    "preload": ("a list of module names", _preload),
 }
-assert set(PARAMETERS) == {f.name for f in fields(SweeperSettings)}
+# Checked elsewhere: sampler and pruner (sweeps.study._factories), params and conditions
+# (sweeps.search), mlflow (below), custom_search_space (not supported yet).
+_ELSEWHERE = {"sampler", "pruner", "params", "conditions", "mlflow", "custom_search_space"}
+assert set(_CHECKS) | _ELSEWHERE == {f.name for f in fields(OptunaSweepsConf)} - {"_target_"}
 
 
+def _default(key: str) -> Any:
+    """The schema's default of ``key`` (a fresh copy for the mutable ones)."""
+    for f in fields(OptunaSweepsConf):
+        if f.name == key:
+            return f.default_factory() if callable(f.default_factory) else f.default
+    raise KeyError(key)
 
-@cache
-def defaults() -> dict[str, Any]:
-    """The values ``conf/hydra/sweeper/optuna.yaml`` gives the keys of :class:`SweeperSettings`."""
-    from omegaconf import OmegaConf
 
-    from trainer import CONFIG_DIR
+def _check(key: str, value: Any) -> Any:
+    expected, check = _CHECKS[key]
+    try:
+        return check(value)
+    except (ValueError, TypeError):
+        raise ConfigError(f"{KEY}.{key}", expected, value) from None
 
-    path = CONFIG_DIR / "hydra" / "sweeper" / "optuna.yaml"
-    values = OmegaConf.to_container(OmegaConf.load(path))
-    assert isinstance(values, dict)
-    return {key: values[key] for key in PARAMETERS if key in values}
+
+def _tracking(node: Any) -> Tracking | None:
+    """The ``mlflow`` node: null (no tracking) or its two keys, each a string or null. A bad
+    URI is told under the key the value came from (``mlflow.tracking_uri`` for an app whose
+    config interpolates its own)."""
+    if node is None:
+        return None
+    if dataclasses.is_dataclass(node) and not isinstance(node, type):  # the schema's default
+        node = dataclasses.asdict(node)
+    if not isinstance(node, Mapping):
+        raise ConfigError(f"{KEY}.mlflow", "{tracking_uri: ..., experiment: ...} or null", node)
+    values = {}
+    for key in ("tracking_uri", "experiment"):
+        value = node.get(key)
+        if value is not None and (not isinstance(value, str) or not value.strip()):
+            raise ConfigError(_source(node, key), "a non-empty string or null", value)
+        values[key] = value
+    return Tracking(values["tracking_uri"], values["experiment"],
+                    source=_source(node, "tracking_uri"))
+
+
+def _source(node: Any, key: str) -> str:
+    """The key a value of the ``mlflow`` node was written under: ``mlflow.tracking_uri`` when
+    the node holds ``${mlflow.tracking_uri}``, else ``hydra.sweeper.mlflow.<key>``."""
+    from omegaconf import DictConfig, OmegaConf
+
+    if isinstance(node, DictConfig) and OmegaConf.is_interpolation(node, key):
+        written = OmegaConf.to_container(node, resolve=False)
+        text = str(written[key] if isinstance(written, dict) else "").strip()
+        if text.startswith("${") and text.endswith("}") and not set(":${}") & set(text[2:-1]):
+            return text[2:-1]
+    return f"{KEY}.mlflow.{key}"
 
 
 def parse_settings(keys: Mapping[str, Any]) -> SweeperSettings:
-    """The settings from the sweeper's keys (those of other keys are ignored); keys left out
-    take their defaults.
+    """The settings from the sweeper's keys (sampler, pruner, params and conditions are read
+    elsewhere); keys left out take the schema's defaults.
 
     Raises:
         ConfigError: naming the first ``hydra.sweeper.*`` key that holds a value outside what
             it accepts.
     """
-    given = {key: value for key, value in keys.items() if key in PARAMETERS}
-    return SweeperSettings(**check_node(KEY, {**defaults(), **given}, PARAMETERS))
+    def value(key: str) -> Any:
+        return plain(keys[key]) if key in keys else _default(key)
+
+    if value("custom_search_space") is not None:
+        raise ConfigError(f"{KEY}.custom_search_space", "null (a custom search space is not "
+                          "supported yet: search with params and conditions)",
+                          value("custom_search_space"))
+    checked = {key: _check(key, value(key)) for key in _CHECKS}
+    directions = checked.pop("direction")
+    if len(directions) > 1:
+        raise ConfigError(f"{KEY}.direction", "one direction (several objectives are not "
+                          "supported yet)", value("direction"))
+    metric_names = checked.pop("metric_names")
+    if metric_names is not None and len(metric_names) != len(directions):
+        raise ConfigError(f"{KEY}.metric_names", f"{len(directions)} name(s), one per "
+                          "direction", value("metric_names"))
+    tracking = _tracking(keys["mlflow"] if "mlflow" in keys else _default("mlflow"))
+    if checked["register_model"] is not None and tracking is None:
+        raise ConfigError(f"{KEY}.register_model", f"null when {KEY}.mlflow is null (the best "
+                          "trial's model is registered in MLflow)", checked["register_model"])
+    return SweeperSettings(directions=directions, metric_names=metric_names, tracking=tracking,
+                           **checked)

@@ -1,6 +1,6 @@
 """The sweep: validate the keys, open the study, create the MLflow parent, run the workers, report.
 
-``hydra_plugins.trainer_sweeper.OptunaSweeper`` (the shim Hydra discovers) hands everything to
+``hydra_plugins.optuna_sweeps.OptunaSweeper`` (the shim Hydra discovers) hands everything to
 :class:`OptunaSweep`. The sweep process runs one worker slot itself (the only one when
 ``n_jobs=1``) and starts a process for each other slot; it keeps the parent MLflow run current
 and, at the end, logs the pictures and the command that reproduces the best trial. The parent
@@ -11,6 +11,7 @@ never RUNNING.
 from __future__ import annotations
 
 import contextlib
+import copy
 import logging
 import os
 import socket
@@ -21,23 +22,16 @@ from pathlib import Path
 from typing import Any
 
 import optuna
+from optuna.storages import BaseStorage
 
-from sweeps._fork_server import start_fork_server
-from sweeps._settings import KEY, parse_settings
-from sweeps.reporting._drawer import PictureDrawer
-from sweeps.reporting._registry import RegisteredModel, register_best_model
-from sweeps.reporting._tracking import (
-    ROLE_TAG,
-    STUDY_TAG,
-    BestTrial,
-    SweepMonitor,
-    best_trial,
-    fail_reasons,
-    kill_orphan_trial_runs,
-    kill_stale_parents,
-    log_study_artifacts,
-    mlflow_key,
-)
+from runkit import cpu_load, startup_gc
+from runkit.errors import ConfigError, UserError
+from runkit.process import available_cores
+from runkit.signals import sigterm_as_interrupt
+from runkit.sqlite import anchored_sqlite_url, check_sqlite_file, sqlite_path
+from sweeps._fork_server import app_modules, start_fork_server
+from sweeps._redact import redact_url, scrub_hydra_node
+from sweeps._settings import KEY, SweeperSettings, parse_settings
 from sweeps.search._space import SearchSpace, parse_search_space
 from sweeps.study._budget import PARENT_RUN_ATTR, Budget, count_trials
 from sweeps.study._factories import build_pruner, build_sampler, spec_name
@@ -49,15 +43,34 @@ from sweeps.study._storage import (
     recover_lost_trials,
     requeue_interrupted,
     resolve_storage_url,
+    storage_error,
 )
 from sweeps.study._template import copy_empty_study_storage
+from sweeps.tracking._parent import (
+    ROLE_TAG,
+    STUDY_TAG,
+    BestTrial,
+    SweepMonitor,
+    best_trial,
+    fail_reasons,
+    kill_orphan_trial_runs,
+    kill_stale_parents,
+    log_study_artifacts,
+    mlflow_key,
+)
+from sweeps.tracking._registry import RegisteredModel, register_best_model
+from sweeps.tracking._tags import DIRECTION_TAG, STORAGE_TAG
+from sweeps.tracking._trial_run import TrackingTarget
 from sweeps.workers._launchers import (
     BASIC_LAUNCHER,
     FinishedTrialLog,
+    LaunchResult,
     await_trials_elsewhere,
     check_stores_reach_workers,
     launch_workers,
+    launched_workers_failure,
     launcher_target,
+    prepare_launcher,
     shares_the_console,
 )
 from sweeps.workers._processes import (
@@ -65,22 +78,21 @@ from sweeps.workers._processes import (
     run_local_worker,
     run_processes,
 )
-from sweeps.workers._worker import HydraJob, TrackingTarget, WorkerPlan, WorkerReport
-from trainer import cpu_load, run_context, startup_gc
-from trainer.errors import ConfigError, TrainerError
-from trainer.interrupts import sigterm_as_interrupt
-from trainer.tracking.tags import DIRECTION_TAG, STORAGE_TAG
+from sweeps.workers._worker import HydraJob, WorkerPlan, WorkerReport
 
 __all__ = ["OptunaSweep", "SweepResult"]
 
 log = logging.getLogger("sweeps")
 
 MONITOR_INTERVAL = 2.0  # seconds between the parent run's updates
+# The sweep's MLflow store when neither the config nor MLFLOW_TRACKING_URI names one (MLflow 3's
+# default kind, SQLite), anchored at the start directory beside the study's optuna.db.
+DEFAULT_TRACKING = "sqlite:///mlruns/mlflow.db"
 
 
 @dataclass
 class SweepResult:
-    """What ``python -m trainer --multirun`` with the Optuna sweeper returns."""
+    """What a sweep returns (Hydra's ``--multirun`` with the Optuna sweeper)."""
 
     study_name: str
     storage: str
@@ -91,27 +103,18 @@ class SweepResult:
     artifacts: list[str] = field(default_factory=list)
     registered: RegisteredModel | None = None
     workers: list[WorkerReport] = field(default_factory=list)  # what each worker slot did
+    reason: str | None = None  # why it did not finish: the line it printed (the parent's reason)
 
 
 def local_share(n_workers: int) -> int:
     """BLAS threads for each of ``n_workers`` local worker slots: the cores split between them.
     A single slot (no fork server importing beside it) takes, as a single run does, only the
-    cores other work left free since the command started (``trainer.cpu_load``): two threads
+    cores other work left free since the command started (``runkit.cpu_load``): two threads
     beside a busy process stall each other at every matrix product."""
-    cores = run_context.available_cores()
+    cores = available_cores()
     if n_workers == 1:
         return cpu_load.idle_cores(cpu_load.command_start, cores=cores)
     return max(1, cores // n_workers)
-
-
-def _redact(url: str) -> str:
-    """The URL without its password (it ends up in MLflow and the logs)."""
-    try:
-        from sqlalchemy.engine import make_url
-
-        return make_url(url).render_as_string(hide_password=True)
-    except Exception:
-        return url
 
 
 class OptunaSweep:
@@ -143,6 +146,10 @@ class OptunaSweep:
         self.hydra_context: Any = None
         self.task_function: Any = None
         self._launcher: str | None = None  # hydra.launcher's target, unless Hydra's basic one
+        self.experiment = ""  # the MLflow experiment of the sweep's runs
+        self._tracking_key = f"{KEY}.mlflow.tracking_uri"  # the key its store was given under
+        self._storage: BaseStorage | None = None  # the study's, opened by sweep()
+        self._shown_config: Any = None  # the config without the storage's password
 
     def setup(self, *, hydra_context: Any, task_function: Any, config: Any) -> None:
         self.hydra_context = hydra_context
@@ -156,8 +163,14 @@ class OptunaSweep:
         try:
             with sigterm_as_interrupt():
                 return self._sweep(arguments)
-        except TrainerError as error:
+        except UserError as error:
             print(f"error: {error}", file=sys.stderr, flush=True)
+            raise SystemExit(1) from None
+        except Exception as error:
+            failed = storage_error(error, str(getattr(self._storage, "url", "")))
+            if failed is None:
+                raise
+            print(f"error: {failed}", file=sys.stderr, flush=True)  # the server failed us
             raise SystemExit(1) from None
         except KeyboardInterrupt:  # outside the trials (set-up, final plots)
             print("interrupted", file=sys.stderr, flush=True)
@@ -174,10 +187,10 @@ class OptunaSweep:
             raise ConfigError(f"{KEY}.params", "at least one searched parameter (e.g. "
                               "'optimizer.lr=tag(log, interval(1e-4, 1e-1))')", "none")
         settings = parse_settings(self.keys)
-        objective = config.get("objective")
-        direction = self._direction(settings.direction, objective)
+        direction = settings.directions[0]
+        objective = settings.metric_names[0] if settings.metric_names else None
         n_trials = settings.n_trials
-        n_jobs = run_context.available_cores() if settings.n_jobs == -1 else settings.n_jobs
+        n_jobs = available_cores() if settings.n_jobs == -1 else settings.n_jobs
         role = settings.role
         target = launcher_target(config)
         self._launcher = None if target == BASIC_LAUNCHER else target
@@ -185,9 +198,9 @@ class OptunaSweep:
             raise ConfigError(f"{KEY}.role", "controller with hydra/launcher="
                               f"{target.rsplit('.', 1)[-1]} (a joining worker runs its n_jobs "
                               "workers itself, with Hydra's basic launcher)", role)
-        if n_jobs > 1 and self._launcher is None:
-            start_fork_server()  # a no-op when the sweeper plugin started it already
-        seed = settings.seed if settings.seed is not None else config.get("seed")
+        if n_jobs > 1 and self._launcher is None:  # a no-op when the plugin started it already
+            start_fork_server(app_modules(self.task_function, settings.preload))
+        seed = settings.seed
 
         # Fail on a bad sampler/pruner now, not in every worker.
         build_sampler(self.sampler, seed=seed, grid=space.grid)
@@ -198,8 +211,9 @@ class OptunaSweep:
                 log.info("grid of %d points: n_trials lowered from %d", size, n_trials)
                 n_trials = size
 
-        tracking_uri = self._tracking_uri(start_dir)
-        register_as = self._registered_model_name(settings.register_model, tracking_uri)
+        tracking_uri = self._tracking_uri(settings, start_dir)
+        self.experiment = self._experiment(settings)
+        register_as = settings.register_model
         storage_spec = StorageSpec(
             url=resolve_storage_url(settings.storage, start_dir),
             heartbeat_interval=settings.heartbeat_interval,
@@ -207,25 +221,34 @@ class OptunaSweep:
             max_retry=settings.max_retry,
             tracking_uri=tracking_uri,
         )
-        check_stores_reach_workers(target, storage_spec.url, tracking_uri)
-        study_name = settings.study_name or self._default_study_name(space, direction,
-                                                                     objective)
-        _check_sqlite_storage(storage_spec.url)
-        db = _sqlite_file(storage_spec.url)
-        if db is not None:  # a new database: copied (0.05 s), not created by Optuna (0.6 s)
+        check_stores_reach_workers(target, storage_spec.url, tracking_uri,
+                                   tracking_key=settings.tracking.source if settings.tracking
+                                   else "")
+        prepare_launcher(target, config)  # e.g. Ray's connection: fails before anything starts
+        study_name = self._study_name(settings.study_name, space, direction, objective)
+        db = sqlite_path(storage_spec.url)
+        if db is not None:
+            check_sqlite_file(db, key=f"{KEY}.storage", what="an Optuna SQLite database",
+                              shown=redact_url(storage_spec.url))
+            # a new database: copied (0.05 s), not created by Optuna (0.6 s)
             copy_empty_study_storage(db)
         storage = open_storage(storage_spec)  # creates the tables before any worker starts
+        self._storage = storage  # the slot run here shares it: one connection pool a process
         study = load_or_create_study(storage, study_name, direction=direction,
                                      metric_name=None if objective is None else str(objective))
         recover_lost_trials(study, storage_spec)  # a killed earlier run's trials: queue again
 
         sweep_dir = Path(str(config.hydra.sweep.dir))
         sweep_dir.mkdir(parents=True, exist_ok=True)
-        OmegaConf.save(config, sweep_dir / "multirun.yaml")
+        # What Hydra writes (multirun.yaml here, each launched job's .hydra/hydra.yaml) holds
+        # the storage URL without its password; workers get the URL with their plan.
+        self._shown_config = copy.deepcopy(config)
+        scrub_hydra_node(self._shown_config)
+        OmegaConf.save(self._shown_config, sweep_dir / "multirun.yaml")
 
         budget = count_trials(study.get_trials(deepcopy=False), n_trials)
         log.info("%sstudy %r in %s: %d of %d trials finished, %d to run (%d at a time%s)",
-                 "joining " if role == "worker" else "", study_name, _redact(storage_spec.url),
+                 "joining " if role == "worker" else "", study_name, redact_url(storage_spec.url),
                  budget.finished, n_trials, n_trials - budget.finished, n_jobs,
                  " here" if role == "worker" else "")
         if budget.done:
@@ -257,7 +280,7 @@ class OptunaSweep:
             return self._run(plan, study, n_workers, tracker=None)
         result = self._run_tracked(plan, study, n_workers, tracking_uri, space, direction,
                                    storage_spec)
-        if register_as is not None and result.status == "FINISHED":
+        if register_as is not None:  # (a sweep that did not finish has left already)
             result.registered = self._register(tracking_uri, register_as, result.best,
                                                study_name, objective=objective,
                                                direction=direction)
@@ -265,29 +288,14 @@ class OptunaSweep:
 
     def _run_tracked(self, plan: WorkerPlan, study: optuna.Study, n_workers: int, uri: str,
                      space: SearchSpace, direction: str, storage: StorageSpec) -> SweepResult:
-
-        # With a core to spare, one process draws the trials' pictures while the next trials
-        # train (sweeps/reporting/_drawer.py); started first, it imports while the sweep sets up.
-        drawer = (PictureDrawer(uri) if n_workers == 1 and self._launcher is None
-                  and run_context.available_cores() > 1 else None)
-        try:
-            return self._run_tracked_with(plan, study, n_workers, uri, space, direction,
-                                          storage, drawer)
-        finally:
-            if drawer is not None:
-                drawer.finish()
-
-    def _run_tracked_with(self, plan: WorkerPlan, study: optuna.Study, n_workers: int, uri: str,
-                          space: SearchSpace, direction: str, storage: StorageSpec,
-                          drawer: PictureDrawer | None) -> SweepResult:
-        from trainer.tracking import RunTracker
+        from runkit.mlflow import RunTracker
 
         # the store and experiment exist before any worker starts
         experiment_id, stale_after = self._end_dead_runs(uri, study, storage)
         tracker = RunTracker.start(
             uri, experiment_id, run_name=plan.study_name,
             tags={STUDY_TAG: plan.study_name, ROLE_TAG: "parent",
-                  STORAGE_TAG: _redact(storage.url), DIRECTION_TAG: direction},
+                  STORAGE_TAG: redact_url(storage.url), DIRECTION_TAG: direction},
         )
         with tracker:
             tracker.log_params({
@@ -301,19 +309,20 @@ class OptunaSweep:
             target = TrackingTarget(uri, experiment_id, tracker.run_id)
             plan = replace(plan, tracking=target)
             study.set_user_attr(PARENT_RUN_ATTR, tracker.run_id)  # joining workers use it
-            result = self._run(plan, study, n_workers, tracker=tracker, drawer=drawer)
+            result = self._run(plan, study, n_workers, tracker=tracker)
             kill_orphan_trial_runs(uri, experiment_id, study)
             kill_stale_parents(uri, experiment_id, plan.study_name, stale_after,
                                now=database_time(study), keep=tracker.run_id)
             result.parent_run_id = tracker.run_id
             if result.status != "FINISHED":
-                tracker.end(result.status, failure_reason=self._status_reason(result))
+                # the line the sweep printed, which says what happened
+                tracker.end(result.status, failure_reason=result.reason or result.status)
         if result.status == "FAILED":
             raise SystemExit(1)
         return result
 
     def _run(self, plan: WorkerPlan, study: optuna.Study, n_workers: int, *,
-             tracker: Any, drawer: PictureDrawer | None = None) -> SweepResult:
+             tracker: Any) -> SweepResult:
         startup_gc.resume()  # the stores are open: collect from the first trial on
         job = HydraJob(self.task_function, self.hydra_context, self.config)
         monitor = (SweepMonitor(tracker, study, plan.n_trials, fallback=plan.space.overrides,
@@ -322,30 +331,33 @@ class OptunaSweep:
         status, crashed = "FINISHED", False
         pids = [os.getpid()]  # slot 0 runs here
         reports: list[WorkerReport] = []
+        launch: LaunchResult | None = None
+        first_new = len(study.get_trials(deepcopy=False))  # the first trial this sweep asks
         with monitor:
             try:
                 if self._launcher is not None:
-                    trial_log = (contextlib.nullcontext() if shares_the_console(self._launcher)
+                    trial_log = (contextlib.nullcontext()
+                                 if shares_the_console(self._launcher, self.config)
                                  else FinishedTrialLog(study, interval=MONITOR_INTERVAL))
                     with trial_log:
-                        reports += launch_workers(plan, job, n_workers,
-                                                  hydra_context=self.hydra_context,
-                                                  config=self.config)
+                        launch = launch_workers(plan, job, n_workers,
+                                                hydra_context=self.hydra_context,
+                                                config=self._shown_config)
+                        reports += launch.reports
                         # The launcher's word on its jobs is not trusted: the study's is.
-                        crashed = not await_trials_elsewhere(study, plan).done
+                        crashed = not await_trials_elsewhere(study, plan, launch,
+                                                             first_new=first_new).done
                 elif n_workers == 1:
-                    reports.append(run_local_worker(plan, job, draw=None if drawer is None
-                                                    else drawer.draw))
+                    reports.append(run_local_worker(plan, job, storage=self._storage))
                 else:
-                    crashed = run_processes(plan, job, n_workers, pids, reports)
+                    crashed = run_processes(plan, job, n_workers, pids, reports,
+                                            storage=self._storage)
             except KeyboardInterrupt:
                 status = "KILLED"
                 # Each worker queues its interrupted trial again; one that could not (killed
                 # after the grace period, a storage error) is covered here.
                 host = socket.gethostname()
                 requeue_interrupted(study, plan.storage.max_retry, {f"{host}:{p}" for p in pids})
-        if drawer is not None:
-            drawer.finish()  # every trial's picture is logged before the sweep reports
         trials = study.get_trials(deepcopy=False)
         budget = count_trials(trials, plan.n_trials)
         best = best_trial(study, plan.space.overrides)
@@ -359,8 +371,13 @@ class OptunaSweep:
         if tracker is not None:
             result.artifacts = log_study_artifacts(tracker, study, best, summary=summary,
                                                    metric=plan.objective or "objective")
+        launched = None if launch is None else launched_workers_failure(
+            launch, finished=budget.finished, n_trials=plan.n_trials,
+            started=any(t.number >= first_new for t in trials),
+            logs=f"their logs under {self.config.hydra.sweep.dir}")
         result.status, message = _verdict(status, budget, plan, crashed, best is not None,
-                                          fail_reasons(trials), launched=self._launcher)
+                                          fail_reasons(trials), launched=launched)
+        result.reason = message.removeprefix("error: ") if message else None
         if message:
             print(message, file=sys.stderr, flush=True)
         self._print_best(best, plan.study_name)
@@ -378,10 +395,10 @@ class OptunaSweep:
         of their own: their trial runs are children of the study's parent run when a
         controller recorded one."""
         if uri is not None:
-            from trainer.tracking import get_or_create_experiment, prepare_store
+            from runkit.mlflow import get_or_create_experiment, prepare_store
 
             prepare_store(uri)
-            experiment_id = get_or_create_experiment(uri, str(self.config.mlflow.experiment))
+            experiment_id = get_or_create_experiment(uri, self.experiment)
             parent = study.user_attrs.get(PARENT_RUN_ATTR)
             plan = replace(plan, tracking=TrackingTarget(uri, experiment_id, parent))
         return self._run(plan, study, n_workers, tracker=None)
@@ -393,10 +410,11 @@ class OptunaSweep:
         """Open the store and the experiment (ending the runs dead processes left RUNNING), end
         this study's parent runs whose sweep stopped and its trial runs whose trial ended;
         returns the experiment id and how old a parent's heartbeat must be to count as dead."""
-        from trainer.tracking.store import created_here
-        from trainer.tracking.store_checks import open_experiment
+        from runkit.mlflow.store import created_here
+        from runkit.mlflow.store_checks import open_experiment
 
-        experiment_id = open_experiment(uri, self.config.mlflow.experiment)
+        experiment_id = open_experiment(uri, self.experiment, key=self._tracking_key,
+                                        experiment_key=f"{KEY}.mlflow.experiment")
         # A parent's heartbeat is refreshed every MONITOR_INTERVAL seconds while its sweep lives.
         stale_after = max(3 * MONITOR_INTERVAL, storage.grace_period or 0)
         if not created_here(uri):  # a store created just now holds no earlier sweep's runs
@@ -405,38 +423,24 @@ class OptunaSweep:
             kill_orphan_trial_runs(uri, experiment_id, study)
         return experiment_id, stale_after
 
-    @staticmethod
-    def _direction(direction: str, objective: str | None) -> str:
-        if direction == "auto":
-            if objective is None:
-                raise ConfigError(f"{KEY}.direction", "minimize or maximize (the app has no "
-                                  "`objective` to follow)", direction)
-            from trainer.core.callbacks import metric_mode
-
-            return "minimize" if metric_mode(str(objective)) == "min" else "maximize"
-        return direction
-
-    def _tracking_uri(self, start_dir: Path) -> str | None:
-        mlflow_cfg = self.config.get("mlflow")
-        if mlflow_cfg is None or "tracking_uri" not in mlflow_cfg:  # an app without tracking
+    def _tracking_uri(self, settings: SweeperSettings, start_dir: Path) -> str | None:
+        """The store of the sweep's runs, absolute (None: ``mlflow: null``, no tracking):
+        ``mlflow.tracking_uri``, else MLflow's own ``MLFLOW_TRACKING_URI``, else the local store
+        ``sqlite:///mlruns/mlflow.db`` in the start directory."""
+        tracking = settings.tracking
+        if tracking is None:
             return None
-        from trainer.tracking import resolve_tracking_uri
-        from trainer.tracking.store_checks import check_tracking_uri
+        self._tracking_key = tracking.source
+        uri = tracking.tracking_uri or os.environ.get("MLFLOW_TRACKING_URI") or DEFAULT_TRACKING
+        from runkit.mlflow.store_checks import check_tracking_uri
 
-        return resolve_tracking_uri(check_tracking_uri(mlflow_cfg.tracking_uri), start_dir)
+        return anchored_sqlite_url(check_tracking_uri(uri, tracking.source), start_dir)
 
-    def _registered_model_name(self, name: str | None, tracking_uri: str | None) -> str | None:
-        """``register_model`` checked against what registering needs (tracking, models)."""
-        if name is None:
-            return None
-        if tracking_uri is None:
-            raise ConfigError("mlflow.tracking_uri", "a tracking URI when "
-                              f"{KEY}.register_model is set", None)
-        log_model = self.config.get("mlflow", {}).get("log_model", True)
-        if not log_model:
-            raise ConfigError("mlflow.log_model", f"true when {KEY}.register_model is set "
-                              "(the best trial's model is registered)", log_model)
-        return name
+    def _experiment(self, settings: SweeperSettings) -> str:
+        """The MLflow experiment of the sweep's runs: ``mlflow.experiment``, else the app's
+        name (``hydra.job.name``)."""
+        named = settings.tracking.experiment if settings.tracking else None
+        return named or str(self.config.hydra.job.name)
 
     @staticmethod
     def _register(uri: str, name: str, best: BestTrial | None, study_name: str, *,
@@ -448,7 +452,7 @@ class OptunaSweep:
             return None
         from mlflow.exceptions import MlflowException
 
-        from trainer.tracking import get_client
+        from runkit.mlflow import get_client
 
         try:
             registered = register_best_model(get_client(uri), name, run_id=best.run_id,
@@ -458,7 +462,7 @@ class OptunaSweep:
                                              direction=direction)
         except MlflowException as error:
             first_line = str(error.message).strip().splitlines()[0]
-            raise TrainerError(f"{KEY}.register_model: could not register the best trial's "
+            raise UserError(f"{KEY}.register_model: could not register the best trial's "
                                f"model as {name!r}: {first_line}") from None
         if registered is not None:
             verb = "registered" if registered.new else "already registered"
@@ -473,33 +477,25 @@ class OptunaSweep:
                          registered.champion)
         return registered
 
-    def _default_study_name(self, space: SearchSpace, direction: str,
-                            objective: str | None) -> str:
-        """``<sweep or app name>-<hash>``: the same command resumes its study; a changed search
-        space, fixed override or objective starts a new one."""
-        from omegaconf import OmegaConf
-
-        choices = OmegaConf.select(self.config, "hydra.runtime.choices", default={}) or {}
-        base = (choices.get("sweep") or OmegaConf.select(self.config, "mlflow.experiment")
-                or str(self.config.hydra.job.name))
+    def _study_name(self, name: str | None, space: SearchSpace, direction: str,
+                    objective: str | None) -> str:
+        """``study_name`` with ``{hash}`` replaced by the hash of the search space, the fixed
+        overrides, the objective and the direction (the same command resumes its study, a
+        changed one starts a new one); null is ``<app name>-{hash}``."""
+        name = name or f"{self.config.hydra.job.name}-{{hash}}"
+        if "{hash}" not in name:
+            return name
         extra = SearchSpace(space.params, (*space.fixed, f"objective={objective}",
                                            f"direction={direction}"))
-        return f"{base}-{extra.signature()}"
+        return name.replace("{hash}", extra.signature())
 
     @staticmethod
     def _summary(plan: WorkerPlan, budget: Budget) -> list[str]:
         return [
-            f"study: {plan.study_name}  ({_redact(plan.storage.url)})",
+            f"study: {plan.study_name}  ({redact_url(plan.storage.url)})",
             f"objective: {plan.objective}  trials: {budget.complete} complete, "
             f"{budget.pruned} pruned, {budget.failed} failed of n_trials={plan.n_trials}",
         ]
-
-    @staticmethod
-    def _status_reason(result: SweepResult) -> str:
-        if result.status == "KILLED":
-            return "interrupted (Ctrl-C or SIGTERM)"
-        return (f"{result.budget.failed} of {result.budget.finished} finished trials failed, or "
-                "a worker stopped unexpectedly")
 
     @staticmethod
     def _print_best(best: BestTrial | None, study_name: str) -> None:
@@ -509,41 +505,10 @@ class OptunaSweep:
                  study_name, best.number, best.value, best.command)
 
 
-def _sqlite_file(url: str) -> Path | None:
-    """The database file of a file-backed SQLite URL, else None (in memory, other backends)."""
-    if not url.startswith("sqlite:///"):
-        return None
-    path = url.removeprefix("sqlite:///").partition("?")[0]
-    return Path(path) if path and path != ":memory:" else None
-
-
-def _check_sqlite_storage(url: str) -> None:
-    """A SQLite study file that is damaged, not SQLite, or sits in a "directory" that is a
-    file: one line naming ``hydra.sweeper.storage``, before Optuna answers with a traceback."""
-    db = _sqlite_file(url)
-    if db is None:
-        return
-    from trainer.tracking.store_checks import sqlite_file_problem
-
-    for parent in db.parents:
-        if parent.exists():
-            if not parent.is_dir():
-                raise ConfigError(f"{KEY}.storage", f"a SQLite file in a directory ({parent} is "
-                                  "a file)", _redact(url))
-            break
-    problem = None
-    if db.is_dir():
-        problem = f"{db} is a directory"
-    elif db.exists():
-        problem = sqlite_file_problem(db)
-    if problem is not None:
-        raise ConfigError(f"{KEY}.storage", f"an Optuna SQLite database ({problem}; move it "
-                          "away to start the study afresh)", _redact(url))
-
-
 def _verdict(status: str, budget: Budget, plan: WorkerPlan, crashed: bool, has_best: bool,
              reasons: Sequence[str], *, launched: str | None = None) -> tuple[str, str | None]:
-    """The sweep's final status and the one line that explains it (None when all is well)."""
+    """The sweep's final status and the one line that explains it (None when all is well);
+    ``launched`` is the line for launched workers that stopped short of the study."""
     last = reasons[0] if reasons else "see the log above"
     if status == "KILLED":
         return status, (f"interrupted: {budget.finished} of {plan.n_trials} trials finished; "
@@ -553,9 +518,7 @@ def _verdict(status: str, budget: Budget, plan: WorkerPlan, crashed: bool, has_b
                           f"trials failed (more than max_failure_rate={plan.max_failure_rate}); "
                           f"last: {last}")
     if crashed and launched is not None:
-        return "FAILED", (f"error: the launched workers stopped with {budget.finished} of "
-                          f"{plan.n_trials} trials finished (see their logs under "
-                          "hydra.sweep.dir); run the same command again to resume")
+        return "FAILED", launched
     if crashed and budget.done:  # the others ran its lost trial again: nothing is missing
         return status, ("a sweep worker stopped unexpectedly (see above); the other workers "
                         f"finished the study: it has its {plan.n_trials} trials")

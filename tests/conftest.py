@@ -1,10 +1,11 @@
-"""Shared fixtures: composed configs and one MLflow store per test session (opening a store
-costs about a second, so tests share it)."""
+"""Shared fixtures: composed configs, one MLflow store per test session (opening a store costs
+about a second, so tests share it), the runs a test starts."""
 
 from __future__ import annotations
 
 from collections.abc import Callable
 from pathlib import Path
+from typing import Any
 
 import pytest
 from hydra import compose, initialize_config_dir
@@ -33,3 +34,36 @@ def make_config(store_uri: str) -> Callable[..., DictConfig]:
 
     return make
 
+
+@pytest.fixture
+def started_runs(monkeypatch: pytest.MonkeyPatch) -> list[str]:
+    """The ids of the MLflow runs this process starts during the test, in order."""
+    from runkit.mlflow.run import RunTracker
+
+    started: list[str] = []
+    real = RunTracker.start
+
+    def start(*args: object, **kwargs: object) -> RunTracker:
+        tracker = real(*args, **kwargs)  # type: ignore[arg-type]
+        started.append(tracker.run_id)
+        return tracker
+
+    monkeypatch.setattr(RunTracker, "start", start)
+    return started
+
+
+@pytest.fixture
+def run_and_capture(started_runs: list[str]
+                    ) -> Callable[[Any], tuple[float | None, str, BaseException | None]]:
+    """Runs a config; returns (objective, MLflow run id, error raised)."""
+
+    from runkit.errors import UserError
+    from trainer.app import run
+
+    def run_and_capture(cfg: Any) -> tuple[float | None, str, BaseException | None]:
+        try:
+            return run(cfg), started_runs[-1], None
+        except (UserError, ValueError) as error:
+            return None, started_runs[-1], error
+
+    return run_and_capture

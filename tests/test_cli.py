@@ -240,6 +240,9 @@ def test_a_full_disk_mid_run_is_one_line_and_no_run_stays_running(tmp_path):
         ("epoch=5", "epoch: no such key in the config; did you mean epochs=5? "
                     "(+epoch=5 would add it as a new key)"),
         ("optimizer.lrr=0.1", "did you mean optimizer.lr=0.1?"),
+        ("optimizer.momentum=-0.1", "optimizer.momentum: no such key in the optimizer chosen; "
+                                    "it belongs to optimizer=momentum (optimizer=momentum "
+                                    "optimizer.momentum=-0.1)"),
         ("early_stoping.patience=3", "did you mean early_stopping.patience=3?"),
         ("colour=red", "Could not override 'colour'"),  # nothing close: Hydra's own words
         ("optimizer=adamw", "Available options in 'optimizer': adam, momentum, rmsprop, sgd"),
@@ -251,6 +254,25 @@ def test_hydra_errors_are_one_line(tmp_path, override, expected):
     assert done.returncode == 1
     [line] = done.stderr.strip().splitlines()
     assert line.startswith("error: ") and expected in line
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize(("override", "line"), [
+    ("epochs=${nope}", "error: epochs: expected an interpolation that resolves (the config has "
+                       "no key 'nope'), got '${nope}'"),
+    ("epochs=${oc.env:TRAINER_TEST_UNSET}",
+     "error: epochs: expected an interpolation that resolves (the environment variable "
+     "TRAINER_TEST_UNSET is not set; ${oc.env:TRAINER_TEST_UNSET,DEFAULT} gives a default), "
+     "got '${oc.env:TRAINER_TEST_UNSET}'"),
+    ("hydra.run.dir=${nope}", "error: hydra.run.dir: expected an interpolation that resolves "
+                              "(the config has no key 'nope'), got '${nope}'"),
+])
+def test_an_interpolation_that_does_not_resolve_is_one_line_naming_its_key(tmp_path, override,
+                                                                             line):
+    # not OmegaConf's "Interpolation key 'nope' not found", nor Hydra's "Error executing job"
+    done = trainer(tmp_path, override)
+    assert done.returncode == 1
+    assert done.stderr.strip().splitlines() == [line]
 
 
 def test_one_line_joins_hydra_messages():

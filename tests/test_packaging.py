@@ -16,7 +16,7 @@ import pytest
 import trainer
 
 ROOT = Path(__file__).resolve().parents[1]
-SOURCES = ("pyproject.toml", "README.md", "conf", "trainer", "sweeps", "hydra_plugins")
+SOURCES = ("pyproject.toml", "README.md", "conf", "runkit", "trainer", "sweeps", "hydra_plugins")
 
 
 def _pyproject() -> dict:
@@ -27,7 +27,7 @@ def _source_packages() -> set[str]:
     """Dotted names of the packages under the import roots (hydra_plugins is a namespace
     package, listed so that Hydra finds the sweeper in an editable install too)."""
     found = {"hydra_plugins"}
-    for root in ("trainer", "sweeps", "hydra_plugins"):
+    for root in ("runkit", "trainer", "sweeps", "hydra_plugins"):
         for init in (ROOT / root).rglob("__init__.py"):
             if "__pycache__" not in init.parts:
                 found.add(".".join(init.parent.relative_to(ROOT).parts))
@@ -45,7 +45,7 @@ def test_pyproject_lists_every_package_and_maps_the_configs() -> None:
 
 def test_distribution_name_is_not_an_import_name_and_has_the_console_command() -> None:
     project = _pyproject()["project"]
-    assert project["name"] not in {"trainer", "sweeps"}  # both taken on PyPI
+    assert project["name"] not in {"runkit", "trainer", "sweeps"}  # all taken on PyPI
     assert project["scripts"] == {"trainer": "trainer.__main__:cli"}
 
 

@@ -3,20 +3,30 @@
 import gc
 import os
 import sys
+import warnings
 
 import hydra
 from hydra.errors import HydraException
 from omegaconf import DictConfig
 from omegaconf.errors import OmegaConfBaseException
 
-from trainer import CONFIG_DIR, cpu_load, startup_gc
-from trainer.errors import TrainerError
-from trainer.interrupts import (
+import trainer.hydra_resolvers  # noqa: F401  (${trainer.direction:...} in the configs)
+from runkit import cpu_load, startup_gc
+from runkit.signals import (
     exit_code,
     ignore_further_interrupts,
     interrupt_name,
+    redeliver_swallowed_interrupts,
     sigterm_as_interrupt,
 )
+from trainer import CONFIG_DIR
+from trainer.errors import UserError
+
+# The trainer's conf/hydra/sweeper/optuna.yaml extends the sweeper plugin's config of the same
+# name (its defaults list names it: the file works with or without Hydra's deprecated matching
+# of a file to a ConfigStore schema of the same name, which only warns here).
+warnings.filterwarnings("ignore", message=r"\s*'hydra/sweeper/optuna' is validated against "
+                        "ConfigStore schema", category=UserWarning)
 
 
 @hydra.main(version_base="1.3", config_path=str(CONFIG_DIR), config_name="config")
@@ -50,9 +60,10 @@ def one_line(message: str) -> str:
 def cli() -> None:
     """Run the Hydra app; an input error ends with one line on stderr and exit code 1."""
     cpu_load.mark_command_start()  # BLAS threads follow the cores others leave free meanwhile
-    startup_gc.pause()  # until training starts: 0.8 s of a sweep's start-up (trainer/startup_gc.py)
+    startup_gc.pause()  # until training starts: 0.8 s of a sweep's start-up (runkit/startup_gc.py)
     # Hydra prints exceptions with a stack trace; raising them here lets us print one line.
     os.environ.setdefault("HYDRA_FULL_ERROR", "1")
+    redeliver_swallowed_interrupts()  # Ctrl-C inside a GC callback: not printed, not lost
     try:
         with sigterm_as_interrupt():  # SIGTERM and SIGHUP stop a command as Ctrl-C does
             main()
@@ -62,10 +73,16 @@ def cli() -> None:
         print(f"interrupted ({interrupt_name(interrupt)})" + (f": {kept}" if kept else ""),
               file=sys.stderr, flush=True)
         raise SystemExit(exit_code(interrupt)) from None
-    except TrainerError as error:  # raised from a job of a --multirun grid
+    except UserError as error:  # raised from a job of a --multirun grid
         print(f"error: {error}", file=sys.stderr)
         raise SystemExit(1) from None
     except (HydraException, OmegaConfBaseException) as error:
+        from trainer.interpolations import interpolation_error
+
+        unresolved = interpolation_error(error, overrides=sys.argv[1:])
+        if unresolved is not None:  # `hydra.run.dir=${nope}`: the key, not only Hydra's words
+            print(f"error: {unresolved}", file=sys.stderr)
+            raise SystemExit(1) from None
         message = str(error)
         if isinstance(error.__cause__, OmegaConfBaseException):  # e.g. "Key 'x' is not in struct"
             message = f"{message}\n{str(error.__cause__).splitlines()[0]}"

@@ -12,38 +12,36 @@ from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
 
+from mlflow.environment_variables import MLFLOW_RUN_ID, MLFLOW_TRACKING_URI
 from omegaconf import DictConfig, OmegaConf
 
-from trainer import cpu_load, run_context, startup_gc
-from trainer.config import build_optimizer, check_config, check_metric_names, check_mlflow
-from trainer.core.callbacks import Callback, ProgressReporter
-from trainer.core.fit import FitLoop, FitResult
-from trainer.core.losses import task_loss
-from trainer.data import Dataset, load_dataset
-from trainer.errors import ConfigError, TrainerError
-from trainer.interrupts import (
+import sweeps
+from runkit import cpu_load, startup_gc
+from runkit.mlflow import RunTracker, flatten_config, resolve_tracking_uri
+from runkit.mlflow.disk_full import NoSpaceError, no_space_error, what_was_kept
+from runkit.mlflow.store_checks import check_tracking_uri, open_experiment
+from runkit.process import thread_budget
+from runkit.signals import (
     exit_code,
     ignore_further_interrupts,
     interrupt_name,
     sigterm_as_interrupt,
 )
-from trainer.memory import check_fits_in_memory
-from trainer.tracking import RunTracker, flatten_config, resolve_tracking_uri
-from trainer.tracking.disk_full import NoSpaceError, no_space_error, what_was_kept
+from trainer.config import build_optimizer, check_config, check_metric_names, check_mlflow
+from trainer.core.callbacks import Callback, ProgressReporter
+from trainer.core.fit import FitLoop, FitResult
+from trainer.core.losses import task_loss
+from trainer.data import Dataset, load_dataset
+from trainer.errors import ConfigError, DataError, UserError
+from trainer.interpolations import resolve_config
+from trainer.memory import check_fits_in_memory, memory_error
+from trainer.pruning import TrialReporter
+from trainer.tracking.datasets import log_datasets
+from trainer.tracking.drawer import drawer_for
 from trainer.tracking.links import run_link
-from trainer.tracking.model import model_name
-from trainer.tracking.store_checks import check_tracking_uri, open_experiment
+from trainer.tracking.model import log_trained_model, model_name
 from trainer.tracking.system_metrics import system_metrics
-from trainer.tracking.tags import (
-    DATASET_TAG,
-    LOSS_TAG,
-    RUN_NAME_TAG,
-    STOP_REASON_TAG,
-    STUDY_TAG,
-    TASK_TAG,
-    TRIAL_NUMBER_TAG,
-    TRIAL_STATE_TAG,
-)
+from trainer.tracking.tags import DATASET_TAG, LOSS_TAG, STOP_REASON_TAG, TASK_TAG
 from trainer.training import (
     Hyperparameters,
     SeedStreams,
@@ -72,43 +70,51 @@ def start_dir() -> Path:
 
 
 def run(cfg: DictConfig | Mapping[str, Any]) -> float:
-    """Train, evaluate and track one run; return the objective at the kept epoch."""
+    """Train, evaluate and track one run; return the objective at the kept epoch.
+
+    The run is a new MLflow run, or the one MLflow's ``MLFLOW_RUN_ID`` hands over (a sweep's run
+    of the trial this run is), which its owner ends.
+
+    Raises:
+        optuna.TrialPruned: a sweep's pruner stopped the run (it ended as any run does).
+    """
     # other work's use of the cores, from the command's start (or this run's) to training
     started = cpu_load.command_start or cpu_load.cpu_times()
-    context = run_context.current()
     config = cfg if isinstance(cfg, DictConfig) else OmegaConf.create(dict(cfg))
-    plain: dict[str, Any] = OmegaConf.to_container(config, resolve=True)  # type: ignore[assignment]
+    plain = resolve_config(config)  # an interpolation that does not resolve: one line
     base = start_dir()
 
     check_mlflow(plain)  # the rest is checked inside the run, which then ends FAILED
-    uri = context.tracking_uri or resolve_tracking_uri(
-        check_tracking_uri(plain["mlflow"]["tracking_uri"]), base)
-    experiment_id = context.experiment_id
-    if experiment_id is None:
-        experiment_id = open_experiment(uri, plain["mlflow"]["experiment"])
-    tracker = RunTracker.start(
-        uri,
-        experiment_id,
-        run_name=plain["mlflow"].get("run_name") or default_run_name(plain, context.tags),
-        tags={DATASET_TAG: str(plain["data"]["name"]), **context.tags},
-        parent_run_id=context.parent_run_id,
-    )
+    uri = resolve_tracking_uri(check_tracking_uri(plain["mlflow"]["tracking_uri"]), base)
+    handed_over = MLFLOW_RUN_ID.get()
+    if handed_over:  # a run someone else started and ends, e.g. a sweep's trial run
+        uri = MLFLOW_TRACKING_URI.get() or uri
+        tracker = RunTracker.borrow(uri, handed_over)
+        tracker.set_tags({DATASET_TAG: str(plain["data"]["name"])})
+    else:
+        tracker = RunTracker.start(
+            uri,
+            open_experiment(uri, plain["mlflow"]["experiment"]),
+            run_name=plain["mlflow"].get("run_name") or default_run_name(plain),
+            tags={DATASET_TAG: str(plain["data"]["name"])},
+        )
+    # A run this process's sweep started is written with the trial's state as the sweep ends
+    # it (one write instead of two)
+    write_here = not (handed_over and tracker.owned)
     try:
-        with tracker, sigterm_as_interrupt():
-            if context.on_run_started is not None:
-                context.on_run_started(tracker.run_id)
+        with tracker.writing() if handed_over else tracker, sigterm_as_interrupt():
             try:
                 tracker.log_params(flatten_config(plain))
                 tracker.log_text(OmegaConf.to_yaml(config, resolve=True), "config.yaml")
                 startup_gc.resume()  # the imports and the store are done: collect from here on
                 with system_metrics(tracker, uri, enabled=plain["mlflow"]["system_metrics"]):
-                    objective = _train(plain, tracker, base, context, uri, started)
+                    objective, pruned = _train(plain, tracker, base, uri, write_here, started)
             except Exception as error:
-                if TRIAL_NUMBER_TAG in context.tags:
-                    tracker.set_tags({TRIAL_STATE_TAG: "FAIL"})
                 full = no_space_error(error, uri)
                 if full is not None:  # one line saying where, as the run's reason too
                     raise full from error
+                if isinstance(error, MemoryError):  # the network's: its arrays, its training
+                    raise memory_error(error, plain["model"]["hidden"]) from error
                 raise
     except KeyboardInterrupt as interrupt:
         interrupt.kept = what_was_kept(tracker)  # type: ignore[attr-defined]
@@ -119,15 +125,14 @@ def run(cfg: DictConfig | Mapping[str, Any]) -> float:
         full = no_space_error(tracker.end_error, uri)
         if full is not None:
             raise NoSpaceError(f"{full}; {what_was_kept(tracker)}")
+    if pruned is not None:  # the run is complete; the sweep records its trial PRUNED
+        raise pruned
     return objective
 
 
-def default_run_name(plain: Mapping[str, Any], tags: Mapping[str, str]) -> str:
-    """A sweep trial's run is named by its number, then its study (``trial-3-digits-8d6cdc7e``:
-    what tells trials apart comes first, as the runs table cuts long names); any other run
-    after its data and model (``digits-mlp-64x32``)."""
-    if STUDY_TAG in tags and TRIAL_NUMBER_TAG in tags:
-        return trial_run_name(tags[TRIAL_NUMBER_TAG], tags[STUDY_TAG])
+def default_run_name(plain: Mapping[str, Any]) -> str:
+    """A run is named after its data and model (``digits-mlp-64x32``; a sweep names its trials'
+    runs itself)."""
     data = plain["data"]
     name = str(data["name"])
     if data.get("path"):  # csv, npz: the file's name says more than the loader's
@@ -136,14 +141,6 @@ def default_run_name(plain: Mapping[str, Any], tags: Mapping[str, str]) -> str:
     if isinstance(hidden, list):
         hidden = "x".join(str(width) for width in hidden) or "linear"
     return f"{name}-mlp-{hidden}"
-
-
-def trial_run_name(number: str, study: str, *, pruned_at: int | None = None) -> str:
-    """``trial-3-digits-8d6cdc7e``; a pruned trial says so before its study
-    (``trial-7 (pruned at epoch 3) digits-8d6cdc7e``)."""
-    if pruned_at is None:
-        return f"trial-{number}-{study}"
-    return f"trial-{number} (pruned at epoch {pruned_at}) {study}"
 
 
 def run_cli(cfg: DictConfig) -> float:
@@ -157,7 +154,7 @@ def run_cli(cfg: DictConfig) -> float:
     multirun = HydraConfig.initialized() and HydraConfig.get().mode == RunMode.MULTIRUN
     try:
         return run(cfg)
-    except TrainerError as error:
+    except UserError as error:
         if multirun:
             raise
         print(f"error: {error}", file=sys.stderr)
@@ -186,32 +183,44 @@ def _train(
     plain: dict[str, Any],
     tracker: RunTracker,
     base: Path,
-    context: run_context.RunContext,
     uri: str,
+    write_here: bool,
     started: cpu_load.CpuTimes | None,
-) -> float:
+) -> tuple[float, BaseException | None]:
+    """Train, evaluate and log; returns the objective at the kept epoch, and the
+    ``optuna.TrialPruned`` to raise when the sweep pruned the run (None otherwise)."""
     check_config(plain)
     hp = Hyperparameters.from_config(plain)
     streams = SeedStreams.of(plain["seed"])
 
-    data = load_dataset(plain["data"], seed=streams.split, dtype=hp.dtype, base_dir=base)
+    try:
+        data = load_dataset(plain["data"], seed=streams.split, dtype=hp.dtype, base_dir=base)
+    except MemoryError as error:  # later ones are the network's (run() says so)
+        raise DataError(f"data: expected a data set that fits in memory, got "
+                        f"{plain['data'].get('path') or plain['data']['name']!r} (loading it "
+                        f"ran out of memory: {str(error).strip() or 'MemoryError'})") from None
     check_metric_names(plain, data.task)
     loss_name = _choose_loss(plain["loss"], data)
     tracker.set_tags({TASK_TAG: data.task, LOSS_TAG: loss_name})
-    tracker.log_datasets(data)  # the train, validation and test parts, as the run's inputs
+    # the train, validation and test parts, as the run's inputs
+    tracker.datasets = log_datasets(tracker.client, tracker.run_id, data)
 
     check_fits_in_memory([data.n_features, *hp.hidden, data.n_outputs],
                          batch_size=min(hp.batch_size, len(data.X_train)), dtype=hp.dtype,
                          optimizer=str(plain["optimizer"].get("name")),
                          hidden=plain["model"]["hidden"])
+    in_sweep = sweeps.current_trial() is not None
+    # started now, the helper that draws a sweep's pictures imports while this trial trains
+    drawer = drawer_for(uri) if in_sweep else None
     progress_style = plain["progress"]
-    if progress_style == "auto" and context.parent_run_id is not None:
+    if progress_style == "auto" and in_sweep:
         progress_style = "none"  # sweep workers share one terminal: the sweep reports instead
+    reporter = TrialReporter(plain["objective"]) if in_sweep else None
     training = build_training(
         hp, n_features=data.n_features, n_outputs=data.n_outputs, loss=loss_name,
         optimizer=build_optimizer(plain["optimizer"]), streams=streams,
         before=[EpochLogger(tracker)],
-        after=[*(factory() for factory in context.callbacks),
+        after=[*([reporter] if reporter is not None else []),
                ProgressReporter(hp.epochs, style=progress_style)],
     )
     loop, network = training.loop, training.network
@@ -223,10 +232,10 @@ def _train(
         data.encode_targets(data.y_val),
         y_train_labels=data.y_train if classification else None,
         y_val_labels=data.y_val if classification else None,
-        # a sweep's trial: its share of the cores (the sweep splits them between its workers);
-        # any other run: the cores other work left free since the command started
-        available_threads=context.blas_threads
-        or cpu_load.idle_cores(started, cores=run_context.available_cores()),
+        # a sweep's trial: its share of the cores (the sweep splits them between its workers,
+        # OMP_NUM_THREADS); any other run: the cores other work left free since it started
+        available_threads=thread_budget() if in_sweep
+        else cpu_load.idle_cores(started, cores=thread_budget()),
     )
 
     kept = kept_epoch(result, hp)
@@ -252,8 +261,8 @@ def _train(
     # picture (~0.2 s) and storing its model would be most of a sweep's per-trial overhead.
     pruned = result.stop_reason == "pruned"
     title = f"{data.name} ({loss_name})"
-    if not pruned and context.learning_curves is not None:
-        context.learning_curves(tracker.run_id, result.history, title, result.best_epoch)
+    if not pruned and drawer is not None:
+        drawer.draw(tracker.run_id, result.history, title, result.best_epoch)
     elif not pruned:
         # matplotlib (0.4 s to import) only in the processes that draw
         from trainer.tracking.pictures import learning_curves_figure
@@ -264,7 +273,8 @@ def _train(
         )
     model_id = None
     if plain["mlflow"]["log_model"] and not pruned:
-        model_id = tracker.log_model(
+        model_id = log_trained_model(
+            tracker,
             name=model_name(tracker.run_name or data.name),
             step=kept,
             params=plain,
@@ -282,23 +292,14 @@ def _train(
         kept_logs = {k: v for k, v in result.history[kept - 1].items() if k != "epoch"}
         tracker.log_metrics(kept_logs, step=kept, model_id=model_id)
     tracker.log_metrics(end_metrics, model_id=model_id)
-    if TRIAL_NUMBER_TAG in context.tags:
-        state = "PRUNED" if pruned else "COMPLETE"
-        tracker.set_tags({TRIAL_STATE_TAG: state})
-        if pruned and plain["mlflow"].get("run_name") is None:  # seen in the runs table
-            tracker.set_tags({RUN_NAME_TAG: trial_run_name(
-                context.tags[TRIAL_NUMBER_TAG], context.tags.get(STUDY_TAG, ""),
-                pruned_at=result.stopped_epoch)})
-        elif pruned:
-            tracker.set_tags({RUN_NAME_TAG: f"{tracker.run_name or ''} "
-                                            f"(pruned at epoch {result.stopped_epoch})"})
     # The run's one write of its params, tags and metrics (a short run logs nothing before;
     # one log_batch instead of two saves 5 ms a run, 3-13 ms in a fresh process). Here, not
     # as the run ends, so that a failed write fails the run with its reason.
-    tracker.flush()
-    if context.parent_run_id is None:  # a sweep prints its own summary, not one per trial
+    if write_here:
+        tracker.flush()
+    if not in_sweep:  # a sweep prints its own summary, not one per trial
         _print_summary(result, test_metrics, kept, plain, tracker, uri)
-    return objective
+    return objective, reporter.pruned if reporter is not None else None
 
 
 def _choose_loss(requested: str | None, data: Dataset) -> str:

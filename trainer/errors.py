@@ -1,29 +1,15 @@
 """Errors a user can fix. Each message is one line naming the key or file, what was expected
 and what was received; the command line prints it without a traceback.
 
-The core's errors (``trainer.core.errors``) name a parameter; :class:`ConfigError` names the
-config key it came from.
+The core's errors (``trainer.core.errors``) name a parameter; :class:`ConfigError`
+(``runkit.errors``, shared with the sweeps) names the config key it came from. Every one of them
+is a ``runkit.errors.UserError``.
 """
 
 from __future__ import annotations
 
-from typing import Any
-
+from runkit.errors import ConfigError, UserError
 from trainer.core.errors import DataError, ParameterError, TrainerError, TrainingDiverged
 
-__all__ = ["ConfigError", "DataError", "ParameterError", "TrainerError", "TrainingDiverged"]
-
-
-class ConfigError(TrainerError):
-    """A configuration key holds a value outside what it accepts."""
-
-    def __init__(self, key: str, expected: str, received: Any) -> None:
-        self.key = key
-        self.expected = expected
-        self.received = received
-        super().__init__(f"{key}: expected {expected}, got {received!r}")
-
-    @classmethod
-    def unknown_key(cls, key: str, owner: str, valid: list[str], received: Any) -> ConfigError:
-        """A key the config node does not have (``+data.extra=1``)."""
-        return cls(key, f"no such key for {owner} (valid: {', '.join(valid)})", received)
+__all__ = ["ConfigError", "DataError", "ParameterError", "TrainerError", "TrainingDiverged",
+           "UserError"]

@@ -32,6 +32,7 @@ from sklearn.base import BaseEstimator, ClassifierMixin, RegressorMixin
 from sklearn.utils.multiclass import check_classification_targets
 from sklearn.utils.validation import check_is_fitted, validate_data
 
+from runkit.process import thread_budget
 from trainer import conf_files
 from trainer.config import METRICS
 from trainer.core.callbacks import Callback, EarlyStopping, ProgressReporter
@@ -54,7 +55,6 @@ from trainer.core.preprocessing import Preprocessor
 from trainer.data.loaders import plural
 from trainer.data.split import fit_scale, shuffle_split, stratified_split
 from trainer.data.targets import encode_targets
-from trainer.run_context import available_cores
 from trainer.training import (
     Hyperparameters,
     SeedStreams,
@@ -257,7 +257,7 @@ class _MLPBase(BaseEstimator):
         training = build_training(hp, n_features=X.shape[1], n_outputs=self._n_outputs,
                                   loss=loss, optimizer=optimizer, streams=streams, after=after)
         result = training.run(Xt, Y, Xv, Y_val, y_train_labels=labels, y_val_labels=labels_val,
-                              available_threads=available_cores())
+                              available_threads=thread_budget())
         self._finish(training, result, kept_epoch(result, hp))
         return self
 
@@ -291,7 +291,7 @@ class _MLPBase(BaseEstimator):
                        epochs=1, batch_size=hp.batch_size, rng=self._shuffle_rng)
         result = Training(self.network_, loop, hp).run(
             self._inputs(X), Y, None, None, y_train_labels=labels, y_val_labels=None,
-            available_threads=available_cores())
+            available_threads=thread_budget())
         epoch = len(self.history_) + 1
         self.history_.append({**result.history[0], "epoch": float(epoch)})
         self.n_iter_ = epoch

@@ -31,7 +31,7 @@ from typing import Any, Protocol
 
 from peer_records import TrialRecorder
 
-from trainer import cpu_load
+from runkit import cpu_load
 from trainer.config import build_optimizer
 from trainer.core.callbacks import Callback
 from trainer.core.fit import FitLoop
@@ -41,7 +41,7 @@ from trainer.data import load_dataset
 from trainer.training import Hyperparameters, SeedStreams, build_training, kept_epoch
 
 # This process's start, for its trials' thread count: as `python -m trainer` does, a trial
-# trains on the cores of its share that other work left free meanwhile (trainer/cpu_load.py)
+# trains on the cores of its share that other work left free meanwhile (runkit/cpu_load.py)
 STARTED = cpu_load.cpu_times()
 
 

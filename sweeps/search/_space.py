@@ -49,7 +49,7 @@ from optuna.distributions import (
 )
 from optuna.trial import BaseTrial
 
-from trainer.errors import ConfigError
+from runkit.errors import ConfigError
 
 __all__ = ["Condition", "Param", "SearchSpace", "format_value", "parse_search_space"]
 
@@ -133,10 +133,6 @@ class SearchSpace:
     def distributions(self) -> dict[str, BaseDistribution]:
         return {p.name: p.distribution for p in self.params}
 
-    @property
-    def is_conditional(self) -> bool:
-        return any(p.condition is not None for p in self.params)
-
     def suggest(self, trial: BaseTrial) -> dict[str, Any]:
         """Ask ``trial`` for every active parameter; returns ``{name: optuna value}``.
 
@@ -157,6 +153,14 @@ class SearchSpace:
         sampled = [by_name[name].override(value) for name, value in values.items()
                    if name in by_name]
         return [*self.fixed, *sampled]
+
+    def assignments(self, values: Mapping[str, Any]) -> dict[str, str]:
+        """``{key: value text}`` of one trial's sampled parameters, as its overrides write them
+        (``+``/``~`` prefixes dropped; logged as the trial's MLflow params)."""
+        by_name = {p.name: p for p in self.params}
+        pairs = (by_name[name].override(value).partition("=") for name, value in values.items()
+                 if name in by_name)
+        return {key.lstrip("+~"): text for key, _, text in pairs}
 
     def describe(self) -> dict[str, str]:
         """``{name: distribution text}`` (logged on the sweep's MLflow run)."""
@@ -302,15 +306,15 @@ def _value_text(value: Any) -> str:
     if isinstance(value, str):
         return value
     if isinstance(value, Sequence) or value is None or isinstance(value, bool | int | float):
-        return json.dumps(_plain(value))
+        return json.dumps(_json_ready(value))
     raise ConfigError(PARAMS_KEY, "sweep strings, numbers or lists", value)
 
 
-def _plain(value: Any) -> Any:
+def _json_ready(value: Any) -> Any:
     """OmegaConf ListConfig -> list (json cannot dump it)."""
     if isinstance(value, str) or not isinstance(value, Sequence):
         return value
-    return [_plain(v) for v in value]
+    return [_json_ready(v) for v in value]
 
 
 def _parse(parser: OverridesParser, line: str, key: str) -> Override:

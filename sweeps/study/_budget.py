@@ -25,6 +25,7 @@ __all__ = [
     "PARENT_RUN_ATTR",
     "PER_RUN_ATTRS",
     "RUN_ID_ATTR",
+    "SLURM_JOB_ATTR",
     "SURPLUS_ATTR",
     "WORKER_ATTR",
     "Budget",
@@ -38,10 +39,12 @@ FAIL_REASON_ATTR = "fail_reason"
 RUN_ID_ATTR = "mlflow_run_id"
 SURPLUS_ATTR = "sweep.surplus"
 WORKER_ATTR = "worker"  # host:pid of the worker process that ran the trial
+SLURM_JOB_ATTR = "slurm_job_id"  # that process's SLURM job (ARRAYJOB_TASK in an array)
 OVERRIDES_ATTR = "overrides"  # the trial's exact Hydra overrides
 PARENT_RUN_ATTR = "mlflow_parent_run_id"  # a study's attribute: its controller's MLflow run
 # Attributes of one run of a trial's parameters: a retried copy starts without them.
-PER_RUN_ATTRS = frozenset({FAIL_REASON_ATTR, RUN_ID_ATTR, WORKER_ATTR, OVERRIDES_ATTR})
+PER_RUN_ATTRS = frozenset({FAIL_REASON_ATTR, RUN_ID_ATTR, WORKER_ATTR, SLURM_JOB_ATTR,
+                           OVERRIDES_ATTR})
 # Written by optuna.storages.RetryHeartbeatStaleTrialCallback on the re-enqueued copy.
 _RETRY_HISTORY = "retry_history"
 # A FAIL without a recorded reason: the sweep records one for every failure it sees, so only

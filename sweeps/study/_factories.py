@@ -22,8 +22,9 @@ from optuna.exceptions import ExperimentalWarning
 from optuna.pruners import BasePruner
 from optuna.samplers import BaseSampler
 
+from runkit.errors import ConfigError
+from sweeps._config import plain
 from sweeps.study._pruners import MedianPruner, PercentilePruner
-from trainer.errors import ConfigError
 
 __all__ = ["PRUNERS", "SAMPLERS", "build_pruner", "build_sampler", "spec_name"]
 
@@ -144,7 +145,7 @@ def _name_and_arguments(spec: Any, key: str) -> tuple[str | None, dict[str, Any]
     if isinstance(spec, str):
         return spec, {}
     if isinstance(spec, Mapping):
-        kwargs = {str(k): _plain(v) for k, v in spec.items()}
+        kwargs = {str(k): plain(v) for k, v in spec.items()}
         if "_target_" in kwargs:
             return None, {}
         if "name" not in kwargs:
@@ -152,14 +153,6 @@ def _name_and_arguments(spec: Any, key: str) -> tuple[str | None, dict[str, Any]
                               dict(kwargs))
         return str(kwargs.pop("name")), kwargs
     raise ConfigError(key, "a name, {name: ..., arguments} or a _target_ config", spec)
-
-
-def _plain(value: Any) -> Any:
-    from omegaconf import DictConfig, ListConfig, OmegaConf
-
-    if isinstance(value, DictConfig | ListConfig):
-        return OmegaConf.to_container(value, resolve=True)
-    return value
 
 
 def _lookup(registry: Mapping[str, Callable[..., Any]], name: str, key: str) -> Callable[..., Any]:

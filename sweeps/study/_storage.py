@@ -10,7 +10,16 @@ SQLite is safe for several local processes here: every connection waits up to
 ``SQLITE_TIMEOUT`` seconds for the file lock instead of failing at once. Creating the tables of
 a new database races between processes started together on every backend (on PostgreSQL one of
 them fails on ``pg_type_typname_nsp_index``, Optuna #1092): a sweep creates them once before its
-workers start, the workers then skip that step, and opening is retried on every backend.
+workers start, the workers then skip that step, and on PostgreSQL the processes that find no
+tables create them one at a time, under an advisory lock (the others wait, then find them).
+
+Any number of processes may start together (an sbatch array of joiners): opening waits out
+contention, not a fixed number of tries. A full server ("too many clients", "remaining connection
+slots are reserved"), a deadlock, a lock or a duplicate row of a concurrent creation is retried
+with jittered exponential backoff until ``OPEN_DEADLINE`` seconds have passed; a server that does
+not answer is retried for a few seconds (it may be restarting); a wrong password, host, database
+or driver is told at once. A process that still cannot open the study says so in one line, with
+the URL's password hidden, as everywhere (``sweeps._redact``).
 
 A database server is shared by many processes: each one keeps at most
 ``POOL_SIZE + POOL_OVERFLOW`` connections (its trial loop and Optuna's heartbeat thread), and
@@ -24,15 +33,18 @@ start time another machine wrote.
 
 from __future__ import annotations
 
+import contextlib
 import copy
 import datetime
 import math
 import random
 import time
 import warnings
+import zlib
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import Any, TypeVar
 
 import optuna
 from optuna.exceptions import ExperimentalWarning
@@ -40,6 +52,11 @@ from optuna.storages import BaseStorage, RDBStorage
 from optuna.study import StudyDirection
 from optuna.trial import TrialState
 
+from runkit._private_apis import study_engine, trial_id
+from runkit.errors import ConfigError
+from runkit.sqlite import anchored_sqlite_url, sqlite_path
+from sweeps._optuna_logging import optuna_verbosity
+from sweeps._redact import redact_url, scrub
 from sweeps.study._budget import (
     FAIL_REASON_ATTR,
     PER_RUN_ATTRS,
@@ -47,8 +64,6 @@ from sweeps.study._budget import (
     SURPLUS_ATTR,
     WORKER_ATTR,
 )
-from trainer._private_apis import study_engine, trial_id
-from trainer.errors import ConfigError
 
 __all__ = [
     "DEFAULT_STORAGE_FILE",
@@ -58,10 +73,12 @@ __all__ = [
     "default_storage_url",
     "load_or_create_study",
     "open_storage",
+    "open_study",
     "recover_lost_trials",
     "requeue",
     "requeue_interrupted",
     "resolve_storage_url",
+    "storage_error",
 ]
 
 DEFAULT_STORAGE_FILE = "mlruns/optuna.db"
@@ -70,7 +87,31 @@ POOL_SIZE = 2  # connections a process keeps to a database server (trial loop, h
 POOL_OVERFLOW = 1  # and may open beyond them for a moment (the sweep's monitor thread)
 # A pooled database-server connection idle for longer is pinged before use (seconds).
 PING_AFTER_IDLE = 1.0
-_OPEN_ATTEMPTS = 8
+# Seconds opening a storage or a study waits out contention (a full server, concurrent creation).
+OPEN_DEADLINE = 300.0
+_QUICK_TRIES = 8  # tries, over a few seconds, for a server that does not answer (restarting?)
+_BACKOFF_FIRST, _BACKOFF_CAP = 0.1, 5.0  # seconds: exponential backoff with full jitter
+# The advisory lock the processes creating Optuna's tables on one PostgreSQL database take.
+_SCHEMA_LOCK = zlib.crc32(b"sweeps: creating Optuna's tables")
+
+# Errors that contention causes and time cures: SQLSTATEs and words of server messages.
+_CONTENTION_CODES = frozenset({
+    "40001", "40P01",  # serialization failure, deadlock
+    "23505", "42P07", "42710",  # duplicate row, table or object of a concurrent creation
+    "53300", "53000", "57P03", "55P03",  # too many connections, resources, starting up, lock
+})
+_CONTENTION_WORDS = (
+    "too many clients", "too many connections", "connection slots are reserved",
+    "the database system is starting up", "deadlock detected", "could not serialize",
+    "duplicate key value", "already exists", "database is locked", "could not obtain lock",
+)
+# Errors no wait cures: a wrong password, user, database, host or URL, a missing driver.
+_PERMANENT_WORDS = (
+    "authentication failed", "does not exist", "could not translate host name",
+    "name or service not known", "no pg_hba.conf entry", "invalid dsn", "permission denied",
+    "no longer compatible",  # a schema of another Optuna version
+)
+_T = TypeVar("_T")
 
 
 def default_storage_url(start_dir: str | Path) -> str:
@@ -85,13 +126,9 @@ def resolve_storage_url(url: str | None, start_dir: str | Path) -> str:
         return default_storage_url(start_dir)
     if "://" not in url:
         raise ConfigError("hydra.sweeper.storage", "a SQLAlchemy URL such as "
-                          "sqlite:///mlruns/optuna.db or postgresql://user@host/db", url)
-    prefix = "sqlite:///"
-    if url.startswith(prefix):
-        path = url[len(prefix):]
-        if path and path != ":memory:" and not path.startswith("/"):
-            return f"{prefix}{(Path(start_dir) / path).resolve()}"
-    return url
+                          "sqlite:///mlruns/optuna.db or postgresql://user@host/db",
+                          redact_url(url))
+    return anchored_sqlite_url(url, start_dir)
 
 
 @dataclass(frozen=True)
@@ -126,7 +163,7 @@ class RetryCrashedTrial:
         self.max_retry = max_retry
 
     def __call__(self, study: optuna.Study, trial: optuna.trial.FrozenTrial) -> None:
-        from sweeps.reporting._tracking import kill_run
+        from sweeps.tracking._parent import kill_run
 
         run_id = trial.user_attrs.get(RUN_ID_ATTR)
         if self.tracking_uri and run_id:
@@ -167,18 +204,136 @@ def requeue_interrupted(study: optuna.Study, max_retry: int | None,
     return queued
 
 
+def _errors(error: BaseException) -> Iterator[BaseException]:
+    """``error`` and its causes (Optuna's StorageInternalError wraps SQLAlchemy's, which wraps
+    the driver's)."""
+    seen: set[int] = set()
+    current: BaseException | None = error
+    while current is not None and id(current) not in seen:
+        seen.add(id(current))
+        yield current
+        current = current.__cause__ or current.__context__
+
+
+def _kind(error: BaseException) -> str:
+    """``contention`` (retried until the deadline), ``permanent`` (not retried) or ``other``
+    (a server that does not answer, anything unknown: retried a few times)."""
+    import sqlalchemy.exc
+
+    chain = list(_errors(error))
+    if any(isinstance(e, ImportError | ValueError | sqlalchemy.exc.ArgumentError)
+           for e in chain):
+        return "permanent"
+    words = " ".join(str(e) for e in chain).lower()
+    codes = {getattr(e, attr, None) for e in chain for attr in ("pgcode", "sqlstate")}
+    if any(isinstance(e, optuna.exceptions.DuplicatedStudyError) for e in chain) or (
+            codes & _CONTENTION_CODES or any(w in words for w in _CONTENTION_WORDS)):
+        return "contention"
+    if any(w in words for w in _PERMANENT_WORDS):
+        return "permanent"
+    return "other"
+
+
+def _describe(error: BaseException, url: str) -> str:
+    """The most telling error of the chain, in one line, its password hidden: the driver's
+    words rather than Optuna's "An exception is raised during the commit"."""
+    import sqlalchemy.exc
+
+    chain = list(_errors(error))
+    telling = next((e for e in chain if isinstance(e, sqlalchemy.exc.DBAPIError)), chain[0])
+    if isinstance(telling, sqlalchemy.exc.DBAPIError) and telling.orig is not None:
+        telling = telling.orig
+    lines = [line.strip() for line in str(telling).splitlines() if line.strip()]
+    said = "; ".join(line.rstrip(".") for line in lines[:2]) or type(telling).__name__
+    return scrub(f"{type(telling).__name__}: {said}", url)
+
+
+def _with_retries(url: str, attempt: Callable[[float], _T]) -> _T:
+    """``attempt(deadline)``, tried again as long as its error is one that waiting cures (see
+    :func:`_kind`), with exponential backoff and full jitter so that processes started together
+    spread out.
+
+    Raises:
+        ConfigError: one line naming ``hydra.sweeper.storage``, the URL without its password and
+            the last error.
+    """
+    started = time.monotonic()
+    deadline = started + OPEN_DEADLINE
+    tries = 0
+    while True:
+        try:
+            return attempt(deadline)
+        except Exception as error:
+            tries += 1
+            kind = _kind(error)
+            now = time.monotonic()
+            if (kind == "permanent" or (kind == "other" and tries >= _QUICK_TRIES)
+                    or now >= deadline):
+                detail = _describe(error, url)
+                if kind != "permanent" and tries > 1:
+                    detail += f"; tried {tries} times in {now - started:.0f} s"
+                raise ConfigError("hydra.sweeper.storage", "a storage that can be opened",
+                                  f"{redact_url(url)} ({detail})") from None
+            backoff = min(_BACKOFF_CAP, _BACKOFF_FIRST * 2 ** min(tries, 16))
+            time.sleep(min(random.uniform(0.2 * backoff, backoff), max(0.0, deadline - now)))
+
+
+@contextlib.contextmanager
+def _creating_tables(url: str, connect_args: dict[str, Any], create: bool,
+                     deadline: float) -> Iterator[bool]:
+    """Yields whether the tables still need creating. On PostgreSQL, a process that finds no
+    tables creates them holding an advisory lock: creators go one at a time (Optuna #1092) and
+    the next finds them made. Elsewhere it only yields ``create``."""
+    if not (create and url.startswith("postgresql")):
+        yield create
+        return
+    import sqlalchemy
+    from sqlalchemy.pool import NullPool
+
+    engine = sqlalchemy.create_engine(url, poolclass=NullPool, isolation_level="AUTOCOMMIT",
+                                      connect_args=connect_args)
+
+    def made(connection: Any) -> bool:  # Optuna stamps alembic_version last
+        if not connection.execute(sqlalchemy.text(
+                "SELECT to_regclass('alembic_version') IS NOT NULL")).scalar():
+            return False
+        return bool(connection.execute(sqlalchemy.text(
+            "SELECT EXISTS (SELECT 1 FROM alembic_version)")).scalar())
+
+    try:
+        with engine.connect() as connection:
+            ready = made(connection)
+        if ready:  # the usual case: no lock, and the connection is back before Optuna's open
+            yield False
+            return
+        with engine.connect() as connection:
+            lock = sqlalchemy.text("SELECT pg_try_advisory_lock(:key)")
+            while not connection.execute(lock, {"key": _SCHEMA_LOCK}).scalar():
+                if time.monotonic() >= deadline:
+                    raise TimeoutError("another process kept creating Optuna's tables")
+                time.sleep(random.uniform(0.05, 0.25))
+            try:
+                yield not made(connection)
+            finally:
+                connection.execute(sqlalchemy.text("SELECT pg_advisory_unlock(:key)"),
+                                   {"key": _SCHEMA_LOCK})
+    finally:
+        engine.dispose()
+
+
 def open_storage(spec: StorageSpec) -> BaseStorage:
     """Open (creating tables if needed) the storage, with heartbeats and crash retries.
 
     Raises:
-        ConfigError: the URL cannot be opened (driver missing, server unreachable ...).
+        ConfigError: the URL cannot be opened (driver missing, server unreachable, full for
+            ``OPEN_DEADLINE`` seconds ...), in one line without the URL's password.
     """
     sqlite = spec.url.startswith("sqlite")
     engine_kwargs: dict[str, Any] = {}
     if sqlite:
-        path = spec.url.removeprefix("sqlite:///")
-        if path and path != ":memory:":
-            Path(path).parent.mkdir(parents=True, exist_ok=True)
+        db = sqlite_path(spec.url)
+        if db is not None:
+            db.parent.mkdir(parents=True, exist_ok=True)
         engine_kwargs["connect_args"] = {"timeout": SQLITE_TIMEOUT}
     else:
         # no pool_pre_ping: it pings at every checkout, ~20 a trial (_ping_idle_connections)
@@ -189,36 +344,51 @@ def open_storage(spec: StorageSpec) -> BaseStorage:
             # left RUNNING is retried like a crashed one). A sweep commits ~30 times a trial.
             engine_kwargs["connect_args"] = {"options": "-c synchronous_commit=off"}
     heartbeat = spec.heartbeat_interval
-    for attempt in range(_OPEN_ATTEMPTS):
-        try:
-            with warnings.catch_warnings():
-                warnings.simplefilter("ignore", ExperimentalWarning)
-                storage = RDBStorage(
-                    spec.url,
-                    engine_kwargs=engine_kwargs,
-                    skip_table_creation=not spec.create_schema,
-                    heartbeat_interval=heartbeat,
-                    grace_period=spec.grace_period if heartbeat else None,
-                    heartbeat_stale_trial_callback=(
-                        RetryCrashedTrial(spec.tracking_uri, spec.max_retry) if heartbeat else None
-                    ),
-                )
-            if sqlite:
-                _use_wal(storage)
-            else:
-                _ping_idle_connections(storage.engine)
-            return storage
-        except ImportError as error:
-            raise ConfigError("hydra.sweeper.storage", "a URL whose database driver is "
-                              "installed", f"{spec.url} ({error})") from None
-        except Exception as error:
-            # Processes creating new tables together race (any backend); an unreachable server
-            # may be starting. Retry both a few times.
-            if attempt == _OPEN_ATTEMPTS - 1:
-                raise ConfigError("hydra.sweeper.storage", "a storage that can be opened",
-                                  f"{spec.url} ({type(error).__name__}: {error})") from None
-            time.sleep(0.05 + random.random() * 0.2 * (attempt + 1))
-    raise AssertionError("unreachable")
+
+    def attempt(deadline: float) -> BaseStorage:
+        with _creating_tables(spec.url, engine_kwargs.get("connect_args", {}),
+                              spec.create_schema, deadline) as create, \
+                warnings.catch_warnings():
+            warnings.simplefilter("ignore", ExperimentalWarning)
+            storage = RDBStorage(
+                spec.url,
+                engine_kwargs=engine_kwargs,
+                skip_table_creation=not create,
+                heartbeat_interval=heartbeat,
+                grace_period=spec.grace_period if heartbeat else None,
+                heartbeat_stale_trial_callback=(
+                    RetryCrashedTrial(spec.tracking_uri, spec.max_retry) if heartbeat else None
+                ),
+            )
+        if sqlite:
+            _use_wal(storage)
+        else:
+            _ping_idle_connections(storage.engine)
+        return storage
+
+    return _with_retries(spec.url, attempt)
+
+
+def storage_error(error: BaseException, url: str) -> ConfigError | None:
+    """A storage call that failed once the study was open (the server went away, or is full
+    and a new connection was refused) as one line naming ``hydra.sweeper.storage``, without the
+    URL's password; None for an error that is not the storage's."""
+    import sqlalchemy.exc
+
+    failures = (optuna.exceptions.StorageInternalError, sqlalchemy.exc.SQLAlchemyError)
+    if not any(isinstance(e, failures) for e in _errors(error)):
+        return None
+    return ConfigError("hydra.sweeper.storage", "a storage that stays reachable",
+                       f"{redact_url(url)} ({_describe(error, url)})")
+
+
+def open_study(spec: StorageSpec, study_name: str, storage: BaseStorage | None = None
+               ) -> optuna.Study:
+    """Load the existing study ``study_name`` (a worker's start) from ``storage``, or from the
+    storage of ``spec`` opened here, waiting out contention as :func:`open_storage` does."""
+    opened = open_storage(spec) if storage is None else storage
+    return _with_retries(spec.url, lambda deadline: optuna.load_study(study_name=study_name,
+                                                                      storage=opened))
 
 
 def _ping_idle_connections(engine: Any) -> None:
@@ -277,8 +447,6 @@ def load_or_create_study(
     study_name: str,
     *,
     direction: str,
-    sampler: optuna.samplers.BaseSampler | None = None,
-    pruner: optuna.pruners.BasePruner | None = None,
     metric_name: str | None = None,
 ) -> optuna.Study:
     """Create the study or load it when it exists (re-running a command resumes it).
@@ -290,22 +458,13 @@ def load_or_create_study(
     Raises:
         ConfigError: the existing study optimizes in the other direction.
     """
-    verbosity = optuna.logging.get_verbosity()
-    optuna.logging.set_verbosity(optuna.logging.WARNING)
-    try:
-        for attempt in range(_OPEN_ATTEMPTS):
-            try:
-                study = optuna.create_study(storage=storage, study_name=study_name,
-                                            direction=StudyDirection[direction.upper()],
-                                            sampler=sampler, pruner=pruner,
-                                            load_if_exists=True)
-                break
-            except optuna.exceptions.DuplicatedStudyError:
-                if attempt == _OPEN_ATTEMPTS - 1:
-                    raise
-                time.sleep(0.05 + random.random() * 0.2)
-    finally:
-        optuna.logging.set_verbosity(verbosity)
+    url = str(getattr(storage, "url", ""))
+    with optuna_verbosity(optuna.logging.WARNING):
+        # Several processes creating it at once: one wins, the others load it (DuplicatedStudy-
+        # Error while the winner commits, or a full server, is waited out).
+        study = _with_retries(url, lambda deadline: optuna.create_study(
+            storage=storage, study_name=study_name,
+            direction=StudyDirection[direction.upper()], load_if_exists=True))
     existing = study.direction.name.lower()
     if existing != direction:
         raise ConfigError("hydra.sweeper.direction", f"{existing} (study {study_name!r} "

@@ -17,7 +17,7 @@ from pathlib import Path
 
 import optuna
 
-from trainer.sqlite_template import cache_dir, copy_template, read_only
+from runkit.sqlite import cache_dir, copy_template, read_only
 
 __all__ = ["copy_empty_study_storage"]
 

@@ -81,7 +81,7 @@ class TrialConfigs:
                    overrides: list[str]) -> Any:
         from omegaconf import OmegaConf
 
-        from trainer._private_apis import overrides_dirname
+        from runkit._private_apis import overrides_dirname
 
         key = tuple(groups)
         base = self._bases.get(key)

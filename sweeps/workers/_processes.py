@@ -23,12 +23,16 @@ import tempfile
 import threading
 import time
 import traceback
-from collections.abc import Callable, Sequence
-from typing import Any
+from collections.abc import Sequence
 
-from sweeps.workers._interrupt import INTERRUPT_REQUESTED
+from optuna.storages import BaseStorage
+
+from runkit.errors import UserError
+from runkit.process import process_alive, process_start_time
+from runkit.signals import interrupts
+from sweeps._redact import scrub
+from sweeps.study._storage import storage_error
 from sweeps.workers._worker import HydraJob, WorkerPlan, WorkerReport, run_worker
-from trainer.interrupts import STOP_SIGNALS, Interrupted
 
 __all__ = ["EXIT_INTERRUPTED", "run_local_worker", "run_processes", "stop_workers",
            "worker_process_main"]
@@ -42,36 +46,15 @@ _RESEND = 0.5  # seconds between SIGINTs to a worker that has not stopped yet
 _WATCH_INTERVAL = 0.5  # seconds between a worker's checks that its sweep process lives
 
 
-def _flag_interrupts(*, once: bool) -> dict[int, Any]:
-    """Make SIGINT, SIGTERM and SIGHUP (a closed terminal) set INTERRUPT_REQUESTED (the flag the
-    worker loop checks, for an interrupt a library turned into an ordinary exception) and raise
-    KeyboardInterrupt; returns the previous handlers.
-
-    ``once``: later signals are ignored, so that the interrupted trial can be recorded (Ctrl-C
-    reaches every worker, and the sweep process forwards it too). A worker process wants this;
-    the sweep's own slot does not, so that a second Ctrl-C still reaches it.
-    """
-    INTERRUPT_REQUESTED.clear()
-
-    def handler(signum: int, frame: Any) -> None:
-        if once and INTERRUPT_REQUESTED.is_set():
-            return
-        INTERRUPT_REQUESTED.set()
-        raise Interrupted(signum)
-
-    return {sig: signal.signal(sig, handler) for sig in STOP_SIGNALS}
-
-
 def run_local_worker(plan: WorkerPlan, job: HydraJob, index: int = 0, *,
-                     draw: Callable[..., None] | None = None) -> WorkerReport:
+                     storage: BaseStorage | None = None) -> WorkerReport:
     """Run slot ``index`` in this process, with its interrupts flagged as in a worker process;
-    the previous signal handlers come back afterwards. ``draw``: see ``run_worker``."""
-    previous = _flag_interrupts(once=False)
-    try:
-        return run_worker(plan, job, index, draw=draw)
-    finally:
-        for sig, handler in previous.items():
-            signal.signal(sig, handler)
+    the previous signal handlers come back afterwards. ``storage``: see ``run_worker``.
+
+    Every Ctrl-C raises here (not only the first), so that a second one still reaches the
+    sweep's own slot."""
+    with interrupts():
+        return run_worker(plan, job, index, storage=storage)
 
 
 def _watch_sweep(sweep_pid: int, sweep_started: str | None) -> None:
@@ -82,8 +65,6 @@ def _watch_sweep(sweep_pid: int, sweep_started: str | None) -> None:
     pid is not the sweep), and so is the worker's parent, the fork server: that one exits as
     soon as the sweep is gone, and the worker is then re-parented.
     """
-    from trainer.tracking.owner import process_alive
-
     parent_pid = os.getppid()
 
     def watch() -> None:
@@ -102,14 +83,21 @@ def worker_process_main(payload: str, index: int, sweep_pid: int | None = None,
     ``payload``, run the loop, write its report to ``payload + ".report"`` (JSON); stop when
     the sweep process ``sweep_pid``, started at ``sweep_started``, dies.
 
-    Exits 0 when the budget is spent, 130 when interrupted, 1 on an unexpected error.
+    Exits 0 when the budget is spent, 130 when interrupted, 1 on an unexpected error. Every
+    stopping signal after the first is dropped: the interrupted trial records itself.
     """
+    with interrupts(once=True):
+        _run_worker_process(payload, index, sweep_pid, sweep_started)
+
+
+def _run_worker_process(payload: str, index: int, sweep_pid: int | None,
+                        sweep_started: str | None) -> None:
     import cloudpickle
     from hydra.core.singleton import Singleton
     from hydra.core.utils import configure_log, setup_globals
 
-    _flag_interrupts(once=True)
     _watch_sweep(os.getppid() if sweep_pid is None else sweep_pid, sweep_started)
+    plan: WorkerPlan | None = None
     try:
         with open(payload, "rb") as file:
             plan, job, singleton_state = cloudpickle.loads(file.read())
@@ -122,23 +110,30 @@ def worker_process_main(payload: str, index: int, sweep_pid: int | None = None,
             json.dump(dataclasses.asdict(report), file)
     except KeyboardInterrupt:
         sys.exit(EXIT_INTERRUPTED)
-    except BaseException:
-        traceback.print_exc()
+    except BaseException as error:
+        # A storage it cannot open or that failed it: one line, as the sweep says it; anything
+        # else with its traceback. Never the storage URL's password.
+        url = "" if plan is None else plan.storage.url
+        failed = error if isinstance(error, UserError) else storage_error(error, url)
+        print(f"error: {failed}\n" if failed is not None else scrub(traceback.format_exc(), url),
+              end="", file=sys.stderr, flush=True)
         sys.exit(1)
     finally:
         # A forked worker leaves with os._exit, which skips atexit: a run interrupted before
         # its own handler could end it is ended KILLED here.
-        from trainer.tracking import end_open_runs
+        from runkit.mlflow import end_open_runs
 
         end_open_runs()
 
 
 def run_processes(plan: WorkerPlan, job: HydraJob, n_workers: int,
                   pids: list[int] | None = None,
-                  reports: list[WorkerReport] | None = None) -> bool:
-    """Run slot 0 here and ``n_workers - 1`` worker processes, all to the end; returns whether
-    a worker process crashed. Each worker's pid is appended to ``pids`` as it starts, and each
-    worker's report to ``reports`` once it ended (none for one interrupted or crashed).
+                  reports: list[WorkerReport] | None = None, *,
+                  storage: BaseStorage | None = None) -> bool:
+    """Run slot 0 here (on ``storage`` when this process opened it already) and
+    ``n_workers - 1`` worker processes, all to the end; returns whether a worker process
+    crashed. Each worker's pid is appended to ``pids`` as it starts, and each worker's report
+    to ``reports`` once it ended (none for one interrupted or crashed).
 
     Workers are forked from a fork server (a fresh interpreter that imported the app once,
     see :func:`sweeps._fork_server.start_fork_server`: no inherited locks, threads or
@@ -151,8 +146,6 @@ def run_processes(plan: WorkerPlan, job: HydraJob, n_workers: int,
     """
     import cloudpickle
     from hydra.core.singleton import Singleton
-
-    from trainer.tracking.owner import process_start_time
 
     data = cloudpickle.dumps((plan, job, Singleton.get_state()))
     sweep_pid = os.getpid()
@@ -187,7 +180,7 @@ def run_processes(plan: WorkerPlan, job: HydraJob, n_workers: int,
     starter = threading.Thread(target=start_workers, name="sweep-worker-start", daemon=True)
     starter.start()
     try:
-        local = run_local_worker(plan, job, 0)
+        local = run_local_worker(plan, job, 0, storage=storage)
         if reports is not None:
             reports.append(local)
         starter.join()

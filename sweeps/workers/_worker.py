@@ -19,20 +19,28 @@ import math
 import os
 import socket
 import time
-from collections.abc import Callable, Iterator, Sequence
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
 import numpy as np
 import optuna
+from optuna.storages import BaseStorage
 from optuna.trial import TrialState
 
-from sweeps.reporting._tracking import STUDY_TAG, TRIAL_NUMBER_TAG
+from runkit._private_apis import job_error
+from runkit.errors import one_line
+from runkit.process import done
+from runkit.signals import stop_if_interrupted
+from sweeps._optuna_logging import quiet_trials
+from sweeps._redact import scrub, scrub_hydra_node
+from sweeps._session import TrialSession, running
 from sweeps.search._space import SearchSpace
 from sweeps.study._budget import (
     FAIL_REASON_ATTR,
     OVERRIDES_ATTR,
     RUN_ID_ATTR,
+    SLURM_JOB_ATTR,
     SURPLUS_ATTR,
     WORKER_ATTR,
     count_trials,
@@ -42,15 +50,14 @@ from sweeps.study._budget import (
 from sweeps.study._factories import build_pruner, build_sampler
 from sweeps.study._storage import (
     StorageSpec,
-    open_storage,
+    open_study,
     recover_lost_trials,
     requeue_interrupted,
 )
-from sweeps.workers._bridge import PruningBridge
+from sweeps.tracking._tags import SLURM_JOB_TAG
+from sweeps.tracking._trial_run import TrackingTarget, TrialRun
 from sweeps.workers._compose import TrialConfigs
-from sweeps.workers._interrupt import stop_if_interrupted
-from trainer import run_context
-from trainer._private_apis import OPTUNA_OPTIMIZE_LOGGER, job_error
+from sweeps.workers._threads import ThreadBudget
 
 __all__ = [
     "HydraJob",
@@ -69,17 +76,17 @@ class TrialFailedError(Exception):
     """The trial's job raised or returned no usable value (the reason is on the trial)."""
 
 
+class PrunedAt(optuna.TrialPruned):
+    """``optuna.TrialPruned`` (the trial ends PRUNED) with the step it was pruned at: the one
+    the pruner stopped it at, or the last one reported (None before any)."""
+
+    def __init__(self, step: int | None, message: str) -> None:
+        super().__init__(message)
+        self.step = step
+
+
 class SurplusTrialError(Exception):
     """The study already had ``n_trials`` counted trials when this one was created."""
-
-
-@dataclass(frozen=True)
-class TrackingTarget:
-    """Where trial runs go: created by the sweep process before any worker starts."""
-
-    tracking_uri: str
-    experiment_id: str
-    parent_run_id: str | None
 
 
 @dataclass(frozen=True)
@@ -95,7 +102,8 @@ class WorkerPlan:
         objective: the metric reported each epoch for pruning (None: no pruning bridge).
         max_failure_rate: stop asking when more than this share of finished trials failed.
         tracking: the MLflow target of trial runs (None: the app's own settings).
-        blas_threads: BLAS threads per trial (``sweeps._sweeper.local_share``).
+        blas_threads: threads per trial (``sweeps._sweeper.local_share``; None: no limit), see
+            ``sweeps.workers._threads``.
         poll_interval: seconds between searches for stale trials while waiting for others' trials.
     """
 
@@ -136,6 +144,7 @@ class HydraJob:
         with open_dict(config):
             config.hydra.job.id = f"{config.hydra.job.name}_{number}"
             config.hydra.job.num = number
+        scrub_hydra_node(config)  # the job's .hydra/hydra.yaml: no storage password
         # Hydra's basic launcher also calls HydraConfig.set_config here; run_job does it first
         # thing itself, and each call deep-copies the whole config (~10 ms a trial).
         try:
@@ -161,6 +170,17 @@ class WorkerReport:
     interrupted: bool = False
 
 
+def slurm_job_id() -> str | None:
+    """The SLURM job this process runs in, as ``squeue``, ``sacct`` and ``scancel`` name it:
+    ``ARRAYJOB_TASK`` for a task of an array (submitit's jobs, ``sbatch --array``; its
+    ``SLURM_JOB_ID`` alone is the whole array's id for one of the tasks, and ``scancel`` of it
+    would end them all), else ``SLURM_JOB_ID``; None outside SLURM."""
+    array, task = os.environ.get("SLURM_ARRAY_JOB_ID"), os.environ.get("SLURM_ARRAY_TASK_ID")
+    if array and task:
+        return f"{array}_{task}"
+    return os.environ.get("SLURM_JOB_ID") or None
+
+
 def worker_seed(seed: int | None, index: int, n_existing: int) -> int | None:
     """A sampler seed per worker and per start: workers must not draw the same random
     start-up points, nor must a resumed sweep replay the first run's draws."""
@@ -169,27 +189,25 @@ def worker_seed(seed: int | None, index: int, n_existing: int) -> int | None:
     return int(np.random.SeedSequence([seed, index, n_existing]).generate_state(1)[0])
 
 
-def _reason(error: BaseException) -> str:
-    """The trial's failure reason: one line of at most _REASON_LIMIT characters."""
-    from trainer.tracking import failure_reason
-
-    return failure_reason(error, _REASON_LIMIT)
-
-
 class _TrialRunner:
     """The objective given to ``study.optimize``: one trial = one Hydra job."""
 
-    def __init__(self, plan: WorkerPlan, job: HydraJob, study: optuna.Study,
-                 draw: Callable[..., None] | None = None) -> None:
+    def __init__(self, plan: WorkerPlan, job: HydraJob, study: optuna.Study) -> None:
         self.plan = plan
         self.job = job
         self.study = study
-        self.draw = draw  # draws the trials' pictures elsewhere (None: each trial draws its own)
         self.worker = f"{socket.gethostname()}:{os.getpid()}"
+        self.threads = ThreadBudget(plan.blas_threads)
+        self.slurm_job = slurm_job_id()
         self.current: int | None = None  # the trial asked last
         self.ran: bool = False  # whether it was within the budget (not a surplus)
 
-    def __call__(self, trial: optuna.Trial) -> float:
+    def _reason(self, error: BaseException) -> str:
+        """The trial's failure reason: one line of at most _REASON_LIMIT characters, without
+        the storage URL's password (a library's error may quote the URL)."""
+        return scrub(one_line(error, _REASON_LIMIT), self.plan.storage.url)
+
+    def __call__(self, trial: optuna.Trial) -> float | list[float]:
         self.current, self.ran = trial.number, False
         try:
             try:
@@ -199,7 +217,7 @@ class _TrialRunner:
                 if not isinstance(error, (TrialFailedError, SurplusTrialError, optuna.TrialPruned)):
                     # e.g. the storage failed mid-trial: say so, or the trial reads as lost
                     with contextlib.suppress(Exception):
-                        trial.set_user_attr(FAIL_REASON_ATTR, _reason(error))
+                        trial.set_user_attr(FAIL_REASON_ATTR, self._reason(error))
                 raise
         except KeyboardInterrupt:
             with contextlib.suppress(Exception):  # the reason is a courtesy; the state is not
@@ -210,9 +228,11 @@ class _TrialRunner:
                 trial.set_user_attr(WORKER_ATTR, self.worker)
             raise
 
-    def _run(self, trial: optuna.Trial) -> float:
+    def _run(self, trial: optuna.Trial) -> float | list[float]:
         # First act: a RUNNING trial without a worker never got here (see recover_lost_trials).
         trial.set_user_attr(WORKER_ATTR, self.worker)
+        if self.slurm_job is not None:
+            trial.set_user_attr(SLURM_JOB_ATTR, self.slurm_job)
         trials = self.study.get_trials(deepcopy=False)
         if not within_budget(trials, trial.number, self.plan.n_trials):
             trial.set_user_attr(SURPLUS_ATTR, True)
@@ -222,54 +242,76 @@ class _TrialRunner:
             values = self.plan.space.suggest(trial)
             overrides = self.plan.space.overrides(values)
         except ValueError as error:  # a retried trial from an incompatible search space
-            trial.set_user_attr(FAIL_REASON_ATTR, _reason(error))
-            raise TrialFailedError(_reason(error)) from error
+            trial.set_user_attr(FAIL_REASON_ATTR, self._reason(error))
+            raise TrialFailedError(self._reason(error)) from error
         trial.set_user_attr(OVERRIDES_ATTR, overrides)
 
-        bridge = PruningBridge(trial, self.plan.objective) if self.plan.objective else None
-        context = self._context(trial, bridge)
+        run = TrialRun.start(self.plan.tracking, study_name=self.plan.study_name,
+                             number=trial.number, params=self.plan.space.assignments(values),
+                             tags=None if self.slurm_job is None
+                             else {SLURM_JOB_TAG: self.slurm_job})
         try:
-            with run_context.use(context):
-                result = self.job.run(overrides, trial.number)
-        except Exception as error:  # the config did not compose (e.g. a bad sampled combination)
-            trial.set_user_attr(FAIL_REASON_ATTR, _reason(error))
-            raise TrialFailedError(_reason(error)) from error
+            if run.run_id is not None:  # a crashed trial's run is found by it and ended KILLED
+                trial.set_user_attr(RUN_ID_ATTR, run.run_id)
+            outcome = self._task(trial, overrides, run)
+        except PrunedAt as pruned:
+            run.prune(pruned.step)
+            raise
+        except TrialFailedError as error:
+            run.fail(str(error))
+            raise
+        except KeyboardInterrupt as interrupt:
+            run.interrupt(interrupt)
+            raise
+        except BaseException as error:
+            run.fail(self._reason(error))
+            raise
+        run.complete(outcome)
+        return outcome[0] if len(outcome) == 1 else outcome
 
+    def _task(self, trial: optuna.Trial, overrides: list[str], run: TrialRun) -> list[float]:
+        """Run the Hydra job as ``trial``, its MLflow run handed over; returns its values.
+
+        Raises:
+            PrunedAt: the task raised ``optuna.TrialPruned`` (``sweeps.report`` does when the
+                pruner stops the trial).
+            TrialFailedError: the job failed or returned no usable value.
+        """
         from hydra.core.utils import JobStatus
 
+        session = TrialSession(trial, on_report=run.record)
+        try:
+            with running(session), run.handed_over(), self.threads.applied():
+                result = self.job.run(overrides, trial.number)
+        except Exception as error:  # the config did not compose (e.g. a bad sampled combination)
+            trial.set_user_attr(FAIL_REASON_ATTR, self._reason(error))
+            raise TrialFailedError(self._reason(error)) from error
         if result.status != JobStatus.COMPLETED:
             failure = job_error(result)
-            trial.set_user_attr(FAIL_REASON_ATTR, _reason(failure))
-            raise TrialFailedError(_reason(failure)) from failure
-        if bridge is not None and bridge.pruned:
-            raise optuna.TrialPruned(f"pruned at epoch {bridge.pruned_epoch}")
-        try:
-            value = float(result.return_value)
-        except (TypeError, ValueError):
-            value = math.nan
-        if not math.isfinite(value):
+            if isinstance(failure, optuna.TrialPruned):  # the task's, or report()'s
+                step = session.pruned_at if session.pruned_at is not None else session.last_step
+                raise PrunedAt(step, str(failure)) from failure
+            trial.set_user_attr(FAIL_REASON_ATTR, self._reason(failure))
+            raise TrialFailedError(self._reason(failure)) from failure
+        values = _values(result.return_value, len(self.study.directions))
+        if values is None:
             reason = f"the job returned {result.return_value!r}, not a finite number"
             trial.set_user_attr(FAIL_REASON_ATTR, reason)
             raise TrialFailedError(reason)
-        return value
+        return values
 
-    def _context(self, trial: optuna.Trial, bridge: PruningBridge | None
-                 ) -> run_context.RunContext:
-        target = self.plan.tracking
 
-        def on_run_started(run_id: str) -> None:
-            trial.set_user_attr(RUN_ID_ATTR, run_id)
-
-        return run_context.RunContext(
-            callbacks=(bridge.factory,) if bridge is not None else (),
-            tracking_uri=target.tracking_uri if target else None,
-            experiment_id=target.experiment_id if target else None,
-            parent_run_id=target.parent_run_id if target else None,
-            tags={STUDY_TAG: self.plan.study_name, TRIAL_NUMBER_TAG: str(trial.number)},
-            blas_threads=self.plan.blas_threads,
-            learning_curves=self.draw,
-            on_run_started=on_run_started,
-        )
+def _values(returned: Any, n_objectives: int) -> list[float] | None:
+    """The task's return value as the study's values (one float, or as many as it has
+    objectives), or None when it is not that many finite numbers."""
+    candidates = [returned] if n_objectives == 1 else returned
+    try:
+        values = [float(v) for v in candidates]
+    except (TypeError, ValueError):
+        return None
+    if len(values) != n_objectives or not all(math.isfinite(v) for v in values):
+        return None
+    return values
 
 
 def _log_finished(study: optuna.Study, trial: optuna.trial.FrozenTrial) -> None:
@@ -287,82 +329,67 @@ def _log_finished(study: optuna.Study, trial: optuna.trial.FrozenTrial) -> None:
             best = ""
         log.info("trial %d COMPLETE %.6g%s  %s", trial.number, trial.value, best, params)
     elif trial.state == TrialState.PRUNED:
-        log.info("trial %d PRUNED at epoch %s  %s", trial.number, trial.last_step, params)
+        log.info("trial %d PRUNED at step %s  %s", trial.number, trial.last_step, params)
     else:
         log.warning("trial %d FAIL: %s  %s", trial.number, fail_reason(trial), params)
 
 
-class _DropOptunaFailureWarnings(logging.Filter):
-    def filter(self, record: logging.LogRecord) -> bool:
-        return not (record.name == OPTUNA_OPTIMIZE_LOGGER and record.levelno == logging.WARNING)
-
-
-@contextlib.contextmanager
-def _quiet_optuna() -> Iterator[None]:
-    """Optuna's per-trial lines are replaced by :func:`_log_finished`; its warnings stay."""
-    handler_filter = _DropOptunaFailureWarnings()
-    optuna_logger = logging.getLogger("optuna")
-    handlers = list(optuna_logger.handlers)
-    verbosity = optuna.logging.get_verbosity()
-    optuna.logging.set_verbosity(optuna.logging.WARNING)
-    for handler in handlers:
-        handler.addFilter(handler_filter)
-    try:
-        yield
-    finally:
-        for handler in handlers:
-            handler.removeFilter(handler_filter)
-        optuna.logging.set_verbosity(verbosity)
-
-
 def run_worker(plan: WorkerPlan, job: HydraJob, index: int = 0, *,
-               draw: Callable[..., None] | None = None) -> WorkerReport:
+               storage: BaseStorage | None = None) -> WorkerReport:
     """Run trials until the study has ``n_trials`` finished (or most fail); returns a report.
-    ``draw`` takes over the trials' learning-curve pictures (see
-    ``trainer.run_context.RunContext.learning_curves``).
+    ``storage``: the study's storage opened already in this process (the sweep's own slot),
+    else it is opened here. Work the trials left pending in this process
+    (``runkit.process.when_done``: e.g. pictures a helper process still draws) is done before
+    it returns, whatever ended the loop.
 
     Raises:
         KeyboardInterrupt: Ctrl-C / SIGTERM; the running trial was recorded FAIL, its
             parameters queued to run again, its MLflow run ended KILLED.
     """
     report = WorkerReport(index)
-    storage = open_storage(plan.storage)
-    study = optuna.load_study(study_name=plan.study_name, storage=storage)
+    study = open_study(plan.storage, plan.study_name, storage)
     study.sampler = build_sampler(plan.sampler,
                                   seed=worker_seed(plan.seed, index, len(study.trials)),
                                   grid=plan.space.grid)
     study.pruner = build_pruner(plan.pruner)
-    runner = _TrialRunner(plan, job, study, draw)
+    runner = _TrialRunner(plan, job, study)
+    try:
+        with quiet_trials():
+            _run_trials(plan, study, runner, report)
+    finally:
+        done()  # e.g. the trials' pictures still being drawn elsewhere
+    return report
+
+
+def _run_trials(plan: WorkerPlan, study: optuna.Study, runner: _TrialRunner,
+                report: WorkerReport) -> None:
+    """Ask, run and tell while the study is short of its trials; then wait for the others'."""
     heartbeats = plan.storage.heartbeat_interval is not None
     next_recovery = time.monotonic() + plan.poll_interval
-
-    with _quiet_optuna():
-        while True:
-            budget = count_trials(study.get_trials(deepcopy=False), plan.n_trials)
-            if budget.too_many_failures(plan.max_failure_rate):
-                report.stopped_for_failures = True
-                break
-            if budget.remaining > 0 or budget.waiting > 0:
-                runner.current = None
-                try:
-                    study.optimize(runner, n_trials=1, catch=(Exception,),
-                                   callbacks=[_log_finished])
-                    stop_if_interrupted()  # swallowed outside the trial (Optuna's own writes)
-                except KeyboardInterrupt:
-                    report.interrupted = True
-                    requeue_interrupted(study, plan.storage.max_retry, {runner.worker})
-                    raise
-                if runner.ran and runner.current is not None:
-                    report.trials.append(runner.current)
-                continue
-            if budget.running > 0 and heartbeats:
-                # Others' trials: run them again if they die. Their end is noticed within
-                # _WAIT_POLL (the sweep exits only when every worker has), while the costlier
-                # search for stale trials runs every poll_interval.
-                time.sleep(_WAIT_POLL)
-                if time.monotonic() >= next_recovery:
-                    recover_lost_trials(study, plan.storage)
-                    next_recovery = time.monotonic() + plan.poll_interval
-                continue
-            break
-    return report
+    while True:
+        budget = count_trials(study.get_trials(deepcopy=False), plan.n_trials)
+        if budget.too_many_failures(plan.max_failure_rate):
+            report.stopped_for_failures = True
+            return
+        if budget.remaining > 0 or budget.waiting > 0:
+            runner.current = None
+            try:
+                study.optimize(runner, n_trials=1, catch=(Exception,), callbacks=[_log_finished])
+                stop_if_interrupted()  # swallowed outside the trial (Optuna's own writes)
+            except KeyboardInterrupt:
+                report.interrupted = True
+                requeue_interrupted(study, plan.storage.max_retry, {runner.worker})
+                raise
+            if runner.ran and runner.current is not None:
+                report.trials.append(runner.current)
+            continue
+        if budget.running > 0 and heartbeats:
+            # Others' trials: run them again if they die. Their end is noticed within
+            # _WAIT_POLL (the sweep exits only when every worker has), while the costlier
+            # search for stale trials runs every poll_interval.
+            time.sleep(_WAIT_POLL)
+            if time.monotonic() >= next_recovery:
+                recover_lost_trials(study, plan.storage)
+                next_recovery = time.monotonic() + plan.poll_interval
+            continue
+        return

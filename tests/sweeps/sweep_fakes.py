@@ -1,9 +1,9 @@
-"""Stand-ins for the trainer, so the worker loop can be tested fast and without MLflow.
+"""Stand-ins for an app, so the worker loop can be tested fast and without MLflow.
 
-``FakeJob`` plays ``sweeps.workers.HydraJob``: it reads the trial's overrides, drives the
-callbacks of the current ``RunContext`` through a few "epochs" the way the trainer's fit loop
-does, and returns a Hydra ``JobReturn``. The loss curve of a trial is ``x / epoch`` (``x`` is the
-searched value), so a large ``x`` is a bad trial a pruner should cut.
+``FakeJob`` plays ``sweeps.workers.HydraJob``: it reads the trial's overrides, reports a few
+"epochs" through ``sweeps.report`` as an app does, and returns a Hydra ``JobReturn``. The loss
+curve of a trial is ``x / epoch`` (``x`` is the searched value), so a large ``x`` is a bad
+trial a pruner should cut.
 """
 
 from __future__ import annotations
@@ -17,69 +17,57 @@ from pathlib import Path
 import optuna
 from hydra.core.utils import JobReturn, JobStatus
 
+import sweeps
 from sweeps.search import parse_search_space
 from sweeps.study import StorageSpec, load_or_create_study, open_storage
 from sweeps.workers import WorkerPlan
-from trainer import run_context
-
-
-class FakeLoop:
-    """What callbacks may touch on the trainer's fit loop."""
-
-    def __init__(self) -> None:
-        self.reason: str | None = None
-
-    def request_stop(self, reason: str) -> None:
-        if self.reason is None:
-            self.reason = reason
-
-    @property
-    def stop_requested(self) -> bool:
-        return self.reason is not None
 
 
 @dataclass
 class FakeJob:
-    """Runs a "training" of ``epochs`` epochs whose val_loss is ``x / epoch``.
+    """A task as any app writes it: a "training" of ``epochs`` epochs whose loss is
+    ``x / epoch``, reported each epoch through ``sweeps.report``, with ``optuna.TrialPruned``
+    left to propagate; Hydra's ``run_job`` turns what the task raises into a FAILED
+    ``JobReturn``, as here.
 
     Args:
         epochs: epochs per trial.
-        fail_above: a trial with ``x`` above it fails (its job raises ValueError).
+        fail_above: a trial with ``x`` above it fails (its task raises ValueError).
         interrupt_trial: the trial number whose job is interrupted (KeyboardInterrupt).
+        prune_itself_at: the epoch at which the task raises ``optuna.TrialPruned`` on its own.
         epoch_seconds: sleep per epoch (to overlap processes).
+        runs: the numbers of the trials whose task ran.
+        seen: (the job's number, ``sweeps.current_trial()``'s number and params) per trial.
     """
 
     epochs: int = 5
     fail_above: float | None = None
     interrupt_trial: int | None = None
+    prune_itself_at: int | None = None
     epoch_seconds: float = 0.0
     runs: list[int] = field(default_factory=list)
+    seen: list[tuple[int, int, dict]] = field(default_factory=list)
 
     def run(self, overrides: Sequence[str], number: int) -> JobReturn:
-        values = dict(o.split("=", 1) for o in overrides)
-        x = float(values["x"])
-        context = run_context.current()
-        if context.on_run_started is not None:
-            context.on_run_started(f"run-{number}")
+        x = float(dict(o.split("=", 1) for o in overrides)["x"])
         self.runs.append(number)
+        trial = sweeps.current_trial()
+        assert trial is not None
+        self.seen.append((number, trial.number, dict(trial.params)))
         if self.interrupt_trial == number:
             raise KeyboardInterrupt("test interrupt")
-        if self.fail_above is not None and x > self.fail_above:
-            return _job_return(JobStatus.FAILED, ValueError(f"x={x} too big"))
-        loop = FakeLoop()
-        callbacks = [factory() for factory in context.callbacks]
-        for callback in callbacks:
-            callback.on_train_begin(loop)
-        loss = x
-        for epoch in range(1, self.epochs + 1):
-            time.sleep(self.epoch_seconds)
-            loss = x / epoch
-            for callback in callbacks:
-                callback.on_epoch_end(loop, epoch, {"epoch": epoch, "val_loss": loss})
-            if loop.stop_requested:
-                break
-        for callback in callbacks:
-            callback.on_train_end(loop, {})
+        try:
+            if self.fail_above is not None and x > self.fail_above:
+                raise ValueError(f"x={x} too big")
+            loss = x
+            for epoch in range(1, self.epochs + 1):
+                time.sleep(self.epoch_seconds)
+                loss = x / epoch
+                if epoch == self.prune_itself_at:
+                    raise optuna.TrialPruned("the task's own decision")
+                sweeps.report(loss, step=epoch)
+        except Exception as error:
+            return _job_return(JobStatus.FAILED, error)
         return _job_return(JobStatus.COMPLETED, loss)
 
 

@@ -49,7 +49,7 @@ class OptunaSweep:
 
 engine.OptunaSweep = OptunaSweep
 sys.modules["sweeps._sweeper"] = engine
-from hydra_plugins.trainer_sweeper import OptunaSweeper
+from hydra_plugins.optuna_sweeps import OptunaSweeper
 
 launcher = {launcher!r}
 hydra = {{"launcher": {{"_target_": launcher}}}} if launcher else {{}}
@@ -82,23 +82,38 @@ _IMPORT_FORK_SERVER = """
 import sys
 import sweeps
 import sweeps._fork_server
-print(sorted(m for m in ("optuna", "matplotlib", "mlflow", "hydra", "trainer.app")
+import hydra_plugins.optuna_sweeps
+print(sorted(m for m in ("optuna", "matplotlib", "mlflow", "numpy", "sqlalchemy", "trainer")
              if m in sys.modules))
 """
 
 
-def test_the_package_and_the_fork_server_import_nothing_heavy() -> None:
-    # `sweeps` is a docstring, the fork server needs only the standard library: the plugin can
-    # start it before Optuna, MLflow and the app are imported
+def test_the_package_the_plugin_and_the_fork_server_import_nothing_heavy() -> None:
+    # Hydra imports the plugin at every start of every app, and an app imports `sweeps` for
+    # report(): neither loads Optuna, MLflow or NumPy; the plugin can start the fork server
+    # before they are imported
     out = subprocess.run([sys.executable, "-c", _IMPORT_FORK_SERVER],
                          capture_output=True, text=True, check=True).stdout
     assert out.strip() == "[]"
 
 
-@pytest.mark.parametrize("name", ["search", "study", "workers", "reporting"])
+@pytest.mark.parametrize("name", ["search", "study", "workers", "tracking"])
 def test_each_subpackage_exports_its_public_names(name: str) -> None:
     # plain imports: every name in __all__ is there, nothing loaded on first use
     package = importlib.import_module(f"sweeps.{name}")
     assert package.__all__
     for exported in package.__all__:
         assert getattr(package, exported) is not None
+
+
+def test_the_workers_preload_the_task_functions_module_and_the_apps_list() -> None:
+    # a script's __main__ is not imported again in the server (it may run on import)
+    from sweeps._fork_server import app_modules
+
+    def task() -> None: ...
+
+    task.__module__ = "trainer.__main__"
+    assert app_modules(task, ["trainer.preload"]) == ["trainer.__main__", "trainer.preload"]
+    task.__module__ = "__main__"
+    assert app_modules(task, "numpy") == ["numpy"]
+    assert app_modules(None, None) == []

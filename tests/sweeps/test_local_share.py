@@ -3,12 +3,12 @@ a single run, only the cores other work left free."""
 
 from __future__ import annotations
 
+from runkit import cpu_load
 from sweeps import _sweeper
-from trainer import cpu_load, run_context
 
 
 def test_workers_split_the_cores_and_a_single_worker_leaves_the_busy_ones(monkeypatch):
-    monkeypatch.setattr(run_context, "available_cores", lambda: 4)
+    monkeypatch.setattr(_sweeper, "available_cores", lambda: 4)
     start = cpu_load.CpuTimes(0.0, 4, 0.0, 0.0)
     monkeypatch.setattr(cpu_load, "command_start", start)
     # since the command started (1 s), other processes kept one of the 4 cores busy

@@ -52,6 +52,87 @@ def test_unusable_url_is_a_one_line_config_error():
         open_storage(StorageSpec("mysql+nosuchdriver://u@localhost/db"))
 
 
+class OperationalError(Exception):
+    """Stands for psycopg2's."""
+
+
+def _refused(message: str) -> Exception:
+    """What Optuna raises when the server refuses a connection: SQLAlchemy's OperationalError
+    (around the driver's) wrapped in a StorageInternalError."""
+    import sqlalchemy.exc
+
+    try:
+        try:
+            raise sqlalchemy.exc.OperationalError("SELECT 1", {}, OperationalError(message))
+        except sqlalchemy.exc.OperationalError as error:
+            raise optuna.exceptions.StorageInternalError("An exception is raised during the "
+                                                         "commit.") from error
+    except optuna.exceptions.StorageInternalError as wrapped:
+        return wrapped
+
+
+def _failing_first(monkeypatch, times: float, message: str) -> list[int]:
+    """Optuna's RDBStorage is refused with ``message`` ``times`` times, then opens; returns the
+    number of calls."""
+    import sweeps.study._storage as storage_module
+
+    real = storage_module.RDBStorage
+    calls = [0]
+
+    def opening(*args, **kwargs):
+        calls[0] += 1
+        if calls[0] <= times:
+            raise _refused(message)
+        return real(*args, **kwargs)
+
+    monkeypatch.setattr(storage_module, "RDBStorage", opening)
+    monkeypatch.setattr(storage_module, "_BACKOFF_FIRST", 0.001)
+    return calls
+
+
+FULL = 'connection to server at "db", port 5432 failed: FATAL:  sorry, too many clients already'
+
+
+def test_a_full_server_is_waited_for_not_tried_three_times(tmp_path, monkeypatch):
+    # sixteen joiners at once fill the server's connection slots: opening waits for a free
+    # one (jittered backoff up to a deadline) instead of failing after a few tries
+    calls = _failing_first(monkeypatch, 9, FULL)  # one more than the old fixed tries
+    study = load_or_create_study(open_storage(StorageSpec(f"sqlite:///{tmp_path}/o.db")), "s",
+                                 direction="minimize")
+    assert calls[0] == 10 and study.study_name == "s"
+
+
+def test_a_storage_still_full_at_the_deadline_is_one_line_without_the_password(monkeypatch):
+    monkeypatch.setattr("sweeps.study._storage.OPEN_DEADLINE", 0.3)
+    calls = _failing_first(monkeypatch, float("inf"), FULL)
+    url = "postgresql+psycopg2://sweeper:s3cr3t-pw@db:5432/optuna"
+    with pytest.raises(ConfigError) as raised:
+        open_storage(StorageSpec(url, create_schema=False))  # no server: Optuna's open fails
+    message = str(raised.value)
+    assert "\n" not in message and "s3cr3t" not in message
+    assert message.startswith("hydra.sweeper.storage: expected a storage that can be opened, "
+                              "got 'postgresql+psycopg2://sweeper:***@db:5432/optuna "
+                              "(OperationalError: ")  # the driver's words, not Optuna's
+    assert "too many clients already; tried" in message and calls[0] > 3
+
+
+def test_a_wrong_password_is_told_at_once(monkeypatch):
+    # waiting cannot cure it: one try, one line, no password
+    calls = _failing_first(monkeypatch, 1, 'connection to server at "db", port 5432 failed: '
+                           'FATAL:  password authentication failed for user "sweeper"')
+    with pytest.raises(ConfigError, match="password authentication failed") as raised:
+        open_storage(StorageSpec("postgresql+psycopg2://sweeper:wrong-pw@db/optuna",
+                                 create_schema=False))
+    assert calls[0] == 1 and "wrong-pw" not in str(raised.value)
+
+
+def test_a_url_sqlalchemy_cannot_parse_is_not_quoted_with_its_password():
+    # SQLAlchemy's own message quotes the whole URL
+    with pytest.raises(ConfigError) as raised:
+        open_storage(StorageSpec("postgresql+psycopg2://sweeper:s3cr3t-pw@db:port/optuna"))
+    assert "s3cr3t" not in str(raised.value) and "sweeper:***@db" in str(raised.value)
+
+
 def test_same_name_resumes_and_direction_must_match(tmp_path):
     # load_if_exists: a second open sees the first's trials; a flipped direction is refused
     spec = StorageSpec(f"sqlite:///{tmp_path}/o.db")
@@ -74,7 +155,7 @@ def test_sqlite_file_uses_wal(tmp_path):
 @pytest.mark.slow  # opens an MLflow store
 def test_crashed_trial_run_is_killed_and_params_requeued(tmp_path, store_uri):
     # the heartbeat-stale callback ends the trial's MLflow run KILLED and queues its params
-    from trainer.tracking import RunTracker, get_client, get_or_create_experiment
+    from runkit.mlflow import RunTracker, get_client, get_or_create_experiment
 
     experiment = get_or_create_experiment(store_uri, "sweep-storage-test")
     run = RunTracker.start(store_uri, experiment, run_name="lost trial",
@@ -94,6 +175,31 @@ def test_crashed_trial_run_is_killed_and_params_requeued(tmp_path, store_uri):
     waiting = study.trials[1]
     assert waiting.state == TrialState.WAITING and waiting.params == study.trials[0].params
     run._ended = True  # already terminated above; keep the atexit hook from touching it
+
+
+@pytest.mark.slow  # opens an MLflow store
+def test_a_crashed_trials_run_ended_by_the_stores_housekeeping_still_gets_its_state(tmp_path,
+                                                                                   store_uri):
+    # the next command on the store may end the dead worker's run first (its process is gone):
+    # the crash recovery still tags the run with its trial's state
+    from runkit.mlflow import end_killed, get_client, get_or_create_experiment
+
+    client = get_client(store_uri)
+    experiment = get_or_create_experiment(store_uri, "sweep-storage-test")
+    run_id = client.create_run(experiment, tags={"optuna.trial_number": "0"}).info.run_id
+    end_killed(client, run_id, "its process (pid 1 on elsewhere) ended without ending the run")
+    study = optuna.create_study(storage=f"sqlite:///{tmp_path}/o.db")
+    trial = study.ask()
+    trial.suggest_float("x", 0, 1)
+    trial.set_user_attr(RUN_ID_ATTR, run_id)
+    study.tell(trial, state=TrialState.FAIL)
+
+    RetryCrashedTrial(store_uri, max_retry=3)(study, study.trials[0])
+
+    info = client.get_run(run_id)
+    assert info.info.status == "KILLED"
+    assert info.data.tags["optuna.trial_state"] == "FAIL"
+    assert info.data.tags["failure_reason"].startswith("its process")  # the first reason stays
 
 
 def _failed_trial(study, worker, reason, **attrs):
@@ -129,7 +235,10 @@ WORKER_SCRIPT = textwrap.dedent("""
     from sweeps.search import parse_search_space
     from sweeps.study import StorageSpec, load_or_create_study, open_storage
     from sweeps.workers import WorkerPlan, run_worker
-    while time.time() < {start_at}:  # every process opens the fresh file at the same moment
+    from pathlib import Path
+    ready = Path({ready!r})
+    (ready / sys.argv[1]).touch()
+    while len(list(ready.iterdir())) < {n_processes}:  # all open the fresh database at once
         time.sleep(0.001)
     spec = StorageSpec({url!r}, heartbeat_interval=1, grace_period=10)
     load_or_create_study(open_storage(spec), "shared", direction="minimize")
@@ -140,15 +249,17 @@ WORKER_SCRIPT = textwrap.dedent("""
 """)
 
 
-def _share_a_fresh_study(url: str, n_trials: int, n_processes: int) -> None:
+def _share_a_fresh_study(url: str, n_trials: int, n_processes: int, ready: Path) -> None:
     """``n_processes`` processes create the same study on a fresh ``url`` at one moment and
     run it; each must succeed, and exactly ``n_trials`` finish, on more than one process."""
+    ready.mkdir()
     script = WORKER_SCRIPT.format(repo=str(REPO), tests=str(Path(__file__).parent), url=url,
-                                  n_trials=n_trials, start_at=time.time() + 4)
+                                  n_trials=n_trials, ready=str(ready), n_processes=n_processes)
     procs = [subprocess.Popen([sys.executable, "-c", script, str(i)], stderr=subprocess.PIPE,
                               text=True) for i in range(n_processes)]
-    errors = [p.communicate(timeout=120)[1] for p in procs]
+    errors = [p.communicate(timeout=300)[1] for p in procs]
     assert [p.returncode for p in procs] == [0] * n_processes, errors
+    assert [e for e in errors if e.strip()] == []  # no retry or warning printed
     trials = optuna.load_study(study_name="shared", storage=url).get_trials()
     budget = count_trials(trials, n_trials)
     assert budget.finished == n_trials == budget.complete
@@ -161,14 +272,17 @@ def _share_a_fresh_study(url: str, n_trials: int, n_processes: int) -> None:
 def test_processes_sharing_a_fresh_sqlite_file_run_exactly_n_trials(tmp_path):
     # three processes create the same new file and study at once and share its budget:
     # nobody fails on a locked or half-created database, and exactly n_trials finish
-    _share_a_fresh_study(f"sqlite:///{tmp_path}/o.db", n_trials=12, n_processes=3)
+    _share_a_fresh_study(f"sqlite:///{tmp_path}/o.db", n_trials=12, n_processes=3,
+                         ready=tmp_path / "ready")
 
 
 @pytest.mark.slow
-def test_processes_sharing_a_fresh_postgresql_database_run_exactly_n_trials(fresh_pg_database):
-    # two processes creating Optuna's tables on a new PostgreSQL database at once collide
-    # (Optuna #1092: pg_type_typname_nsp_index); opening retries, so neither crashes
-    _share_a_fresh_study(fresh_pg_database, n_trials=6, n_processes=2)
+def test_processes_opening_a_fresh_postgresql_database_at_once_run_exactly_n_trials(
+        fresh_pg_database, tmp_path):
+    # eight processes creating Optuna's tables and one study on a new PostgreSQL database at
+    # the same moment would collide (Optuna #1092: pg_type_typname_nsp_index): one creates
+    # them under an advisory lock while the others wait, so none fails and nothing is printed
+    _share_a_fresh_study(fresh_pg_database, n_trials=8, n_processes=8, ready=tmp_path / "ready")
 
 
 @pytest.mark.slow

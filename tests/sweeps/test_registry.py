@@ -6,11 +6,9 @@ from __future__ import annotations
 import contextlib
 import json
 import os
-import signal
-import socket
+import shlex
 import subprocess
 import sys
-import time
 import urllib.error
 import urllib.request
 import uuid
@@ -20,14 +18,15 @@ from pathlib import Path
 import numpy as np
 import pytest
 from mlflow import MlflowClient
+from readme_commands import free_port, serving
 
-from sweeps.reporting._registry import register_best_model
+from runkit.mlflow import RunTracker, get_client, get_or_create_experiment
+from sweeps.tracking._registry import register_best_model
 from trainer.core.network import MLP
 from trainer.core.preprocessing import Preprocessor
-from trainer.tracking import RunTracker, get_client, get_or_create_experiment
+from trainer.tracking.model import log_trained_model
 
 REPO = Path(__file__).resolve().parents[2]
-PORTS = range(5500, 5510)  # the ports this project's tests may serve on
 IRIS_COLUMNS = ["sepal length (cm)", "sepal width (cm)", "petal length (cm)", "petal width (cm)"]
 
 
@@ -37,9 +36,10 @@ def _logged_run(uri: str) -> str:
     net = MLP(2, [3], 2, rng=np.random.default_rng(0))
     pre = Preprocessor(x_mean=np.zeros(2), x_scale=np.ones(2), n_features=2)
     with RunTracker.start(uri, experiment_id) as tracker:
-        tracker.log_model(step=1, network_state=net.state_dict(), network_config=net.config(),
-                          loss="categorical_crossentropy", task="classification",
-                          preprocessor_arrays=pre.to_arrays(), classes=np.array(["a", "b"]),
+        log_trained_model(tracker, step=1, network_state=net.state_dict(),
+                          network_config=net.config(), loss="categorical_crossentropy",
+                          task="classification", preprocessor_arrays=pre.to_arrays(),
+                          classes=np.array(["a", "b"]),
                           feature_names=["x", "y"])
     return tracker.run_id
 
@@ -99,44 +99,15 @@ def test_a_run_without_a_model_registers_nothing(store_uri: str) -> None:
                                study_name="s", trial_number=0, value=1.0) is None
 
 
-def _free_port() -> int:
-    for port in PORTS:
-        with socket.socket() as sock, contextlib.suppress(OSError):
-            sock.bind(("127.0.0.1", port))
-            return port
-    pytest.skip(f"no free port in {PORTS.start}-{PORTS.stop - 1}")
-
-
 @contextlib.contextmanager
 def _serving(model_uri: str, cwd: Path, env: dict[str, str]) -> Iterator[str]:
     """`mlflow models serve` on a free test port; stopped (its process group) at the end."""
-    port = _free_port()
-    server = subprocess.Popen(
-        [sys.executable, "-m", "mlflow", "models", "serve", "-m", model_uri, "--env-manager",
-         "local", "-h", "127.0.0.1", "-p", str(port)],
-        cwd=cwd, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True,
-        start_new_session=True,
-    )
-    url = f"http://127.0.0.1:{port}"
-    try:
-        deadline = time.monotonic() + 120
-        while True:
-            assert server.poll() is None, f"the server exited: {server.stderr.read()[-2000:]}"
-            with contextlib.suppress(OSError), \
-                    urllib.request.urlopen(f"{url}/ping", timeout=2) as response:
-                if response.status == 200:
-                    break
-            assert time.monotonic() < deadline, "the server did not answer /ping in 120 s"
-            time.sleep(0.5)
+    url = f"http://127.0.0.1:{free_port()}"
+    command = shlex.join([sys.executable, "-m", "mlflow", "models", "serve", "-m", model_uri,
+                          "--env-manager", "local", "-h", "127.0.0.1", "-p",
+                          url.rsplit(":", 1)[1]])
+    with serving(command, cwd, f"{url}/ping", env=env, timeout=120):
         yield url
-    finally:
-        with contextlib.suppress(ProcessLookupError):
-            os.killpg(server.pid, signal.SIGTERM)
-        try:
-            server.wait(timeout=20)
-        except subprocess.TimeoutExpired:
-            os.killpg(server.pid, signal.SIGKILL)
-            server.wait()
 
 
 def _post(url: str, body: dict) -> dict:

@@ -130,24 +130,6 @@ def test_two_sweeps_with_no_shared_files_share_one_study_and_one_mlflow_server(
 # --------------------------------------------------------------------------- launchers
 
 
-def test_submitit_local_launches_n_jobs_workers_that_run_the_study(tmp_path, pg_url,
-                                                                   mlflow_server):
-    # hydra/launcher=submitit_local: the sweep creates study and parent run, submitit starts
-    # n_jobs long-lived worker jobs, and they run exactly n_trials between them
-    name, n_trials = unique("submitit"), 6
-    done = run(tmp_path, *TINY, *shared_stores(pg_url, mlflow_server, name), "epochs=6",
-               "hydra/launcher=submitit_local", f"hydra.sweeper.n_trials={n_trials}",
-               "hydra.sweeper.n_jobs=2", "mlflow.log_model=false", timeout=300)
-    assert done.returncode == 0, done.stderr[-3000:]
-    trials, parents, _ = check_study_and_runs(pg_url, mlflow_server, name, n_trials)
-    assert [r.info.status for r in parents] == ["FINISHED"]
-    assert len(workers_of(trials)) == 2  # two submitit jobs, neither the sweep process
-    sweep_dirs = list(tmp_path.glob("multirun/*/*/.submitit"))
-    assert sweep_dirs, "submitit placed no jobs"
-    assert "best of study" in done.stdout + done.stderr
-    no_local_stores(tmp_path)
-
-
 def test_a_killed_and_a_preempted_worker_lose_only_their_trials(tmp_path, pg_url, mlflow_server):
     # SIGKILL of one launched worker mid-trial: the other fails that trial once its heartbeat
     # is stale and runs its parameters again. Then submitit's preemption signal (SIGUSR2) to
@@ -231,3 +213,76 @@ def test_a_joining_worker_with_a_launcher_is_one_line(tmp_path, pg_url):
                "hydra/launcher=submitit_local", timeout=120)
     assert done.returncode == 1
     assert done.stderr.strip().splitlines()[-1].startswith("error: hydra.sweeper.role:")
+
+
+# --------------------------------------------------------------------------- the password
+
+
+def _texts_of(directory: Path) -> dict[str, bytes]:
+    # submitit's pickled jobs hold the URL: the launched workers need it
+    return {str(p): p.read_bytes() for p in directory.rglob("*")
+            if p.is_file() and not (".submitit" in p.parts and p.suffix == ".pkl")}
+
+
+def test_no_output_of_a_postgresql_sweep_holds_the_database_password(
+        tmp_path, pg_url, mlflow_server):
+    # On a cluster, job logs are often readable by others: the password of
+    # hydra.sweeper.storage is in none of the command's outputs, Hydra's files, MLflow (tags,
+    # params and artifacts of the parent and trial runs) or the study's and trials' attributes;
+    # a controller (two worker processes), a joining worker and a controller whose workers are
+    # submitit jobs run on the study
+    from mlflow import MlflowClient
+    from sqlalchemy.engine import make_url
+
+    password = make_url(pg_url).password
+    assert password and password not in make_url(pg_url).username, "needs a distinct password"
+    name, n_trials = unique("password"), 4
+    args = [*TINY, *shared_stores(pg_url, mlflow_server, name), "mlflow.log_model=false",
+            "hydra.sweeper.n_jobs=2"]
+    outputs: dict[str, bytes] = {}
+    for directory, extra in (
+            (tmp_path / "controller", [f"hydra.sweeper.n_trials={n_trials}"]),
+            (tmp_path / "joiner", ["hydra.sweeper.role=worker",
+                                   f"hydra.sweeper.n_trials={n_trials + 2}"]),
+            (tmp_path / "launched", ["hydra/launcher=submitit_local",
+                                     f"hydra.sweeper.n_trials={n_trials + 4}"])):
+        directory.mkdir()
+        done = run(directory, *args, *extra, timeout=300)
+        assert done.returncode == 0, done.stderr[-3000:]
+        outputs[f"{directory.name} stdout"] = done.stdout.encode()
+        outputs[f"{directory.name} stderr"] = done.stderr.encode()
+        outputs.update(_texts_of(directory))  # multirun.yaml, .hydra/*.yaml, the jobs' logs
+    assert any(path.endswith("hydra.yaml") for path in outputs)
+    assert any(b"storage: postgresql" in text for text in outputs.values())  # redacted there
+
+    client = MlflowClient(mlflow_server)
+    runs = server_runs(mlflow_server, name)
+    assert len(runs) >= n_trials + 4 + 2
+    artifacts = tmp_path / "artifacts"
+    for found in runs:
+        outputs[f"run {found.info.run_id}"] = repr((found.data.tags, found.data.params)).encode()
+        client.download_artifacts(found.info.run_id, "", str(artifacts / found.info.run_id))
+    outputs.update(_texts_of(artifacts))
+    study = optuna.load_study(study_name=name, storage=pg_url)
+    storage = optuna.storages.RDBStorage(pg_url)
+    outputs["study"] = repr((study.user_attrs, storage.get_study_system_attrs(study._study_id),
+                             [(t.user_attrs, t.system_attrs) for t in study.trials])).encode()
+    storage.engine.dispose()
+    leaks = [where for where, text in outputs.items() if password.encode() in text]
+    assert leaks == []
+
+
+def test_a_storage_that_cannot_be_opened_is_one_line_without_its_password(tmp_path, pg_url):
+    # a database that does not exist on a server that answers: told at once, in one line,
+    # with the URL as `user:***@`
+    from sqlalchemy.engine import make_url
+
+    url = make_url(pg_url)
+    wrong = url.set(database="no_such_database").render_as_string(hide_password=False)
+    done = run(tmp_path, *TINY, f"hydra.sweeper.storage={wrong}", timeout=120)
+    assert done.returncode == 1
+    [line] = done.stderr.strip().splitlines()
+    assert line.startswith("error: hydra.sweeper.storage: expected a storage that can be "
+                           f"opened, got 'postgresql+psycopg2://{url.username}:***@")
+    assert 'database "no_such_database" does not exist' in line
+    assert url.password not in done.stderr + done.stdout

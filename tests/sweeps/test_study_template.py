@@ -8,8 +8,8 @@ from pathlib import Path
 import optuna
 import pytest
 
+from runkit import sqlite as sqlite_template
 from sweeps.study._template import copy_empty_study_storage, is_empty_study_storage
-from trainer import sqlite_template
 
 
 @pytest.fixture

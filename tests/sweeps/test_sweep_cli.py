@@ -192,7 +192,7 @@ def test_parent_and_child_runs(digits):
         # named by number, then study; a pruned one says so in its name (the runs table)
         name = f"trial-{t.number}-{study.study_name}"
         if t.state == TrialState.PRUNED:
-            name = (f"trial-{t.number} (pruned at epoch {int(kid.data.metrics['stopped_epoch'])})"
+            name = (f"trial-{t.number} (pruned at step {int(kid.data.metrics['stopped_epoch'])})"
                     f" {study.study_name}")
         assert kid.info.run_name == name
         assert kid.data.tags["stop_reason"] == (
@@ -369,6 +369,48 @@ def test_sigterm_ends_everything_killed_and_queues_the_trials(tmp_path):
     assert [r.info.status for r in parents(runs)] == ["KILLED"]
 
 
+def fork_server_started(pgid: int) -> bool:
+    """Whether the sweep's fork server (which imports the app for seconds) is running."""
+    for entry in Path("/proc").iterdir():
+        with contextlib.suppress(OSError, ValueError, IndexError):
+            if (entry.name.isdigit() and os.getpgid(int(entry.name)) == pgid
+                    and b"forkserver" in (entry / "cmdline").read_bytes()):
+                return True
+    return False
+
+
+@pytest.mark.parametrize("moment", ["starting", "training"])
+def test_ctrl_c_on_the_sweeps_process_group_is_clean_and_leaves_nothing_running(tmp_path,
+                                                                                moment):
+    # a terminal's Ctrl-C reaches every process of the group: the sweep, its fork server (still
+    # importing the app while the sweep starts) and its workers. The sweep says what it kept
+    # and nothing else: no "Exception ignored in", no traceback of any process; no trial and no
+    # MLflow run is left RUNNING
+    proc = start(tmp_path, sweep_choice("digits"), "hydra.sweeper.n_jobs=2",
+                 "mlflow.log_model=false", start_new_session=True)
+    if moment == "starting":
+        wait_for(proc, lambda: fork_server_started(proc.pid), every=0.01)
+    else:
+        wait_for(proc, lambda: running_trial_with_run(tmp_path))
+    os.killpg(proc.pid, signal.SIGINT)
+    _, err = proc.communicate(timeout=120)
+    assert proc.returncode == 130, err
+    lines = err.strip().splitlines()
+    assert lines in (["interrupted (Ctrl-C)"], ["interrupted"]) or (
+        len(lines) == 1 and lines[0].startswith("interrupted: ")
+        and lines[0].endswith("run the same command again to resume the study")), err
+    if (tmp_path / "mlruns" / "optuna.db").exists():
+        assert [t.number for t in study_in(tmp_path).get_trials()
+                if t.state == TrialState.RUNNING] == []
+    if (tmp_path / "mlruns" / "mlflow.db").exists():  # the experiment may not exist yet
+        from mlflow import MlflowClient
+
+        client = MlflowClient(f"sqlite:///{tmp_path}/mlruns/mlflow.db")
+        experiments = [e.experiment_id for e in client.search_experiments()]
+        assert [r.info.run_name for r in client.search_runs(experiments)
+                if r.info.status == "RUNNING"] == []
+
+
 def test_failing_trial_is_recorded_and_the_sweep_goes_on(tmp_path):
     # a bad sampled value fails its trial (reason kept) while the others complete
     done = run(tmp_path, *AD_HOC, "hydra.sweeper.sampler=grid", "hydra.sweeper.n_trials=2",
@@ -394,7 +436,10 @@ def test_sweep_stops_with_one_line_when_most_trials_fail(tmp_path):
     assert line.startswith("error: sweep stopped: 4 of 4 finished trials failed")
     assert "regularization.dropout" in line
     assert len(study_in(tmp_path).get_trials()) == 4
-    assert [r.info.status for r in parents(runs_in(tmp_path))] == ["FAILED"]
+    [parent] = parents(runs_in(tmp_path))
+    assert parent.info.status == "FAILED"
+    # the parent run says what the sweep said
+    assert parent.data.tags["failure_reason"] == line.removeprefix("error: ")
 
 
 def test_bad_search_space_is_one_line(tmp_path):

@@ -38,7 +38,7 @@ def test_every_sweep_config_composes_into_an_optuna_search(name):
         cfg, space = compose_sweep(f"sweep={name}")
     except Exception:  # until conf/config.yaml lists the group (see the test above)
         cfg, space = compose_sweep(f"+sweep={name}")
-    assert cfg.hydra.sweeper._target_ == "hydra_plugins.trainer_sweeper.OptunaSweeper"
+    assert cfg.hydra.sweeper._target_ == "hydra_plugins.optuna_sweeps.OptunaSweeper"
     names = [p.name for p in space.params]
     assert {"optimizer", "optimizer.lr", "batch_size", "model.hidden",
             "regularization.dropout", "regularization.l2"} <= set(names)
@@ -49,3 +49,21 @@ def test_every_sweep_config_composes_into_an_optuna_search(name):
     momentum = {p.name: p for p in space.params}["optimizer.momentum"]
     assert momentum.condition is not None and momentum.condition.parent == "optimizer"
     assert cfg.hydra.sweeper.n_trials >= 20
+
+
+def test_the_trainers_sweeper_config_feeds_the_plugin_what_only_the_trainer_knows():
+    # the plugin's keys with the trainer's defaults: direction following objective, the run's
+    # seed, its MLflow store and experiment, the objective's name, its preloaded modules
+    import trainer.hydra_resolvers  # noqa: F401  (registered by the command as it starts)
+
+    for objective, direction in (("val_loss", "minimize"), ("val_accuracy", "maximize")):
+        with initialize_config_dir(config_dir=str(CONFIG_DIR), version_base="1.3"):
+            cfg = compose("config", overrides=["hydra/sweeper=optuna", f"objective={objective}",
+                                               "seed=7", "mlflow.experiment=mine"],
+                          return_hydra_config=True)
+        sweeper = cfg.hydra.sweeper
+        assert sweeper.direction == direction and sweeper.metric_names == objective
+        assert sweeper.seed == 7 and list(sweeper.preload) == ["trainer.preload"]
+        assert sweeper.mlflow.tracking_uri == "sqlite:///mlruns/mlflow.db"
+        assert sweeper.mlflow.experiment == "mine"
+        assert sweeper.n_trials == 20 and sweeper.pruner == "median"  # the plugin's own

@@ -3,7 +3,7 @@
 import optuna
 from optuna.trial import TrialState
 
-from sweeps.reporting._plots import learning_curves_of_trials
+from sweeps.tracking._plots import learning_curves_of_trials
 
 
 def make_study() -> optuna.Study:

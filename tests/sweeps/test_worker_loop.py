@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 import threading
 import time
 
@@ -16,10 +17,12 @@ from sweeps.study._budget import (
     LOST_REASON,
     OVERRIDES_ATTR,
     RUN_ID_ATTR,
+    SLURM_JOB_ATTR,
     SURPLUS_ATTR,
     WORKER_ATTR,
 )
 from sweeps.workers import run_worker
+from sweeps.workers._worker import slurm_job_id
 
 optuna.logging.set_verbosity(optuna.logging.WARNING)
 
@@ -36,11 +39,27 @@ def test_runs_exactly_n_trials_and_records_each(tmp_path):
     assert states(study) == ["COMPLETE"] * 4
     assert report.trials == [0, 1, 2, 3]
     trial = study.trials[0]
-    assert trial.user_attrs[RUN_ID_ATTR] == "run-0"
+    assert RUN_ID_ATTR not in trial.user_attrs  # no tracking here: no MLflow run
     assert trial.user_attrs[OVERRIDES_ATTR] == [f"x={trial.params['x']!r}"]
     assert trial.user_attrs[WORKER_ATTR].endswith(f":{report.pid}")
     assert list(trial.intermediate_values) == [1, 2, 3, 4, 5]  # one report per epoch
     assert trial.value == pytest.approx(trial.params["x"] / 5)
+    assert SLURM_JOB_ATTR not in trial.user_attrs  # not in a SLURM job
+
+
+def test_a_trial_in_a_slurm_job_records_the_job(tmp_path, monkeypatch):
+    # the id squeue, sacct and scancel take: an array task's own (scancel of its SLURM_JOB_ID,
+    # which is also the array's id, would end every task of the array)
+    for name in ("SLURM_JOB_ID", "SLURM_ARRAY_JOB_ID", "SLURM_ARRAY_TASK_ID"):
+        monkeypatch.delenv(name, raising=False)
+    assert slurm_job_id() is None
+    monkeypatch.setenv("SLURM_JOB_ID", "41")
+    assert slurm_job_id() == "41"
+    monkeypatch.setenv("SLURM_ARRAY_JOB_ID", "40")
+    monkeypatch.setenv("SLURM_ARRAY_TASK_ID", "1")
+    plan = make_plan(tmp_path / "o.db", n_trials=2)
+    run_worker(plan, FakeJob())
+    assert [t.user_attrs[SLURM_JOB_ATTR] for t in load(plan).trials] == ["40_1", "40_1"]
 
 
 def test_rerun_resumes_up_to_n_trials(tmp_path):
@@ -72,8 +91,9 @@ def test_most_trials_failing_stops_the_worker(tmp_path):
     assert states(load(plan)) == ["FAIL"] * 4
 
 
-def test_pruner_cuts_bad_trials_through_the_bridge(tmp_path):
-    # each epoch reaches the trial; the median pruner stops the curves worse than the median
+def test_pruner_cuts_bad_trials_through_report(tmp_path):
+    # each epoch reaches the trial through sweeps.report; the median pruner stops the curves
+    # worse than the median, and the TrialPruned report() raises ends the trial PRUNED
     plan = make_plan(tmp_path / "o.db", n_trials=4,
                      pruner={"name": "median", "n_startup_trials": 2, "n_warmup_steps": 2})
     for x in (0.1, 0.2, 0.9, 0.8):  # two good trials first, then two bad ones
@@ -240,3 +260,65 @@ def test_trial_killed_after_its_first_act_but_before_its_first_heartbeat_is_reco
     orphan = load(plan).ask()
     orphan.set_user_attr(WORKER_ATTR, "elsewhere:12345")
     _assert_the_worker_recovers(plan, orphan)
+
+
+def test_each_trial_runs_within_its_workers_thread_share(tmp_path, monkeypatch):
+    # n_jobs workers on a machine: each trial's task sees its share as OMP_NUM_THREADS and its
+    # BLAS limited to it (NumPy's is loaded before the trial, as in a forked worker); the
+    # worker's own settings come back afterwards
+    from dataclasses import replace
+
+    import numpy as np  # noqa: F401  (its BLAS is loaded)
+    from threadpoolctl import threadpool_info
+
+    monkeypatch.delenv("OMP_NUM_THREADS", raising=False)
+    seen: list[tuple[str | None, set[int]]] = []
+
+    class Job(FakeJob):
+        def run(self, overrides, number):
+            blas = {lib["num_threads"] for lib in threadpool_info() if lib["user_api"] == "blas"}
+            seen.append((os.environ.get("OMP_NUM_THREADS"), blas))
+            return super().run(overrides, number)
+
+    plan = replace(make_plan(tmp_path / "o.db", n_trials=2), blas_threads=1)
+    run_worker(plan, Job())
+    assert seen == [("1", {1}), ("1", {1})]
+    assert "OMP_NUM_THREADS" not in os.environ
+
+
+@pytest.mark.slow  # starts a process
+def test_a_worker_process_that_cannot_open_the_storage_says_so_in_one_line(tmp_path):
+    # one line naming hydra.sweeper.storage, its password hidden, exit 1: not a traceback
+    # ending in a message that quotes the URL
+    import dataclasses
+    import subprocess
+    import sys
+    import textwrap
+    from pathlib import Path
+
+    import cloudpickle
+    from hydra.core.singleton import Singleton
+    from omegaconf import OmegaConf
+
+    plan = make_plan(tmp_path / "o.db", n_trials=2)
+    url = "mysql+nosuchdriver://sweeper:s3cret-pw@db-host/optuna"
+    plan = dataclasses.replace(plan, storage=dataclasses.replace(plan.storage, url=url))
+    job = FakeJob()
+    job.config = OmegaConf.create({"hydra": {"hydra_logging": None, "verbose": False}})
+    payload = tmp_path / "sweep-worker-1.pkl"
+    payload.write_bytes(cloudpickle.dumps((plan, job, Singleton.get_state())))
+    tests = Path(__file__).parent
+    script = textwrap.dedent(f"""
+        import os, sys
+        sys.path[:0] = [{str(tests.parents[1])!r}, {str(tests)!r}]
+        from sweeps.workers._processes import worker_process_main
+        from runkit.process import process_start_time
+        worker_process_main({str(payload)!r}, 1, os.getpid(), process_start_time(os.getpid()))
+    """)
+    done = subprocess.run([sys.executable, "-c", script], capture_output=True, text=True,
+                          timeout=120)
+    assert done.returncode == 1
+    assert done.stderr.splitlines() == [
+        "error: hydra.sweeper.storage: expected a storage that can be opened, got "
+        '"mysql+nosuchdriver://sweeper:***@db-host/optuna (NoSuchModuleError: Can\'t load '
+        'plugin: sqlalchemy.dialects:mysql.nosuchdriver)"']

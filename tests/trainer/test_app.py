@@ -5,26 +5,18 @@ from __future__ import annotations
 import mlflow
 import numpy as np
 import pytest
+from mlflow.exceptions import MlflowException
 from mlflow.tracking import MlflowClient
 
-from trainer import run_context
+from runkit.mlflow.disk_full import NoSpaceError
+from runkit.mlflow.tags import FAILURE_REASON_TAG
 from trainer.app import run
-from trainer.errors import ConfigError, DataError, TrainerError, TrainingDiverged
+from trainer.errors import ConfigError, DataError, TrainingDiverged
 
 FAST = ("epochs=4", "model.hidden=[16]", "mlflow.log_model=false")
 
 
-def run_and_capture(cfg) -> tuple[float | None, str, BaseException | None]:
-    """Run ``cfg``; return (objective, MLflow run id, error raised)."""
-    started: list[str] = []
-    with run_context.use(run_context.RunContext(on_run_started=started.append)):
-        try:
-            return run(cfg), started[0], None
-        except (TrainerError, ValueError) as error:
-            return None, started[0], error
-
-
-def test_run_logs_params_metrics_tags_and_artifacts(make_config, store_uri):
+def test_run_logs_params_metrics_tags_and_artifacts(run_and_capture, make_config, store_uri):
     cfg = make_config("epochs=6", "model.hidden=[16]", "optimizer.lr=0.01")
     objective, run_id, error = run_and_capture(cfg)
     assert error is None
@@ -61,7 +53,8 @@ def test_run_logs_params_metrics_tags_and_artifacts(make_config, store_uri):
     assert metrics[("test_accuracy", 0)] == logged.data.metrics["test_accuracy"]
 
 
-def test_logged_model_predicts_raw_rows_in_original_labels(make_config, store_uri, monkeypatch):
+def test_logged_model_predicts_raw_rows_in_original_labels(run_and_capture, make_config,
+                                                           store_uri, monkeypatch):
     # the pyfunc model takes unstandardized rows (a DataFrame with the declared feature columns)
     # and answers with the data set's own labels
     cfg = make_config("epochs=15", "model.hidden=[32]", "optimizer.lr=0.01", "data=iris")
@@ -80,7 +73,7 @@ def test_logged_model_predicts_raw_rows_in_original_labels(make_config, store_ur
     assert model.metadata.get_input_schema().input_names() == list(iris.data.columns)
 
 
-def test_same_seed_same_metrics_bit_for_bit(make_config, store_uri):
+def test_same_seed_same_metrics_bit_for_bit(run_and_capture, make_config, store_uri):
     cfg = make_config(*FAST, "regularization.dropout=0.2", "seed=3")
     first, _, _ = run_and_capture(cfg)
     second, _, _ = run_and_capture(cfg)
@@ -89,7 +82,7 @@ def test_same_seed_same_metrics_bit_for_bit(make_config, store_uri):
     assert other != first
 
 
-def test_regression_logs_r2(make_config, store_uri):
+def test_regression_logs_r2(run_and_capture, make_config, store_uri):
     cfg = make_config(*FAST, "data=diabetes", "objective=val_r2")
     objective, run_id, error = run_and_capture(cfg)
     assert error is None
@@ -125,8 +118,8 @@ def test_regression_logs_r2(make_config, store_uri):
         ("+optimizer.x=1", "optimizer.x"),
     ],
 )
-def test_bad_config_fails_naming_the_key_and_marks_run_failed(make_config, store_uri, override,
-                                                             key):
+def test_bad_config_fails_naming_the_key_and_marks_run_failed(run_and_capture, make_config,
+                                                             store_uri, override, key):
     _, run_id, error = run_and_capture(make_config(*FAST, override))
     assert isinstance(error, ConfigError), error
     message = str(error)
@@ -143,13 +136,13 @@ def test_bad_mlflow_key_fails_before_any_run_exists(make_config):
         run(make_config(*FAST, "mlflow.log_model=maybe"))
 
 
-def test_unknown_optimizer_lists_the_valid_ones(make_config):
+def test_unknown_optimizer_lists_the_valid_ones(run_and_capture, make_config):
     _, _, error = run_and_capture(make_config(*FAST, "optimizer.name=adamw"))
     for name in ("sgd", "momentum", "rmsprop", "adam"):
         assert name in str(error)
 
 
-def test_diverging_run_stops_and_is_marked_failed(make_config, store_uri):
+def test_diverging_run_stops_and_is_marked_failed(run_and_capture, make_config, store_uri):
     # a huge learning rate on unstandardized regression targets blows the loss up
     cfg = make_config("epochs=50", "data=diabetes", "data.standardize=false", "optimizer=sgd",
                       "optimizer.lr=10", "mlflow.log_model=false", "objective=val_r2")
@@ -160,7 +153,7 @@ def test_diverging_run_stops_and_is_marked_failed(make_config, store_uri):
     assert logged.info.status == "FAILED" and "diverged" in logged.data.tags["failure_reason"]
 
 
-def test_missing_csv_file_names_the_file(make_config, tmp_path):
+def test_missing_csv_file_names_the_file(run_and_capture, make_config, tmp_path):
     missing = tmp_path / "nope.csv"
     _, _, error = run_and_capture(
         make_config(*FAST, "data=csv", f"data.path={missing}", "data.target=label")
@@ -178,16 +171,21 @@ def test_small_models_train_on_one_blas_thread():
     assert blas_threads_for([784, 256, 128, 10], 128, available=1) == 1
 
 
-def test_a_run_sizes_its_threads_from_the_cores_other_work_left(make_config, monkeypatch):
+def test_a_run_sizes_its_threads_from_the_cores_other_work_left(run_and_capture, make_config,
+                                                                monkeypatch):
     # Between the command's start and the training, other processes kept one of two cores
     # busy: the model gets the one free core (two threads would wait for the busy one at every
     # matrix product); with no other work, both.
-    from trainer import cpu_load, run_context, training
+    import optuna
+
+    from runkit import cpu_load
+    from sweeps._session import TrialSession, running
+    from trainer import app, training
 
     asked: list[int] = []
     monkeypatch.setattr(training, "blas_threads_for",
                         lambda widths, batch, *, available: asked.append(available) or 1)
-    monkeypatch.setattr(run_context, "available_cores", lambda: 2)
+    monkeypatch.setattr(app, "thread_budget", lambda: 2)
     monkeypatch.setattr(cpu_load, "command_start", cpu_load.CpuTimes(0.0, 2, 0.0, 0.0))
     for others in (1.0, 0.0):
         now = cpu_load.CpuTimes(1.0, 2, others + 0.5, 0.5)  # this process: 0.5 s
@@ -198,14 +196,15 @@ def test_a_run_sizes_its_threads_from_the_cores_other_work_left(make_config, mon
     assert asked == [1, 2]
     # a sweep's trial keeps the share of the cores its sweep gave it, whatever else runs
     monkeypatch.setattr(cpu_load, "cpu_times", lambda: cpu_load.CpuTimes(1.0, 2, 2.0, 0.0))
-    with run_context.use(run_context.RunContext(blas_threads=2)):
-        from trainer.app import run
-
-        run(make_config("epochs=1", "model.hidden=[8]", "mlflow.log_model=false"))
+    with running(TrialSession(optuna.create_study().ask())):
+        _, _, error = run_and_capture(make_config("epochs=1", "model.hidden=[8]",
+                                                  "mlflow.log_model=false"))
+    assert error is None
     assert asked == [1, 2, 2]
 
 
-def test_summary_names_the_kept_epoch_and_its_value(make_config, store_uri, capsys):
+def test_summary_names_the_kept_epoch_and_its_value(run_and_capture, make_config, store_uri,
+                                                    capsys):
     # without restored weights the last epoch's weights are kept: the summary gives that epoch's
     # value (the objective the run returns), and the best epoch with its own value beside it
     cfg = make_config("epochs=12", "model.hidden=[16]", "optimizer.lr=0.2",
@@ -226,7 +225,7 @@ def test_summary_names_the_kept_epoch_and_its_value(make_config, store_uri, caps
     assert client.get_run(run_id).data.metrics["best_val_loss"] == pytest.approx(history[12])
 
 
-def test_what_the_mlflow_ui_shows_of_a_run(make_config, store_uri, capsys):
+def test_what_the_mlflow_ui_shows_of_a_run(run_and_capture, make_config, store_uri, capsys):
     # the runs table sorts by best_val_loss as the sweep ranks; the model is named after its
     # run and loads by runs:/<run>/<name>; the printed link opens the model-training view
     cfg = make_config("epochs=6", "model.hidden=[16]", "optimizer.lr=0.01",
@@ -250,3 +249,37 @@ def test_a_tracking_servers_link_is_its_own():
 
     assert run_link("http://mlflow.example:5000/", "4", "abc") == (
         "http://mlflow.example:5000/#/experiments/4/runs/abc?workflowType=machine_learning")
+
+
+def test_a_run_whose_disk_fills_up_ends_failed_with_one_line(make_config, store_uri,
+                                                             started_runs, monkeypatch) -> None:
+    # the metrics write after training finds the store's disk full: the run stops with one
+    # line naming the store; its end writes what it can (here the disk had room again: the
+    # epochs' metrics and the FAILED status with that line as the reason)
+    cfg = make_config("epochs=5", "model.hidden=[8]", "early_stopping.enabled=false",
+                      "mlflow.log_model=false", "mlflow.experiment=disk-full")
+    from runkit.mlflow import get_client
+
+    shared = get_client(store_uri)
+    log_batch = shared.log_batch
+    calls: list[int] = []
+
+    def filling_up(run_id, **kwargs):
+        calls.append(1)
+        if len(calls) == 1:
+            raise MlflowException("(sqlite3.OperationalError) database or disk is full")
+        return log_batch(run_id, **kwargs)
+
+    monkeypatch.setattr(shared, "log_batch", filling_up)
+    with pytest.raises(NoSpaceError) as caught:
+        run(cfg)
+    started = list(started_runs)
+    monkeypatch.undo()
+    line = str(caught.value)
+    assert "\n" not in line
+    assert line.startswith("no space left on device for the MLflow store ")
+    assert f"MLflow run {started[0]} ended FAILED with its config and the metrics of 5" in line
+    logged = MlflowClient(store_uri).get_run(started[0])
+    assert logged.info.status == "FAILED"
+    assert logged.data.tags[FAILURE_REASON_TAG].startswith("no space left on device")
+    assert logged.data.metrics["val_loss"] > 0  # buffered epochs written at the end

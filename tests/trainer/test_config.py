@@ -12,7 +12,7 @@ from omegaconf import OmegaConf
 from trainer import CONFIG_DIR
 from trainer.config import build_optimizer, check_config
 from trainer.core.optimizers import OPTIMIZERS, SGD, Adam, Momentum
-from trainer.errors import ConfigError
+from trainer.errors import ConfigError, ParameterError
 
 
 def plain_config(*overrides: str) -> dict:
@@ -116,3 +116,16 @@ def test_unknown_name_lists_valid_ones():
         build_optimizer({"name": "adagrad", "lr": 0.1})
     for name in ("sgd", "momentum", "rmsprop", "adam"):
         assert name in str(info.value)
+
+
+@pytest.mark.parametrize("error", [
+    ConfigError("optimizer.lr", "a finite number > 0", -0.1),
+    ParameterError("lr", "a finite number > 0", -1),
+])
+def test_errors_cross_process_boundaries_whole(error):
+    # a launched worker's error reaches the sweep pickled (a failed job's result)
+    import pickle
+
+    again = pickle.loads(pickle.dumps(error))
+    assert type(again) is type(error) and str(again) == str(error)
+    assert again.expected == error.expected and again.received == error.received

@@ -6,11 +6,13 @@ from __future__ import annotations
 
 from typing import Any
 
+from runkit.errors import UserError
+
 __all__ = ["DataError", "ParameterError", "TrainerError", "TrainingDiverged"]
 
 
-class TrainerError(Exception):
-    """Base class: an error caused by input, reported as one line."""
+class TrainerError(UserError):
+    """Base class of the core's errors: caused by input, reported as one line."""
 
 
 class ParameterError(TrainerError, ValueError):
@@ -22,6 +24,9 @@ class ParameterError(TrainerError, ValueError):
         self.expected = expected
         self.received = received
         super().__init__(f"{name}: expected {expected}, got {received!r}")
+
+    def __reduce__(self) -> tuple[Any, ...]:  # pickled whole: it crosses process boundaries
+        return type(self), (self.name, self.expected, self.received)
 
 
 class DataError(TrainerError):

@@ -1,35 +1,7 @@
-"""MLflow tracking of training runs through :class:`mlflow.MlflowClient`.
+"""What a training run writes to MLflow besides what every run writes (``runkit.mlflow``).
 
-Modules: ``store`` (tracking URIs, one client per process, experiments; ``store_template``
-copies fresh SQLite stores), ``run`` (:class:`RunTracker`, one run), ``params`` (a config as
-params), ``tags`` (every tag name), ``model`` (the pyfunc model), ``pictures`` (learning curves).
-
-The client API (never the fluent ``mlflow.start_run`` global state) lets several runs, threads
-and processes log at once without sharing a hidden active run.
+Modules: ``tags`` (the training run's tag names), ``model`` (the pyfunc model: ``model_env``
+writes its environment files, ``numpy_mlp_predictor`` is its own NumPy loader), ``datasets`` (the
+data's parts as MLflow datasets), ``pictures`` (learning curves; ``drawer`` draws a sweep's in a
+helper process), ``links`` (a run's page), ``system_metrics`` (MLflow's system-metrics monitor).
 """
-
-from __future__ import annotations
-
-from trainer.tracking.params import flatten_config
-from trainer.tracking.run import RunTracker, end_open_runs, failure_reason
-from trainer.tracking.store import (
-    default_artifact_root,
-    get_client,
-    get_or_create_experiment,
-    prepare_store,
-    resolve_tracking_uri,
-)
-from trainer.tracking.tags import FAILURE_REASON_TAG
-
-__all__ = [
-    "FAILURE_REASON_TAG",
-    "RunTracker",
-    "default_artifact_root",
-    "end_open_runs",
-    "failure_reason",
-    "flatten_config",
-    "get_client",
-    "get_or_create_experiment",
-    "prepare_store",
-    "resolve_tracking_uri",
-]

@@ -11,7 +11,7 @@ and its top-level module name shadows no installed package (a copy of ``trainer`
 a logged model (the experiment's Models tab, ``models:/<model_id>``) created with the run as
 its source, linked as the run's output, with its params, and READY once its files are up (FAILED
 if they could not be written). The run's metrics that describe the model are logged with its id
-by the caller (:meth:`trainer.tracking.run.RunTracker.log_metrics`).
+by the caller (:meth:`runkit.mlflow.run.RunTracker.log_metrics`).
 
 The signature declares the input, one ``double`` column per feature by name (the Models tab and
 the registered version show them; MLflow checks a DataFrame's columns and casts integer ones),
@@ -44,7 +44,9 @@ from urllib.parse import urlparse
 from urllib.request import url2pathname
 
 import numpy as np
+from mlflow.utils.validation import MAX_PARAM_VAL_LENGTH
 
+from runkit.mlflow.params import flatten_config
 from trainer.core.preprocessing import Preprocessor
 from trainer.tracking import model_env
 from trainer.tracking import numpy_mlp_predictor as predictor
@@ -53,7 +55,10 @@ if TYPE_CHECKING:
     from mlflow import MlflowClient
     from mlflow.models import Model
 
-__all__ = ["MODEL_NAME", "MODEL_TYPE", "log_model", "model_name", "save_model"]
+    from runkit.mlflow.run import RunTracker
+
+__all__ = ["MODEL_NAME", "MODEL_TYPE", "log_model", "log_trained_model", "model_name",
+           "save_model"]
 
 MODEL_NAME = "model"  # a model without a name of its own; runs:/<run_id>/<name> finds it
 MODEL_TYPE = "numpy-mlp"
@@ -328,3 +333,20 @@ def log_model(
         if tmp is not None:
             shutil.rmtree(tmp, ignore_errors=True)
     return model.model_id
+
+
+def log_trained_model(tracker: RunTracker, *, step: int, params: Mapping[str, Any] | None = None,
+                      **save_kwargs: Any) -> str:
+    """Store the trained network as an MLflow logged model of the tracker's run (the
+    experiment's Models tab), with ``params`` (flattened like the run's) and
+    :func:`save_model`'s keyword arguments.
+
+    Args:
+        step: the epoch whose weights the model holds.
+
+    Returns:
+        The model id: ``models:/<model_id>`` (and ``runs:/<run_id>/<its name>``) load it.
+    """
+    flat = {k: v[:MAX_PARAM_VAL_LENGTH] for k, v in flatten_config(params or {}).items()}
+    return log_model(tracker.client, experiment_id=tracker.experiment_id, run_id=tracker.run_id,
+                     step=step, params=flat, **save_kwargs)

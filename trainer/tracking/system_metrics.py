@@ -19,7 +19,7 @@ from typing import TYPE_CHECKING
 from trainer.errors import ConfigError
 
 if TYPE_CHECKING:
-    from trainer.tracking.run import RunTracker
+    from runkit.mlflow.run import RunTracker
 
 __all__ = ["SAMPLING_INTERVAL", "check_available", "system_metrics"]
 

@@ -12,7 +12,6 @@ import pytest
 from mlflow import MlflowClient
 
 from tests.commands import run_trainer
-from tests.trainer.test_app import run_and_capture
 from trainer.data.loaders import BUNDLED_DIR
 
 REPO = Path(__file__).resolve().parents[3]
@@ -25,7 +24,7 @@ def _inputs(client: MlflowClient, run_id: str) -> dict[str, object]:
             for tag in item.tags if tag.key == "mlflow.data.context"}
 
 
-def test_a_run_logs_its_three_parts_as_datasets(make_config, store_uri):
+def test_a_run_logs_its_three_parts_as_datasets(run_and_capture, make_config, store_uri):
     _, run_id, error = run_and_capture(make_config(*FAST, "data=wine"))
     assert error is None
     datasets = _inputs(MlflowClient(store_uri), run_id)
@@ -41,7 +40,7 @@ def test_a_run_logs_its_three_parts_as_datasets(make_config, store_uri):
     assert len({d.digest for d in datasets.values()}) == 3
 
 
-def test_the_same_split_has_the_same_digests(make_config, store_uri):
+def test_the_same_split_has_the_same_digests(run_and_capture, make_config, store_uri):
     # what a sweep's trials (one seed, other hyperparameters) rely on; another seed splits anew
     client = MlflowClient(store_uri)
     digests = []
@@ -52,7 +51,8 @@ def test_the_same_split_has_the_same_digests(make_config, store_uri):
     assert digests[0] == digests[1] != digests[2]
 
 
-def test_a_csv_is_named_after_its_file_with_its_column_types(make_config, store_uri, tmp_path):
+def test_a_csv_is_named_after_its_file_with_its_column_types(run_and_capture, make_config,
+                                                             store_uri, tmp_path):
     rng = np.random.default_rng(0)
     frame = pd.DataFrame({"count": rng.integers(0, 9, 60), "size": rng.normal(size=60),
                           "kind": np.where(rng.random(60) > 0.5, "big", "small")})
@@ -102,7 +102,8 @@ def test_a_sweeps_trials_share_digests_and_are_named_by_number(tmp_path: Path) -
             float(run.data.tags.get("optuna.value", run.data.metrics["best_val_loss"])))
 
 
-def test_the_models_metrics_name_the_part_they_were_measured_on(make_config, store_uri):
+def test_the_models_metrics_name_the_part_they_were_measured_on(run_and_capture, make_config,
+                                                                store_uri):
     # the Models tab groups a model's metrics by dataset: val_* on the validation part,
     # test_* on the test part; best_* and the epochs belong to none
     _, run_id, error = run_and_capture(make_config("epochs=3", "model.hidden=[8]", "data=iris"))

@@ -20,11 +20,12 @@ import yaml
 from mlflow.entities import LoggedModelStatus
 from mlflow.exceptions import MlflowException
 
+from runkit.mlflow import RunTracker, get_client, get_or_create_experiment
 from trainer.core.losses import LOSSES
 from trainer.core.network import MLP
 from trainer.core.preprocessing import Preprocessor
-from trainer.tracking import RunTracker, get_client, get_or_create_experiment, numpy_mlp_predictor
-from trainer.tracking.model import save_model
+from trainer.tracking import numpy_mlp_predictor
+from trainer.tracking.model import log_trained_model, save_model
 
 FEATURES = ["height", "weight"]
 CLASSES = np.array(["cat", "dog", "eel"])
@@ -104,7 +105,7 @@ def test_logged_classifier_is_a_logged_model_of_its_run(
     experiment_id = get_or_create_experiment(tracking_env, f"pyfunc-{uuid.uuid4().hex[:8]}")
     example = classifier["X"][:3] if with_example else None
     with RunTracker.start(tracking_env, experiment_id) as tracker:
-        model_id = tracker.log_model(step=7, params={"optimizer": {"lr": 0.1}},
+        model_id = log_trained_model(tracker, step=7, params={"optimizer": {"lr": 0.1}},
                                      **classifier["save_kwargs"], input_example=example)
         tracker.log_metrics({"test_accuracy": 0.97}, model_id=model_id)
     client = get_client(tracking_env)
@@ -136,7 +137,7 @@ def test_metrics_linked_to_the_model_stay_one_point_in_the_run(
             tracker.log_epoch(epoch, {"val_loss": 1.0 / epoch, "train_loss": 2.0 / epoch})
         if written_first:
             tracker.flush()
-        model_id = tracker.log_model(step=2, **classifier["save_kwargs"])
+        model_id = log_trained_model(tracker, step=2, **classifier["save_kwargs"])
         tracker.log_metrics({"val_loss": 0.5}, step=2, model_id=model_id)
     client = get_client(tracking_env)
     history = client.get_metric_history(tracker.run_id, "val_loss")
@@ -154,7 +155,7 @@ def test_a_model_that_cannot_be_saved_is_marked_failed(
     experiment_id = get_or_create_experiment(tracking_env, f"pyfunc-{uuid.uuid4().hex[:8]}")
     with RunTracker.start(tracking_env, experiment_id) as tracker, \
             pytest.raises(ValueError, match="loss"):
-        tracker.log_model(step=1, **{**classifier["save_kwargs"], "loss": "hinge"})
+        log_trained_model(tracker, step=1, **{**classifier["save_kwargs"], "loss": "hinge"})
     (logged,) = get_client(tracking_env).search_logged_models([experiment_id])
     assert logged.status == LoggedModelStatus.FAILED
 
@@ -171,7 +172,7 @@ def test_a_model_cut_short_by_a_full_disk_leaves_no_files(
     experiment_id = get_or_create_experiment(tracking_env, f"pyfunc-{uuid.uuid4().hex[:8]}")
     with RunTracker.start(tracking_env, experiment_id) as tracker, \
             pytest.raises(OSError, match="No space left"):
-        tracker.log_model(step=1, **classifier["save_kwargs"])
+        log_trained_model(tracker, step=1, **classifier["save_kwargs"])
     (logged,) = get_client(tracking_env).search_logged_models([experiment_id])
     assert logged.status == LoggedModelStatus.FAILED
     artifacts = Path(logged.artifact_location.removeprefix("file://"))

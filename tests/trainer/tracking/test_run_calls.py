@@ -11,20 +11,25 @@ from __future__ import annotations
 import time
 from collections import Counter
 from collections.abc import Callable
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
+from unittest import mock
 
+import optuna
 import pytest
+from hydra.core.utils import JobReturn, JobStatus
 from mlflow import MlflowClient
 from omegaconf import OmegaConf
+from optuna.trial import TrialState
 from sqlalchemy import event
 from sqlalchemy.orm import Session
 
-from trainer import run_context
+from runkit.mlflow import run as tracking_run
+from trainer import training
 from trainer.app import run
 from trainer.core.callbacks import Callback
-from trainer.tracking import run as tracking_run
-from trainer.tracking.tags import STUDY_TAG, TRIAL_NUMBER_TAG, TRIAL_STATE_TAG
+from trainer.core.fit import FitLoop
 
 FAST = ("epochs=4", "model.hidden=[16]", "mlflow.log_model=false")
 
@@ -73,27 +78,33 @@ class StopAt(Callback):
             raise self.error
 
 
-def _run(cfg: Any, *callbacks: Callback, tags: dict[str, str] | None = None,
-         ) -> tuple[str, BaseException | None]:
-    """Run ``cfg`` with extra fit-loop callbacks (and a sweep trial's ``tags``); return its
-    MLflow run id and what it raised."""
-    started: list[str] = []
-    context = run_context.RunContext(on_run_started=started.append, tags=tags or {},
-                                     callbacks=tuple(lambda c=c: c for c in callbacks))
-    try:
-        with run_context.use(context):
-            run(cfg)
-    except BaseException as error:  # KeyboardInterrupt included
-        return started[0], error
-    return started[0], None
+@pytest.fixture
+def run_with(started_runs: list[str]) -> Callable[..., tuple[str, BaseException | None]]:
+    """Runs a config with extra fit-loop callbacks; returns its MLflow run id and what it
+    raised."""
+
+    def run_with(cfg: Any, *callbacks: Callback) -> tuple[str, BaseException | None]:
+        def loop_with_callbacks(*args: Any, callbacks: list[Callback], **kwargs: Any) -> FitLoop:
+            return FitLoop(*args, callbacks=[*callbacks, *extra], **kwargs)
+
+        extra = list(callbacks)
+        try:
+            with mock.patch.object(training, "FitLoop", loop_with_callbacks):
+                run(cfg)
+        except BaseException as error:  # KeyboardInterrupt included
+            return started_runs[-1], error
+        return started_runs[-1], None
+
+    return run_with
 
 
-def test_a_run_makes_four_store_calls_besides_its_model(make_config, store_uri, counting):
+def test_a_run_makes_four_store_calls_besides_its_model(run_with, make_config, store_uri,
+                                                         counting):
     # create_run, one log_batch with every param, tag and metric, one log_inputs with the three
     # dataset parts, set_terminated; the config and the picture go to the artifact repository
     # without looking the run up again
     cfg = make_config(*FAST)
-    run_id, error = _run(cfg)
+    run_id, error = run_with(cfg)
     assert error is None
     assert counting().calls == Counter(create_run=1, log_batch=1, log_inputs=1, set_terminated=1)
     logged = MlflowClient(store_uri).get_run(run_id)
@@ -105,10 +116,10 @@ def test_a_run_makes_four_store_calls_besides_its_model(make_config, store_uri, 
     assert {"test_loss", "best_epoch", "stopped_epoch"} <= set(logged.data.metrics)
 
 
-def test_the_config_artifact_is_the_resolved_yaml(make_config, store_uri):
+def test_the_config_artifact_is_the_resolved_yaml(run_with, make_config, store_uri):
     # the artifact holds exactly OmegaConf's YAML of the resolved config, beside the picture
     cfg = make_config(*FAST)
-    run_id, error = _run(cfg)
+    run_id, error = run_with(cfg)
     assert error is None
     client = MlflowClient(store_uri)
     root = Path(client.get_run(run_id).info.artifact_uri.removeprefix("file://"))
@@ -119,12 +130,12 @@ def test_the_config_artifact_is_the_resolved_yaml(make_config, store_uri):
                                                                 "learning_curves.png"}
 
 
-def test_a_run_interrupted_mid_training_keeps_its_epochs_and_ends_killed(
+def test_a_run_interrupted_mid_training_keeps_its_epochs_and_ends_killed(run_with,
         make_config, store_uri, counting):
     # Ctrl-C at epoch 3: the buffered epochs, params and tags are written as the run ends
     cfg = make_config("epochs=8", "model.hidden=[16]", "mlflow.log_model=false",
                       "early_stopping.enabled=false")
-    run_id, error = _run(cfg, StopAt(3, KeyboardInterrupt()))
+    run_id, error = run_with(cfg, StopAt(3, KeyboardInterrupt()))
     assert isinstance(error, KeyboardInterrupt)
     logged = MlflowClient(store_uri).get_run(run_id)
     assert logged.info.status == "KILLED" and logged.info.end_time is not None
@@ -136,10 +147,11 @@ def test_a_run_interrupted_mid_training_keeps_its_epochs_and_ends_killed(
     assert counting().calls == Counter(create_run=1, log_batch=1, log_inputs=1, set_terminated=1)
 
 
-def test_a_run_failing_mid_training_keeps_its_epochs_and_ends_failed(make_config, store_uri):
+def test_a_run_failing_mid_training_keeps_its_epochs_and_ends_failed(run_with, make_config,
+                                                                     store_uri):
     cfg = make_config("epochs=8", "model.hidden=[16]", "mlflow.log_model=false",
                       "early_stopping.enabled=false")
-    run_id, error = _run(cfg, StopAt(2, RuntimeError("boom")))
+    run_id, error = run_with(cfg, StopAt(2, RuntimeError("boom")))
     assert isinstance(error, RuntimeError)
     logged = MlflowClient(store_uri).get_run(run_id)
     assert logged.info.status == "FAILED"
@@ -148,7 +160,7 @@ def test_a_run_failing_mid_training_keeps_its_epochs_and_ends_failed(make_config
     assert [m.step for m in history] == [1, 2]
 
 
-def test_a_failed_final_write_fails_the_run_with_its_reason(make_config, store_uri,
+def test_a_failed_final_write_fails_the_run_with_its_reason(run_with, make_config, store_uri,
                                                             monkeypatch):
     # the run's one write happens inside the run: a store rejecting it ends the run FAILED
     # with the store's message, not FINISHED without its metrics
@@ -163,7 +175,7 @@ def test_a_failed_final_write_fails_the_run_with_its_reason(make_config, store_u
         real_flush(self)
 
     monkeypatch.setattr(tracking_run.RunTracker, "flush", flush_failing_once)
-    run_id, error = _run(cfg)
+    run_id, error = run_with(cfg)
     assert isinstance(error, RuntimeError) and "store rejected" in str(error)
     logged = MlflowClient(store_uri).get_run(run_id)
     assert logged.info.status == "FAILED"
@@ -172,40 +184,76 @@ def test_a_failed_final_write_fails_the_run_with_its_reason(make_config, store_u
     assert "test_loss" in logged.data.metrics
 
 
-class PruneAt(Callback):
-    """Stops the loop as a sweep's pruner does, at the end of epoch ``epoch``."""
+class PruneAfter(optuna.pruners.BasePruner):
+    """Prunes a trial once it has reported ``step``."""
 
-    def __init__(self, epoch: int) -> None:
-        self.epoch = epoch
+    def __init__(self, step: int) -> None:
+        self.step = step
 
-    def on_epoch_end(self, loop: Any, epoch: int, logs: dict[str, float]) -> None:
-        if epoch == self.epoch:
-            loop.request_stop("pruned")
+    def prune(self, study: optuna.Study, trial: optuna.trial.FrozenTrial) -> bool:
+        return (trial.last_step or 0) >= self.step
 
 
-def test_a_pruned_trial_is_named_and_tagged_in_the_same_write(make_config, store_uri, counting):
-    # a sweep trial's state and its pruned name ride along with its metrics
-    cfg = make_config("epochs=8", "model.hidden=[16]", "mlflow.log_model=false")
-    run_id, error = _run(cfg, PruneAt(2), tags={STUDY_TAG: "calls", TRIAL_NUMBER_TAG: "7"})
-    assert error is None
-    logged = MlflowClient(store_uri).get_run(run_id)
-    assert logged.info.status == "FINISHED"
-    assert logged.data.tags[TRIAL_STATE_TAG] == "PRUNED"
-    assert logged.data.tags["stop_reason"] == "pruned"
-    assert logged.info.run_name == "trial-7 (pruned at epoch 2) calls"
+@dataclass
+class TrainerJob:
+    """The trainer's task as a sweep's worker runs it (Hydra's run_job, in short): the trial's
+    overrides composed into the config, what the task raises kept in the JobReturn."""
+
+    make_config: Callable[..., Any]
+
+    def run(self, overrides: list[str], number: int) -> JobReturn:
+        result = JobReturn(status=JobStatus.COMPLETED)
+        try:
+            result.return_value = run(self.make_config(*FAST, "epochs=8", *overrides))
+        except Exception as error:
+            result.return_value, result.status = error, JobStatus.FAILED
+        return result
+
+
+@pytest.mark.parametrize("pruned", [False, True], ids=["complete", "pruned"])
+def test_a_swept_run_is_its_trials_run_and_makes_the_same_four_calls(
+        make_config, store_uri, counting, tmp_path, pruned):
+    # the sweep opens the trial's run, the trainer writes into it, the sweep ends it with the
+    # trial's state: its params, tags and metrics ride along in one write, as a run alone's
+    from runkit.mlflow import get_or_create_experiment
+    from sweeps.search import parse_search_space
+    from sweeps.study import StorageSpec, load_or_create_study, open_storage
+    from sweeps.tracking._trial_run import TrackingTarget
+    from sweeps.workers import WorkerPlan, run_worker
+
+    storage = StorageSpec(f"sqlite:///{tmp_path}/o.db", heartbeat_interval=None)
+    study = load_or_create_study(open_storage(storage), "calls", direction="minimize")
+    experiment = get_or_create_experiment(store_uri, "run-calls")
+    plan = WorkerPlan(study_name="calls", storage=storage, sampler="random", seed=0,
+                      pruner=PruneAfter(2) if pruned else "none",
+                      space=parse_search_space({"optimizer.lr": "choice(0.01)"}), n_trials=1,
+                      objective="val_loss", tracking=TrackingTarget(store_uri, experiment, None))
+    run_worker(plan, TrainerJob(make_config))
+    [trial] = study.get_trials()
+    logged = MlflowClient(store_uri).get_run(trial.user_attrs["mlflow_run_id"])
     assert counting().calls == Counter(create_run=1, log_batch=1, log_inputs=1, set_terminated=1)
+    assert logged.info.status == "FINISHED"
+    assert logged.data.tags["optuna.study_name"] == "calls"
+    assert logged.data.tags["optuna.trial_number"] == "0"
+    assert logged.data.params["optimizer.lr"] == "0.01"
+    assert {"dataset", "task", "loss"} <= set(logged.data.tags)  # the trainer's own
+    curve = MlflowClient(store_uri).get_metric_history(logged.info.run_id, "intermediate_value")
+    if pruned:
+        assert trial.state == TrialState.PRUNED
+        assert logged.data.tags["optuna.trial_state"] == "PRUNED"
+        assert logged.data.tags["stop_reason"] == "pruned"
+        assert logged.info.run_name == "trial-0 (pruned at step 2) calls"
+        assert [m.step for m in curve] == [1, 2] and "value" not in logged.data.metrics
+    else:
+        assert trial.state == TrialState.COMPLETE
+        assert logged.data.tags["optuna.trial_state"] == "COMPLETE"
+        assert logged.info.run_name == "trial-0-calls"
+        assert [m.step for m in curve] == list(range(1, 9))
+        assert logged.data.metrics["value"] == trial.value
 
 
-def test_a_completed_trial_is_tagged_complete(make_config, store_uri):
-    cfg = make_config(*FAST)
-    run_id, error = _run(cfg, tags={STUDY_TAG: "calls", TRIAL_NUMBER_TAG: "8"})
-    assert error is None
-    logged = MlflowClient(store_uri).get_run(run_id)
-    assert logged.data.tags[TRIAL_STATE_TAG] == "COMPLETE"
-    assert logged.info.run_name == "trial-8-calls"
-
-
-def test_the_models_metrics_are_written_without_a_rejected_row(make_config, store_uri):
+def test_the_models_metrics_are_written_without_a_rejected_row(run_with, make_config,
+                                                                store_uri):
     # the kept epoch's values, logged again for the model, stay one point of the run's history;
     # the batch carries each row once, so the store never rejects one and rolls back
     cfg = make_config("epochs=4", "model.hidden=[16]", "early_stopping.enabled=false")
@@ -213,7 +261,7 @@ def test_the_models_metrics_are_written_without_a_rejected_row(make_config, stor
     listener = lambda session: rollbacks.append(session)  # noqa: E731
     event.listen(Session, "after_rollback", listener)
     try:
-        run_id, error = _run(cfg)
+        run_id, error = run_with(cfg)
     finally:
         event.remove(Session, "after_rollback", listener)
     assert error is None and rollbacks == []
@@ -244,13 +292,13 @@ class SlowClock:
         return time.time()
 
 
-def test_a_long_run_writes_each_epoch_as_it_ends_and_its_last_metrics_once(
+def test_a_long_run_writes_each_epoch_as_it_ends_and_its_last_metrics_once(run_with,
         make_config, store_uri, counting, monkeypatch):
     # when every epoch outlasts the write interval, each is written as it ends (its curves grow
     # while it trains); the metrics logged after training go with the run's final write
     monkeypatch.setattr(tracking_run, "time", SlowClock())
     cfg = make_config("epochs=3", "model.hidden=[16]", "early_stopping.enabled=false")
-    run_id, error = _run(cfg)
+    run_id, error = run_with(cfg)
     assert error is None
     assert counting().calls["log_batch"] == 3 + 1
     client = MlflowClient(store_uri)

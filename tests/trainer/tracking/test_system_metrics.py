@@ -8,11 +8,10 @@ import importlib.util
 import pytest
 from mlflow import MlflowClient
 
-from tests.trainer.test_app import run_and_capture
 from trainer.errors import ConfigError
 
 
-def test_system_metrics_are_logged_when_asked(make_config, store_uri, monkeypatch):
+def test_system_metrics_are_logged_when_asked(run_and_capture, make_config, store_uri, monkeypatch):
     monkeypatch.setenv("MLFLOW_SYSTEM_METRICS_SAMPLING_INTERVAL", "0.2")  # a short run here
     cfg = make_config("epochs=40", "early_stopping.enabled=false", "model.hidden=[128, 64]",
                       "batch_size=16", "mlflow.log_model=false", "mlflow.system_metrics=true")
@@ -26,14 +25,14 @@ def test_system_metrics_are_logged_when_asked(make_config, store_uri, monkeypatc
     assert [m.step for m in history] == list(range(len(history)))
 
 
-def test_off_by_default(make_config, store_uri):
+def test_off_by_default(run_and_capture, make_config, store_uri):
     _, run_id, error = run_and_capture(make_config("epochs=2", "mlflow.log_model=false"))
     assert error is None
     metrics = MlflowClient(store_uri).get_run(run_id).data.metrics
     assert not [key for key in metrics if key.startswith("system/")]
 
 
-def test_without_psutil_one_line_says_how_to_install_it(make_config, monkeypatch):
+def test_without_psutil_one_line_says_how_to_install_it(run_and_capture, make_config, monkeypatch):
     real = importlib.util.find_spec
     monkeypatch.setattr(importlib.util, "find_spec",
                         lambda name, *a: None if name == "psutil" else real(name, *a))
