@@ -92,12 +92,13 @@ def _run(command: list[str]) -> None:
 
 
 def core_path(workdir: Path) -> Path:
-    """A directory holding only a link to this repository's ``trainer`` package, for
-    PYTHONPATH in the plugin's environment (the repository root would also expose our
-    ``hydra_plugins`` to Hydra there)."""
+    """A directory holding only links to this repository's ``trainer`` package and ``runkit``
+    (the process helpers below it), for PYTHONPATH in the plugin's environment (the repository
+    root would also expose our ``hydra_plugins`` and ``sweeps`` to Hydra there)."""
     core = workdir / "trainer-core"
     core.mkdir(parents=True, exist_ok=True)
-    link = core / "trainer"
-    if not link.exists():
-        link.symlink_to(REPO / "trainer", target_is_directory=True)
+    for package in ("trainer", "runkit"):
+        link = core / package
+        if not link.exists():
+            link.symlink_to(REPO / package, target_is_directory=True)
     return core

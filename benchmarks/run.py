@@ -3,6 +3,7 @@
     python -m benchmarks               # the full run (about 6-10 minutes on 2 cores)
     python -m benchmarks --quick       # a short run: fewer small-run epochs, a 12-trial sweep
     python benchmarks/run.py --only medium small --out /tmp/results.md
+    python -m benchmarks --quick --peers bounded   # sections 1-5 and 7 short, section 6 bounded
 
 Every in-process peer runs under the same thread limit (``--threads``, default every core):
 BLAS through threadpoolctl, PyTorch through ``torch.set_num_threads``. PyTorch is optional: it
@@ -206,6 +207,10 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
     parser.add_argument("--repeats", type=int, help="timed repeats per peer (at least 5)")
     parser.add_argument("--sweep", help="the sweep= config to run (default digits)")
     parser.add_argument("--sweep-trials", type=int, help="trials per sweep variant")
+    parser.add_argument("--peers", choices=sorted(_peers.SIZES),
+                        help="section 6's sizes (default: full, or quick with --quick); bounded: "
+                             "(a) and (c) at full size on 2 seeds, the medium model on 5,000 "
+                             "rows, 8 trials of 10 epochs (about 30 minutes on 2 shared cores)")
     parser.add_argument("--no-torch", action="store_true", help="leave PyTorch out")
     parser.add_argument("--out", type=Path, default=DEFAULT_OUT, help="where to write RESULTS.md")
     args = parser.parse_args(argv)
@@ -226,6 +231,9 @@ def main(argv: list[str] | None = None) -> int:
         settings = replace(settings, sweep=args.sweep)
     if args.sweep_trials is not None:
         settings = replace(settings, sweep_trials=args.sweep_trials)
+    if args.peers is not None:
+        settings = replace(settings, peers=_peers.SIZES[args.peers],
+                           mode=f"{settings.mode}; section 6 {args.peers}")
     overrides = [k for k in _env.OPENBLAS_OVERRIDES if k in os.environ]
     if overrides:
         say(f"{' and '.join(overrides)} set: numpy runs the kernel they force; to measure the "
