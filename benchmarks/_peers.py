@@ -95,9 +95,9 @@ class PeerSettings:
 FULL = PeerSettings()
 QUICK = PeerSettings(seeds=1, digits_trials=12, medium_trials=6, medium_epochs=8,
                      medium_rows=5_000, foreign_trials=8, foreign_epochs=8)
-# Within about half an hour on two shared cores: (a) and (c) at the sizes on two seeds,
+# Within about half an hour on two shared cores: (a) and (c) at the sizes on one seed,
 # the medium model cut down (at full size one tool's sweep takes 5-8 minutes there)
-BOUNDED = PeerSettings(seeds=2, medium_trials=8, medium_epochs=10, medium_rows=5_000)
+BOUNDED = PeerSettings(seeds=1, medium_trials=8, medium_epochs=10, medium_rows=5_000)
 SIZES = {"full": FULL, "bounded": BOUNDED, "quick": QUICK}
 
 

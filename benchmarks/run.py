@@ -191,6 +191,7 @@ def write_report(results: Results, env: _env.Environment, settings: Settings, ou
                           hand_written=_report.hand_written_part(previous),
                           more=[(_peers_report.targets(results.peers),
                                  _peers_report.section(results.peers) if results.peers else [])])
+    text = _report.carry_over(text, previous)
     out.parent.mkdir(parents=True, exist_ok=True)
     out.write_text(text)
     return text
@@ -209,8 +210,8 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
     parser.add_argument("--sweep-trials", type=int, help="trials per sweep variant")
     parser.add_argument("--peers", choices=sorted(_peers.SIZES),
                         help="section 6's sizes (default: full, or quick with --quick); bounded: "
-                             "(a) and (c) at full size on 2 seeds, the medium model on 5,000 "
-                             "rows, 8 trials of 10 epochs (about 30 minutes on 2 shared cores)")
+                             "(a) and (c) at full size on 1 seed, the medium model on 5,000 "
+                             "rows, 8 trials of 10 epochs (about 20 minutes on 2 shared cores)")
     parser.add_argument("--no-torch", action="store_true", help="leave PyTorch out")
     parser.add_argument("--out", type=Path, default=DEFAULT_OUT, help="where to write RESULTS.md")
     args = parser.parse_args(argv)
