@@ -494,7 +494,7 @@ def carry_over(text: str, previous: str) -> str:
             cells[2] += f" ({when})"
             line = " | ".join(cells)
         lines.append(line)
-    blocks = "\n".join(lines).split("\n## ")
+    blocks = ("\n".join(lines) + "\n" * text.endswith("\n")).split("\n## ")
     for block in kept:  # before the first later section, or before the hand-written part
         key = float(block.split(".", 1)[0])
         at = next((i for i, b in enumerate(blocks[1:], 1) if b[:1].isdigit()
