@@ -18,3 +18,8 @@ def test_workers_split_the_cores_and_a_single_worker_leaves_the_busy_ones(monkey
     # a quiet machine: the single worker has every core
     monkeypatch.setattr(cpu_load, "cpu_times", lambda: cpu_load.CpuTimes(1.0, 4, 0.5, 0.5))
     assert _sweeper.local_share(1) == 4
+    # an app whose command marks no start: from when its sweeper was made
+    monkeypatch.setattr(cpu_load, "command_start", None)
+    monkeypatch.setattr(cpu_load, "cpu_times", lambda: cpu_load.CpuTimes(1.0, 4, 1.5, 0.5))
+    assert _sweeper.local_share(1, start) == 3
+    assert _sweeper.local_share(1) == 4  # no reading at all: every core
