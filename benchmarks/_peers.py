@@ -35,6 +35,7 @@ import statistics
 import subprocess
 import sys
 import time
+import warnings
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -242,7 +243,11 @@ def _compose(overrides: list[str]) -> tuple[dict[str, Any], dict[str, Any]]:
     import trainer.hydra_resolvers  # noqa: F401  (${trainer.direction:...} in the sweeper's node)
     from trainer import CONFIG_DIR
 
-    with initialize_config_dir(str(CONFIG_DIR), version_base="1.3"):
+    with initialize_config_dir(str(CONFIG_DIR), version_base="1.3"), warnings.catch_warnings():
+        # as python -m trainer: the trainer's sweeper file extends the plugin's schema of the
+        # same name on purpose (trainer/__main__.py)
+        warnings.filterwarnings("ignore", message=r"\s*'hydra/sweeper/optuna' is validated",
+                                category=UserWarning)
         sweeper = compose("config", overrides=overrides, return_hydra_config=True).hydra.sweeper
         config = compose("config", overrides=overrides)
         return (OmegaConf.to_container(config, resolve=True),  # type: ignore[return-value]
