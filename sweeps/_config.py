@@ -45,9 +45,9 @@ class OptunaSweepsConf:
     _target_: str = TARGET
 
     # -- hydra-optuna-sweeper's keys
-    # tpe, random, grid, cmaes, gp, qmc, {name: tpe, ...arguments}, or a _target_ node
+    # tpe, random, grid, cmaes, gp, qmc, nsgaii, {name: tpe, ...arguments}, or a _target_ node
     sampler: Any = "tpe"
-    # minimize or maximize (a list: one per objective)
+    # minimize or maximize; a list, one per objective, for several (the task returns as many)
     direction: Any = "minimize"
     # a SQLAlchemy URL; null: sqlite:///mlruns/optuna.db in the start directory
     storage: Any = None
@@ -67,8 +67,9 @@ class OptunaSweepsConf:
 
     # -- this sweeper's own
     # median, percentile, successive_halving, hyperband, patient, wilcoxon, threshold, none,
-    # {name: median, ...arguments}, or a _target_ node; steps are what the task reports
-    pruner: Any = "median"
+    # {name: median, ...arguments}, or a _target_ node; steps are what the task reports.
+    # null: median with one direction, none with several (Optuna cannot prune those trials)
+    pruner: Any = None
     # conditional parameters: CHILD: PARENT=VALUE[,VALUE...]
     conditions: Any = field(default_factory=dict)
     # the sampler's seed (null: unseeded); each worker derives its own from it

@@ -26,7 +26,7 @@ from runkit.errors import ConfigError
 from sweeps._config import plain
 from sweeps.study._pruners import MedianPruner, PercentilePruner
 
-__all__ = ["PRUNERS", "SAMPLERS", "build_pruner", "build_sampler", "spec_name"]
+__all__ = ["PRUNERS", "SAMPLERS", "build_pruner", "build_sampler", "pruner_for", "spec_name"]
 
 SAMPLER_KEY = "hydra.sweeper.sampler"
 PRUNER_KEY = "hydra.sweeper.pruner"
@@ -52,6 +52,7 @@ SAMPLERS: dict[str, Callable[..., BaseSampler]] = {
     "cmaes": _cmaes,
     "gp": optuna.samplers.GPSampler,
     "qmc": optuna.samplers.QMCSampler,
+    "nsgaii": optuna.samplers.NSGAIISampler,  # genetic, for several objectives
 }
 
 
@@ -137,6 +138,22 @@ def build_pruner(spec: Any) -> BasePruner:
     if name is None:
         return _instantiate(spec, PRUNER_KEY, BasePruner)
     return _call(_lookup(PRUNERS, name, PRUNER_KEY), kwargs, PRUNER_KEY)
+
+
+def pruner_for(spec: Any, n_objectives: int) -> Any:
+    """The pruner spec a study of ``n_objectives`` runs with: ``spec``, or when null ``median``
+    (one objective) or ``none`` (several: Optuna cannot prune a multi-objective trial, its
+    ``Trial.report`` and ``should_prune`` raise NotImplementedError).
+
+    Raises:
+        ConfigError: a pruner given together with several directions.
+    """
+    if n_objectives == 1:
+        return "median" if spec is None else spec
+    if spec is None or isinstance(spec, optuna.pruners.NopPruner) or spec_name(spec, "") == "none":
+        return "none"
+    raise ConfigError(PRUNER_KEY, f"null or none with {n_objectives} directions (Optuna cannot "
+                      "prune a trial of a multi-objective study)", spec_name(spec, str(spec)))
 
 
 def _name_and_arguments(spec: Any, key: str) -> tuple[str | None, dict[str, Any]]:

@@ -13,6 +13,7 @@ from __future__ import annotations
 import contextlib
 import logging
 import re
+import sys
 import threading
 import warnings
 from collections.abc import Callable, Mapping, Sequence
@@ -138,13 +139,18 @@ def kill_orphan_trial_runs(uri: str, experiment_id: str, study: optuna.Study) ->
 
 @dataclass(frozen=True)
 class BestTrial:
-    """The best finished trial, and the command that reproduces it."""
+    """The best finished trial (or one of a Pareto front), and the command that reproduces it."""
 
     number: int
-    value: float
+    values: tuple[float, ...]  # one per objective
     params: Mapping[str, Any]
     run_id: str | None
     command: str
+
+    @property
+    def value(self) -> float:
+        """The value of a single-objective study's trial (the first objective's otherwise)."""
+        return self.values[0]
 
 
 def reproduce_command(trial: FrozenTrial, fallback: Callable[[Mapping[str, Any]], list[str]]
@@ -157,13 +163,16 @@ def reproduce_command(trial: FrozenTrial, fallback: Callable[[Mapping[str, Any]]
 
 def best_trial(study: optuna.Study,
                fallback: Callable[[Mapping[str, Any]], list[str]]) -> BestTrial | None:
-    """The study's best COMPLETE trial, or None while there is none."""
+    """The study's best COMPLETE trial, or None while there is none and for a multi-objective
+    study (whose result is its Pareto front, ``sweeps.tracking._front``)."""
+    if len(study.directions) > 1:
+        return None
     try:
         best = study.best_trial
     except ValueError:
         return None
     assert best.value is not None  # a COMPLETE trial of a single-objective study has one
-    return BestTrial(best.number, best.value, dict(best.params),
+    return BestTrial(best.number, (best.value,), dict(best.params),
                      best.user_attrs.get(RUN_ID_ATTR), reproduce_command(best, fallback))
 
 
@@ -171,9 +180,26 @@ def _import_picture_modules() -> None:
     """Import what the sweep's closing pictures need while its trials run: the parameter
     importances (fANOVA) import scikit-learn's forests, about 2 s that would otherwise be added
     to the wait at the end of a sweep whose process has not loaded scikit-learn."""
-    with contextlib.suppress(Exception):  # only a head start: log_study_artifacts reports errors
+    try:
         import optuna.importance  # noqa: F401
         import optuna.visualization.matplotlib  # noqa: F401
+    except Exception as error:  # only a head start: log_study_artifacts imports them again
+        log.debug("sweep: the pictures' modules did not load ahead (%s)", error)
+        _forget_orphan_modules()
+
+
+def _forget_orphan_modules() -> None:
+    """Forget the submodules an import left behind when it failed half-way.
+
+    Python drops a package whose ``__init__`` raised (an interrupt, an import deadlock between
+    the monitor's thread and a task in the main thread) but keeps the submodules it had loaded,
+    whose globals still name the dropped package: importing matplotlib again then fails with
+    ``module 'matplotlib' has no attribute 'get_data_path'``. A submodule whose package is
+    missing is never valid, so dropping it only makes the next import start afresh.
+    """
+    for name in [n for n in list(sys.modules) if "." in n]:
+        if name.partition(".")[0] not in sys.modules:
+            sys.modules.pop(name, None)
 
 
 class SweepMonitor:
@@ -232,7 +258,10 @@ class SweepMonitor:
         trials = self.study.get_trials(deepcopy=False)
         self.budget = budget = count_trials(trials, self.n_trials)
         best = best_trial(self.study, self.fallback)
-        seen = (budget.complete, budget.pruned, budget.failed, best.number if best else None)
+        front = (len(self.study.best_trials)
+                 if len(self.study.directions) > 1 and budget.complete else None)
+        seen = (budget.complete, budget.pruned, budget.failed,
+                best.number if best else front)
         if seen == self._seen:
             self.tracker.flush()  # the heartbeat, even while no trial finishes
             return budget
@@ -240,6 +269,8 @@ class SweepMonitor:
         metrics: dict[str, float] = {"trials_complete": budget.complete,
                                      "trials_pruned": budget.pruned,
                                      "trials_failed": budget.failed}
+        if front is not None:
+            metrics["pareto_front_trials"] = front
         if best is not None:
             metrics["best_value"] = best.value
             tags = {"best.trial_number": str(best.number), "best.command": best.command}
@@ -257,6 +288,11 @@ def _figures(study: optuna.Study, metric: str) -> dict[str, Callable[[], Any]]:
 
     from sweeps.tracking._plots import learning_curves_of_trials
 
+    if len(study.directions) > 1:  # no history of one value, no learning curves to prune on
+        return {  # (the front's own picture: sweeps.tracking._front)
+            "param_importances.png": lambda: plots.plot_param_importances(study),
+            "timeline.png": lambda: plots.plot_timeline(study),
+        }
     return {
         "optimization_history.png": lambda: plots.plot_optimization_history(study),
         "param_importances.png": lambda: plots.plot_param_importances(study),
@@ -267,19 +303,25 @@ def _figures(study: optuna.Study, metric: str) -> dict[str, Callable[[], Any]]:
 
 def log_study_artifacts(tracker: RunTracker, study: optuna.Study, best: BestTrial | None,
                         *, summary: Sequence[str] = (), metric: str = "objective") -> list[str]:
-    """Log the study's pictures (PNG), its trials as CSV and ``best_trial.txt``.
+    """Log the study's pictures (PNG), its trials as CSV and ``best_trial.txt`` (one objective;
+    several get their Pareto front instead, ``sweeps.tracking._front.log_front``).
 
     A picture Optuna cannot draw yet (importances need two finished trials with varied
     parameters) is skipped with a note in the log. Returns the artifact names written.
     """
-    import matplotlib
-
-    matplotlib.use("Agg")  # files only, never a window
-    import matplotlib.pyplot as plt
-
     written: list[str] = []
     finished = [t for t in study.get_trials(deepcopy=False) if t.state not in _ACTIVE]
-    figures = _figures(study, metric) if finished else {}
+    _forget_orphan_modules()
+    try:
+        import matplotlib
+
+        matplotlib.use("Agg")  # files only, never a window
+        import matplotlib.pyplot as plt
+
+        figures = _figures(study, metric) if finished else {}
+    except Exception as error:  # the pictures are extra: the trials and the best still go
+        log.warning("sweep: no pictures: matplotlib could not be imported (%s)", error)
+        figures = {}
     for name, draw in figures.items():
         try:
             with warnings.catch_warnings(), optuna_verbosity(optuna.logging.ERROR):
@@ -300,6 +342,8 @@ def log_study_artifacts(tracker: RunTracker, study: optuna.Study, best: BestTria
         tracker.log_text(study.trials_dataframe().to_csv(index=False), "trials.csv")
         written.append("trials.csv")
 
+    if len(study.directions) > 1:  # its result is the front (sweeps.tracking._front)
+        return written
     lines = list(summary)
     if best is not None:
         lines += [
