@@ -11,18 +11,21 @@ timed from outside (wall time), all of them once per repeat so a slow spell hits
   ``MLPClassifier`` fit, score; no tracking);
 - per-trial cost: a sweep of identical small trials (:func:`sweep_command`) against
   ``benchmarks/reference_sweep.py``, the Optuna + MLflow script a user would write around the
-  same FitLoop, each at 4 and 20 trials: (T(20) - T(4)) / 16 cancels the start-up.
+  same FitLoop, each at 4 and 20 trials: (T(20) - T(4)) / 16 cancels the start-up;
+- one small run on a busy machine: the same two commands again while busy loops keep every core
+  busy (:func:`busy_loops`), as other commands would.
 """
 
 from __future__ import annotations
 
+import contextlib
 import os
 import resource
 import statistics
 import subprocess
 import sys
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -37,6 +40,7 @@ SKLEARN = "scikit-learn script"
 TRAINER_RUN = "python -m trainer"
 TRAINER_SWEEP = "trainer sweep"
 REFERENCE = "reference script"
+BUSY = ", beside busy loops on every core"
 
 
 def sweep_command(n_trials: int) -> list[str]:
@@ -84,6 +88,21 @@ class OverheadResult:
     def ratio(self, name: str, reference: str) -> float | None:
         a, b = self.median(name), self.median(reference)
         return None if a is None or not b else a / b
+
+
+@contextlib.contextmanager
+def busy_loops() -> Iterator[int]:
+    """One process per core spinning in Python, for as long as the block runs; yields their
+    count."""
+    count = os.cpu_count() or 1
+    loops = [subprocess.Popen([sys.executable, "-c", "while True: pass"]) for _ in range(count)]
+    try:
+        time.sleep(0.5)  # running before the measured command starts
+        yield count
+    finally:
+        for loop in loops:
+            loop.kill()
+            loop.wait()
 
 
 def _env() -> dict[str, str]:
@@ -141,6 +160,11 @@ def run_overhead(*, repeats: int, workdir: Path, few: int = FEW, many: int = MAN
             record(IMPORT, timed([sys.executable, "-c", IMPORTS], fresh("import")))
             record(SKLEARN, timed([sys.executable, str(SKLEARN_SCRIPT)], fresh("sklearn")))
             record(TRAINER_RUN, timed([sys.executable, "-m", "trainer"], fresh("run")))
+            with busy_loops():
+                record(SKLEARN + BUSY, timed([sys.executable, str(SKLEARN_SCRIPT)],
+                                             fresh("sklearn-busy")))
+                record(TRAINER_RUN + BUSY, timed([sys.executable, "-m", "trainer"],
+                                                 fresh("run-busy")))
             for n in (few, many):
                 start_dir = fresh(f"sweep{n}")
                 times = timed(sweep_command(n), start_dir)

@@ -3,6 +3,7 @@
     python -m benchmarks               # the full run (about 6-10 minutes on 2 cores)
     python -m benchmarks --quick       # a short run: fewer small-run epochs, a 12-trial sweep
     python benchmarks/run.py --only medium small --out /tmp/results.md
+    python -m benchmarks --quick --peers bounded   # sections 1-5 and 7 short, section 6 bounded
 
 Every in-process peer runs under the same thread limit (``--threads``, default every core):
 BLAS through threadpoolctl, PyTorch through ``torch.set_num_threads``. PyTorch is optional: it
@@ -32,6 +33,8 @@ from benchmarks import (  # noqa: E402
     _estimator,
     _mlp,
     _overhead,
+    _peers,
+    _peers_report,
     _report,
     _sweep,
     _tracking,
@@ -39,7 +42,7 @@ from benchmarks import (  # noqa: E402
 
 REPO = Path(__file__).resolve().parent.parent
 DEFAULT_OUT = REPO / "benchmarks" / "RESULTS.md"
-BENCHMARKS = ("medium", "small", "tracking", "sweep", "overhead", "estimator")
+BENCHMARKS = ("medium", "small", "tracking", "sweep", "overhead", "peers", "estimator")
 
 
 @dataclass(frozen=True)
@@ -62,12 +65,13 @@ class Settings:
     with_float64: bool = True
     overhead_repeats: int = 3  # rounds of the one-run / start-up / per-trial commands
     overhead_trials: tuple[int, int] = (_overhead.FEW, _overhead.MANY)  # short, long sweep
+    peers: _peers.PeerSettings = _peers.FULL  # section 6's sizes
 
 
 FULL = Settings()
 QUICK = Settings(mode="quick", small_epochs=5, tracking_epochs=20, tracking_repeats=7,
                  app_repeats=1, sweep_trials=12, sweep_seeds=1, sweep_repeats=1,
-                 overhead_repeats=1)
+                 overhead_repeats=1, peers=_peers.QUICK)
 
 
 @dataclass
@@ -77,6 +81,7 @@ class Results:
     tracking: _tracking.TrackingResult | None = None
     sweep: _sweep.SweepResult | None = None
     overhead: _overhead.OverheadResult | None = None
+    peers: _peers.PeersResult | None = None
     estimator: _estimator.EstimatorResult | None = None
 
 
@@ -162,6 +167,11 @@ def run_benchmarks(
             results.overhead = _overhead.run_overhead(repeats=settings.overhead_repeats,
                                                       workdir=Path(tmp), few=few, many=many,
                                                       progress=say)
+    if "peers" in only:
+        say("against other sweep tools: " + ", ".join(settings.peers.workloads)
+            + f", {settings.peers.seeds} seeds")
+        with tempfile.TemporaryDirectory(prefix="bench-peers-", dir=workdir) as tmp:
+            results.peers = _peers.run_peers(settings.peers, workdir=Path(tmp), progress=say)
     if env.openblas_env:
         env.notes.append(
             "OpenBLAS overrides were set for this run; `env -u OPENBLAS_CORETYPE -u "
@@ -178,7 +188,10 @@ def write_report(results: Results, env: _env.Environment, settings: Settings, ou
                           medium=results.medium, small=results.small,
                           tracking=results.tracking, sweep=results.sweep,
                           overhead=results.overhead, estimator=results.estimator,
-                          hand_written=_report.hand_written_part(previous))
+                          hand_written=_report.hand_written_part(previous),
+                          more=[(_peers_report.targets(results.peers),
+                                 _peers_report.section(results.peers) if results.peers else [])])
+    text = _report.carry_over(text, previous)
     out.parent.mkdir(parents=True, exist_ok=True)
     out.write_text(text)
     return text
@@ -195,6 +208,10 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
     parser.add_argument("--repeats", type=int, help="timed repeats per peer (at least 5)")
     parser.add_argument("--sweep", help="the sweep= config to run (default digits)")
     parser.add_argument("--sweep-trials", type=int, help="trials per sweep variant")
+    parser.add_argument("--peers", choices=sorted(_peers.SIZES),
+                        help="section 6's sizes (default: full, or quick with --quick); bounded: "
+                             "(a) and (c) at full size on 1 seed, the medium model on 5,000 "
+                             "rows, 8 trials of 10 epochs (about 20 minutes on 2 shared cores)")
     parser.add_argument("--no-torch", action="store_true", help="leave PyTorch out")
     parser.add_argument("--out", type=Path, default=DEFAULT_OUT, help="where to write RESULTS.md")
     args = parser.parse_args(argv)
@@ -215,6 +232,9 @@ def main(argv: list[str] | None = None) -> int:
         settings = replace(settings, sweep=args.sweep)
     if args.sweep_trials is not None:
         settings = replace(settings, sweep_trials=args.sweep_trials)
+    if args.peers is not None:
+        settings = replace(settings, peers=_peers.SIZES[args.peers],
+                           mode=f"{settings.mode}; section 6 {args.peers}")
     overrides = [k for k in _env.OPENBLAS_OVERRIDES if k in os.environ]
     if overrides:
         say(f"{' and '.join(overrides)} set: numpy runs the kernel they force; to measure the "

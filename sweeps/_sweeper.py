@@ -24,7 +24,7 @@ from typing import Any
 import optuna
 from optuna.storages import BaseStorage
 
-from runkit import startup_gc
+from runkit import cpu_load, startup_gc
 from runkit.errors import ConfigError, UserError
 from runkit.process import available_cores
 from runkit.redact import redact_url, scrub_hydra_node
@@ -113,6 +113,18 @@ class SweepResult:
     front: list[BestTrial] = field(default_factory=list)  # several objectives: the Pareto front
 
 
+def local_share(n_workers: int, since: cpu_load.CpuTimes | None = None) -> int:
+    """BLAS threads for each of ``n_workers`` local worker slots: the cores split between them.
+    A single slot (no fork server importing beside it) takes, as a single run does, only the
+    cores other work left free since the command started (``runkit.cpu_load``; ``since``: when
+    the sweeper was made, for an app whose command does not mark its start): two threads
+    beside a busy process stall each other at every matrix product."""
+    cores = available_cores()
+    if n_workers == 1:
+        return cpu_load.idle_cores(cpu_load.command_start or since, cores=cores)
+    return max(1, cores // n_workers)
+
+
 class OptunaSweep:
     """The Optuna sweep behind ``hydra/sweeper=optuna``; the keys are ``hydra.sweeper.*``.
 
@@ -146,6 +158,8 @@ class OptunaSweep:
         self._tracking_key = f"{KEY}.mlflow.tracking_uri"  # the key its store was given under
         self._storage: BaseStorage | None = None  # the study's, opened by sweep()
         self._shown_config: Any = None  # the config without the storage's password
+        # any app's sweep judges other work on the cores from here to its first trial
+        self._made = cpu_load.cpu_times()
 
     def setup(self, *, hydra_context: Any, task_function: Any, config: Any) -> None:
         self.hydra_context = hydra_context
@@ -269,8 +283,7 @@ class OptunaSweep:
             pruner=self.pruner, seed=seed, space=space, n_trials=n_trials, objective=objective,
             max_failure_rate=settings.max_failure_rate, tracking=None,
             # Local workers never oversubscribe the cores; a launched worker sizes itself.
-            blas_threads=(max(1, available_cores() // n_workers)
-                          if self._launcher is None else None),
+            blas_threads=local_share(n_workers, self._made) if self._launcher is None else None,
             poll_interval=min(2.0, float(storage_spec.heartbeat_interval or 2)),
         )
         if role == "worker":

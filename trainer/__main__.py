@@ -11,7 +11,7 @@ from omegaconf import DictConfig
 from omegaconf.errors import OmegaConfBaseException
 
 import trainer.hydra_resolvers  # noqa: F401  (${trainer.direction:...} in the configs)
-from runkit import startup_gc
+from runkit import cpu_load, startup_gc
 from runkit.signals import (
     exit_code,
     ignore_further_interrupts,
@@ -59,6 +59,7 @@ def one_line(message: str) -> str:
 
 def cli() -> None:
     """Run the Hydra app; an input error ends with one line on stderr and exit code 1."""
+    cpu_load.mark_command_start()  # BLAS threads follow the cores others leave free meanwhile
     startup_gc.pause()  # until training starts: 0.8 s of a sweep's start-up (runkit/startup_gc.py)
     # Hydra prints exceptions with a stack trace; raising them here lets us print one line.
     os.environ.setdefault("HYDRA_FULL_ERROR", "1")

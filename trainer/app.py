@@ -18,7 +18,7 @@ from mlflow.environment_variables import MLFLOW_RUN_ID, MLFLOW_TRACKING_URI
 from omegaconf import DictConfig, OmegaConf
 
 import sweeps
-from runkit import startup_gc
+from runkit import cpu_load, startup_gc
 from runkit.mlflow import RunTracker, flatten_config, resolve_tracking_uri
 from runkit.mlflow.disk_full import NoSpaceError, no_space_error, what_was_kept
 from runkit.mlflow.store_checks import check_tracking_uri, open_experiment
@@ -91,6 +91,8 @@ def run(cfg: DictConfig | Mapping[str, Any]) -> float | tuple[float, ...]:
     Raises:
         optuna.TrialPruned: a sweep's pruner stopped the run (it ended as any run does).
     """
+    # other work's use of the cores, from the command's start (or this run's) to training
+    load_since = cpu_load.command_start or cpu_load.cpu_times()
     config = cfg if isinstance(cfg, DictConfig) else OmegaConf.create(dict(cfg))
     # an interpolation that does not resolve: one line; the monitor following a list objective
     plain = with_monitor(resolve_config(config))
@@ -120,7 +122,7 @@ def run(cfg: DictConfig | Mapping[str, Any]) -> float | tuple[float, ...]:
                 tracker.log_text(OmegaConf.to_yaml(config, resolve=True), "config.yaml")
                 startup_gc.resume()  # the imports and the store are done: collect from here on
                 with system_metrics(tracker, uri, enabled=plain["mlflow"]["system_metrics"]):
-                    objective, pruned = _train(plain, tracker, base, uri, write_here)
+                    objective, pruned = _train(plain, tracker, base, uri, write_here, load_since)
             except Exception as error:
                 full = no_space_error(error, uri)
                 if full is not None:  # one line saying where, as the run's reason too
@@ -197,6 +199,7 @@ def _train(
     base: Path,
     uri: str,
     write_here: bool,
+    load_since: cpu_load.CpuTimes | None,
 ) -> tuple[float | tuple[float, ...], BaseException | None]:
     """Train, evaluate and log; returns the objective at the kept epoch (a tuple for a list of
     objectives), and the ``optuna.TrialPruned`` to raise when the sweep pruned the run (None
@@ -246,7 +249,10 @@ def _train(
         data.encode_targets(data.y_val),
         y_train_labels=data.y_train if classification else None,
         y_val_labels=data.y_val if classification else None,
-        available_threads=thread_budget(),
+        # a sweep's trial: its share of the cores (the sweep splits them between its workers,
+        # OMP_NUM_THREADS); any other run: the cores other work left free since it started
+        available_threads=thread_budget() if in_sweep
+        else cpu_load.idle_cores(load_since, cores=thread_budget()),
     )
     # what a sweep can trade accuracy against: the model's size and the fit loop's time
     run_metrics = {"param_count": float(network.n_params),

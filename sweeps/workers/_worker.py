@@ -102,7 +102,7 @@ class WorkerPlan:
         objective: the metric reported each epoch for pruning (None: no pruning bridge).
         max_failure_rate: stop asking when more than this share of finished trials failed.
         tracking: the MLflow target of trial runs (None: the app's own settings).
-        blas_threads: threads per trial (cores // n_jobs; None: no limit), see
+        blas_threads: threads per trial (``sweeps._sweeper.local_share``; None: no limit), see
             ``sweeps.workers._threads``.
         poll_interval: seconds between searches for stale trials while waiting for others' trials.
     """

@@ -171,6 +171,38 @@ def test_small_models_train_on_one_blas_thread():
     assert blas_threads_for([784, 256, 128, 10], 128, available=1) == 1
 
 
+def test_a_run_sizes_its_threads_from_the_cores_other_work_left(run_and_capture, make_config,
+                                                                monkeypatch):
+    # Between the command's start and the training, other processes kept one of two cores
+    # busy: the model gets the one free core (two threads would wait for the busy one at every
+    # matrix product); with no other work, both.
+    import optuna
+
+    from runkit import cpu_load
+    from sweeps._session import TrialSession, running
+    from trainer import app, training
+
+    asked: list[int] = []
+    monkeypatch.setattr(training, "blas_threads_for",
+                        lambda widths, batch, *, available: asked.append(available) or 1)
+    monkeypatch.setattr(app, "thread_budget", lambda: 2)
+    monkeypatch.setattr(cpu_load, "command_start", cpu_load.CpuTimes(0.0, 2, 0.0, 0.0))
+    for others in (1.0, 0.0):
+        now = cpu_load.CpuTimes(1.0, 2, others + 0.5, 0.5)  # this process: 0.5 s
+        monkeypatch.setattr(cpu_load, "cpu_times", lambda now=now: now)
+        _, _, error = run_and_capture(make_config("epochs=1", "model.hidden=[8]",
+                                                  "mlflow.log_model=false"))
+        assert error is None
+    assert asked == [1, 2]
+    # a sweep's trial keeps the share of the cores its sweep gave it, whatever else runs
+    monkeypatch.setattr(cpu_load, "cpu_times", lambda: cpu_load.CpuTimes(1.0, 2, 2.0, 0.0))
+    with running(TrialSession(optuna.create_study().ask())):
+        _, _, error = run_and_capture(make_config("epochs=1", "model.hidden=[8]",
+                                                  "mlflow.log_model=false"))
+    assert error is None
+    assert asked == [1, 2, 2]
+
+
 def test_summary_names_the_kept_epoch_and_its_value(run_and_capture, make_config, store_uri,
                                                     capsys):
     # without restored weights the last epoch's weights are kept: the summary gives that epoch's
