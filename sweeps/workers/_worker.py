@@ -35,6 +35,7 @@ from runkit.signals import stop_if_interrupted
 from sweeps._optuna_logging import quiet_trials
 from sweeps._redact import scrub, scrub_hydra_node
 from sweeps._session import TrialSession, running
+from sweeps.search._custom import CustomSearchSpace, CustomSearchSpaceError
 from sweeps.search._space import SearchSpace
 from sweeps.study._budget import (
     FAIL_REASON_ATTR,
@@ -105,6 +106,7 @@ class WorkerPlan:
         blas_threads: threads per trial (cores // n_jobs; None: no limit), see
             ``sweeps.workers._threads``.
         poll_interval: seconds between searches for stale trials while waiting for others' trials.
+        custom_search_space: suggests further parameters after ``space``'s (None: none).
     """
 
     study_name: str
@@ -119,6 +121,7 @@ class WorkerPlan:
     tracking: TrackingTarget | None = None
     blas_threads: int | None = None
     poll_interval: float = 1.0
+    custom_search_space: CustomSearchSpace | None = None
 
 
 @dataclass
@@ -238,16 +241,22 @@ class _TrialRunner:
             trial.set_user_attr(SURPLUS_ATTR, True)
             raise SurplusTrialError(f"trial {trial.number} is beyond n_trials={self.plan.n_trials}")
         self.ran = True
+        space, custom = self.plan.space, self.plan.custom_search_space
         try:
-            values = self.plan.space.suggest(trial)
-            overrides = self.plan.space.overrides(values)
-        except ValueError as error:  # a retried trial from an incompatible search space
+            values = space.suggest(trial)
+            overrides, params = space.overrides(values), space.assignments(values)
+            if custom is not None:
+                added = custom.suggest(self.job.config, trial, values, space.fixed_values())
+                overrides += custom.overrides(added)
+                params.update(custom.assignments(added))
+        except (ValueError, CustomSearchSpaceError) as error:
+            # a retried trial from an incompatible search space, a custom space that failed
             trial.set_user_attr(FAIL_REASON_ATTR, self._reason(error))
             raise TrialFailedError(self._reason(error)) from error
         trial.set_user_attr(OVERRIDES_ATTR, overrides)
 
         run = TrialRun.start(self.plan.tracking, study_name=self.plan.study_name,
-                             number=trial.number, params=self.plan.space.assignments(values),
+                             number=trial.number, params=params,
                              tags=None if self.slurm_job is None
                              else {SLURM_JOB_TAG: self.slurm_job})
         try:
@@ -351,6 +360,10 @@ def run_worker(plan: WorkerPlan, job: HydraJob, index: int = 0, *,
     study.sampler = build_sampler(plan.sampler,
                                   seed=worker_seed(plan.seed, index, len(study.trials)),
                                   grid=plan.space.grid)
+    if study.sampler is plan.sampler and index > 0:
+        # a ready sampler object (Python callers): its seed is its own, the same in every
+        # worker's copy; Optuna reseeds it so for its own threads (study.optimize(n_jobs=...))
+        study.sampler.reseed_rng()
     study.pruner = build_pruner(plan.pruner)
     runner = _TrialRunner(plan, job, study)
     try:
