@@ -48,7 +48,7 @@ from sweeps.study._budget import (
     fail_reason,
     within_budget,
 )
-from sweeps.study._factories import build_pruner, build_sampler
+from sweeps.study._factories import build_pruner, build_sampler, is_grid
 from sweeps.study._storage import (
     StorageSpec,
     open_study,
@@ -97,7 +97,7 @@ class WorkerPlan:
     Attributes:
         study_name, storage: the shared study.
         sampler, pruner: specs for ``sweeps.study._factories`` (names, mappings or objects).
-        seed: base seed of the sampler; each worker derives its own (see :func:`worker_seed`).
+        seed: base seed of the sampler; each worker derives its own (see :func:`sampler_seed`).
         space: the search space.
         n_trials: the study's total.
         objective: the metric reported each epoch for pruning (None: no pruning bridge).
@@ -190,6 +190,20 @@ def worker_seed(seed: int | None, index: int, n_existing: int) -> int | None:
     if seed is None:
         return None
     return int(np.random.SeedSequence([seed, index, n_existing]).generate_state(1)[0])
+
+
+# The grid sampler's seed when none is given: every worker must shuffle the grid alike.
+GRID_SEED = 0
+
+
+def sampler_seed(plan: WorkerPlan, index: int, n_existing: int) -> int | None:
+    """The seed worker ``index`` builds its sampler with, the study holding ``n_existing``
+    trials: its own (:func:`worker_seed`), except for the grid sampler. That one gives trial
+    number n the n-th point of the grid as its seed shuffled it, so every worker, and every
+    later run of the study, must shuffle it with the same seed, or two trials get one point."""
+    if is_grid(plan.sampler):
+        return GRID_SEED if plan.seed is None else plan.seed
+    return worker_seed(plan.seed, index, n_existing)
 
 
 class _TrialRunner:
@@ -357,8 +371,7 @@ def run_worker(plan: WorkerPlan, job: HydraJob, index: int = 0, *,
     """
     report = WorkerReport(index)
     study = open_study(plan.storage, plan.study_name, storage)
-    study.sampler = build_sampler(plan.sampler,
-                                  seed=worker_seed(plan.seed, index, len(study.trials)),
+    study.sampler = build_sampler(plan.sampler, seed=sampler_seed(plan, index, len(study.trials)),
                                   grid=plan.space.grid)
     if study.sampler is plan.sampler and index > 0:
         # a ready sampler object (Python callers): its seed is its own, the same in every
