@@ -12,13 +12,14 @@ machine needs the module installed or on a shared file system, as it needs the a
 from __future__ import annotations
 
 import functools
+import logging
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from typing import Any
 
 from optuna.trial import BaseTrial
 
-from runkit.errors import ConfigError, one_line
+from runkit.errors import ConfigError, UserError, one_line
 from sweeps.search._space import format_value
 
 __all__ = ["CUSTOM_KEY", "CustomSearchSpace", "CustomSearchSpaceError"]
@@ -28,9 +29,9 @@ _EXPECTED = "a dotted path to a function fn(cfg, trial), importable by the sweep
 _REASON_LIMIT = 400
 
 
-class CustomSearchSpaceError(Exception):
-    """The function raised, or suggested a parameter a fixed override sets too; the message
-    is one line naming the key."""
+class CustomSearchSpaceError(UserError):
+    """The function raised, or suggested a parameter a fixed override sets too: the trial
+    fails with this one line, naming the key, as its reason."""
 
 
 @dataclass(frozen=True)
@@ -86,10 +87,22 @@ class CustomSearchSpace:
 def _import(path: str) -> Callable[[Any, BaseTrial], Any]:
     from hydra.utils import get_method
 
+    quiet = logging.getLogger("hydra.utils")  # it logs the error, lines long, then raises it
+    was_disabled, quiet.disabled = quiet.disabled, True
     try:
         function = get_method(path)
-    except Exception as error:  # Hydra wraps the import's error: keep its first line
-        detail = str(error.__cause__ or error).strip().splitlines()
-        raise ConfigError(CUSTOM_KEY, _EXPECTED,
-                          f"{path} ({detail[0] if detail else type(error).__name__})") from None
+    except Exception as error:
+        raise ConfigError(CUSTOM_KEY, _EXPECTED, f"{path} ({_why(error)})") from None
+    finally:
+        quiet.disabled = was_disabled
     return function
+
+
+def _why(error: Exception) -> str:
+    """Hydra's lookup error in one line: the import's own error and Hydra's question
+    ("Are you sure that 'configur' is importable from module 'app'?")."""
+    lines = [line.strip() for line in str(error).splitlines() if line.strip()]
+    cause = str(error.__cause__).strip() if error.__cause__ is not None else ""
+    hint = lines[-1] if len(lines) > 1 and lines[-1].startswith("Are you sure") else ""
+    return "; ".join(part for part in (cause or (lines[0] if lines else ""), hint) if part) \
+        or type(error).__name__
