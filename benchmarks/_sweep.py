@@ -175,7 +175,7 @@ def plan(seeds: int, repeats: int) -> list[Variant]:
 def sweep_engine_missing() -> str | None:
     """None when the sweep engine (issue 3) can be imported, else why not."""
     try:
-        import hydra_plugins.trainer_sweeper  # noqa: F401
+        import hydra_plugins.optuna_sweeps  # noqa: F401
         import sweeps  # noqa: F401
         from sweeps._sweeper import OptunaSweep  # noqa: F401
     except ImportError as error:

@@ -27,10 +27,10 @@ from optuna.storages import BaseStorage
 from runkit import startup_gc
 from runkit.errors import ConfigError, UserError
 from runkit.process import available_cores
+from runkit.redact import redact_url, scrub_hydra_node
 from runkit.signals import sigterm_as_interrupt
 from runkit.sqlite import anchored_sqlite_url, check_sqlite_file, sqlite_path
 from sweeps._fork_server import app_modules, start_fork_server
-from sweeps._redact import redact_url, scrub_hydra_node
 from sweeps._settings import KEY, SweeperSettings, parse_settings
 from sweeps.search._space import SearchSpace, parse_search_space
 from sweeps.study._budget import PARENT_RUN_ATTR, Budget, count_trials

@@ -129,7 +129,7 @@ def test_console_command_trains_sweeps_and_serves_its_model(installed_wheel: dic
         "models = client.search_logged_models([exp.experiment_id])\n"
         "assert len(models) >= 2 and all(m.status.name == 'READY' for m in models)\n"
         "model = mlflow.pyfunc.load_model(f'models:/{models[0].model_id}')\n"
-        "X = load_digits().data[:5]\n"
+        "X = load_digits(as_frame=True).data[:5]  # the features by name, as the schema says\n"
         "print(set(model.predict(X).tolist()) <= set(range(10)))\n"
     )
     assert _run([str(installed_wheel["python"]), "-c", check], work, env).strip() == "True"

@@ -21,6 +21,7 @@ from runkit.mlflow import RunTracker, flatten_config, resolve_tracking_uri
 from runkit.mlflow.disk_full import NoSpaceError, no_space_error, what_was_kept
 from runkit.mlflow.store_checks import check_tracking_uri, open_experiment
 from runkit.process import thread_budget
+from runkit.redact import redact_url, scrub
 from runkit.signals import (
     exit_code,
     ignore_further_interrupts,
@@ -327,8 +328,8 @@ def _print_summary(
     metrics = "  ".join(f"{k}={v:.4f}" for k, v in test_metrics.items())
     lines.append(f"test: {metrics}")
     lines.append(f"MLflow run {tracker.run_id} in experiment {plain['mlflow']['experiment']!r} "
-                 f"({uri})")
-    lines.append(f"  see it: {run_link(uri, tracker.experiment_id, tracker.run_id)}")
+                 f"({redact_url(uri)})")
+    lines.append(f"  see it: {scrub(run_link(uri, tracker.experiment_id, tracker.run_id), uri)}")
     print("\n".join(lines), flush=True)
 
 

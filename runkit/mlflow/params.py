@@ -5,6 +5,8 @@ from __future__ import annotations
 from collections.abc import Mapping, Sequence
 from typing import Any
 
+from runkit.redact import redact_url
+
 __all__ = ["flatten_config"]
 
 
@@ -18,6 +20,8 @@ def _format_value(value: Any) -> str:
         return "{" + ", ".join(f"{k}: {_format_value(v)}" for k, v in value.items()) + "}"
     if isinstance(value, Sequence) and not isinstance(value, str | bytes):
         return "[" + ", ".join(_format_value(v) for v in value) + "]"
+    if isinstance(value, str):
+        return redact_url(value)  # mlflow.tracking_uri=postgresql://user:PASSWORD@host/db
     return str(value)
 
 
@@ -26,7 +30,8 @@ def flatten_config(cfg: Mapping[str, Any], prefix: str = "") -> dict[str, str]:
 
     ``{"optimizer": {"lr": 0.1}, "model": {"hidden": [64, 32]}, "loss": None}`` gives
     ``{"optimizer.lr": "0.1", "model.hidden": "[64, 32]", "loss": "null"}``. Nothing is
-    skipped: an empty mapping is kept as ``"{}"``.
+    skipped: an empty mapping is kept as ``"{}"``. A URL's password reads ``***``, as
+    everywhere a run or a sweep writes (:mod:`runkit.redact`).
     """
     flat: dict[str, str] = {}
     for key, value in cfg.items():

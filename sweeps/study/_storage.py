@@ -19,7 +19,7 @@ slots are reserved"), a deadlock, a lock or a duplicate row of a concurrent crea
 with jittered exponential backoff until ``OPEN_DEADLINE`` seconds have passed; a server that does
 not answer is retried for a few seconds (it may be restarting); a wrong password, host, database
 or driver is told at once. A process that still cannot open the study says so in one line, with
-the URL's password hidden, as everywhere (``sweeps._redact``).
+the URL's password hidden, as everywhere (``runkit.redact``).
 
 A database server is shared by many processes: each one keeps at most
 ``POOL_SIZE + POOL_OVERFLOW`` connections (its trial loop and Optuna's heartbeat thread), and
@@ -54,9 +54,9 @@ from optuna.trial import TrialState
 
 from runkit._private_apis import study_engine, trial_id
 from runkit.errors import ConfigError
+from runkit.redact import redact_url, scrub
 from runkit.sqlite import anchored_sqlite_url, sqlite_path
 from sweeps._optuna_logging import optuna_verbosity
-from sweeps._redact import redact_url, scrub
 from sweeps.study._budget import (
     FAIL_REASON_ATTR,
     PER_RUN_ATTRS,

@@ -13,6 +13,7 @@ from __future__ import annotations
 import contextlib
 import logging
 import re
+import sys
 import threading
 import warnings
 from collections.abc import Callable, Mapping, Sequence
@@ -171,9 +172,26 @@ def _import_picture_modules() -> None:
     """Import what the sweep's closing pictures need while its trials run: the parameter
     importances (fANOVA) import scikit-learn's forests, about 2 s that would otherwise be added
     to the wait at the end of a sweep whose process has not loaded scikit-learn."""
-    with contextlib.suppress(Exception):  # only a head start: log_study_artifacts reports errors
+    try:
         import optuna.importance  # noqa: F401
         import optuna.visualization.matplotlib  # noqa: F401
+    except Exception as error:  # only a head start: log_study_artifacts imports them again
+        log.debug("sweep: the pictures' modules did not load ahead (%s)", error)
+        _forget_orphan_modules()
+
+
+def _forget_orphan_modules() -> None:
+    """Forget the submodules an import left behind when it failed half-way.
+
+    Python drops a package whose ``__init__`` raised (an interrupt, an import deadlock between
+    the monitor's thread and a task in the main thread) but keeps the submodules it had loaded,
+    whose globals still name the dropped package: importing matplotlib again then fails with
+    ``module 'matplotlib' has no attribute 'get_data_path'``. A submodule whose package is
+    missing is never valid, so dropping it only makes the next import start afresh.
+    """
+    for name in [n for n in list(sys.modules) if "." in n]:
+        if name.partition(".")[0] not in sys.modules:
+            sys.modules.pop(name, None)
 
 
 class SweepMonitor:
@@ -272,14 +290,19 @@ def log_study_artifacts(tracker: RunTracker, study: optuna.Study, best: BestTria
     A picture Optuna cannot draw yet (importances need two finished trials with varied
     parameters) is skipped with a note in the log. Returns the artifact names written.
     """
-    import matplotlib
-
-    matplotlib.use("Agg")  # files only, never a window
-    import matplotlib.pyplot as plt
-
     written: list[str] = []
     finished = [t for t in study.get_trials(deepcopy=False) if t.state not in _ACTIVE]
-    figures = _figures(study, metric) if finished else {}
+    _forget_orphan_modules()
+    try:
+        import matplotlib
+
+        matplotlib.use("Agg")  # files only, never a window
+        import matplotlib.pyplot as plt
+
+        figures = _figures(study, metric) if finished else {}
+    except Exception as error:  # the pictures are extra: the trials and the best still go
+        log.warning("sweep: no pictures: matplotlib could not be imported (%s)", error)
+        figures = {}
     for name, draw in figures.items():
         try:
             with warnings.catch_warnings(), optuna_verbosity(optuna.logging.ERROR):

@@ -33,9 +33,9 @@ import optuna
 from runkit._private_apis import HYDRA_BASIC_LAUNCHER, job_error
 from runkit.errors import ConfigError
 from runkit.process import available_cores
+from runkit.redact import scrub
 from runkit.signals import STOP_SIGNALS, interrupts
 from sweeps._fork_server import launcher_target
-from sweeps._redact import scrub
 from sweeps.study._budget import Budget, count_trials
 from sweeps.study._storage import recover_lost_trials
 from sweeps.workers import _ray

@@ -29,8 +29,8 @@ from optuna.storages import BaseStorage
 
 from runkit.errors import UserError
 from runkit.process import process_alive, process_start_time
+from runkit.redact import scrub
 from runkit.signals import interrupts
-from sweeps._redact import scrub
 from sweeps.study._storage import storage_error
 from sweeps.workers._worker import HydraJob, WorkerPlan, WorkerReport, run_worker
 

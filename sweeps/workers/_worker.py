@@ -31,9 +31,9 @@ from optuna.trial import TrialState
 from runkit._private_apis import job_error
 from runkit.errors import one_line
 from runkit.process import done
+from runkit.redact import scrub, scrub_hydra_node
 from runkit.signals import stop_if_interrupted
 from sweeps._optuna_logging import quiet_trials
-from sweeps._redact import scrub, scrub_hydra_node
 from sweeps._session import TrialSession, running
 from sweeps.search._custom import CustomSearchSpace, CustomSearchSpaceError
 from sweeps.search._space import SearchSpace

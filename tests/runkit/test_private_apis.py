@@ -44,7 +44,8 @@ def test_a_changed_api_is_reported_with_library_and_name() -> None:
 def test_private_names_are_used_only_through_the_adapter(name: str) -> None:
     # the project's code reaches each private name through runkit/_private_apis.py alone
     users = [path.relative_to(ROOT).as_posix()
-             for package in ("runkit", "trainer", "sweeps", "hydra_plugins", "examples", "benchmarks")
+             for package in ("runkit", "trainer", "sweeps", "hydra_plugins", "examples",
+                             "benchmarks")
              for path in (ROOT / package).rglob("*.py")
              if path != ADAPTER and name in path.read_text()]
     assert users == []

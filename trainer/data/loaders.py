@@ -64,7 +64,10 @@ def _bundled_loader(name: str) -> Callable[[Settings, Path], RawData]:
                 origin=f"the {settings.name} data set",
                 label_names=arrays.get("target_names"),
                 path=BUNDLED_DIR / f"{name}.npz",
-                feature_dtypes=[arrays["X"].dtype.name] * n_features,
+                # The data set as scikit-learn's loaders give it (float64): uint8 is only how
+                # digits is stored here, and a model declaring integer pixels would refuse
+                # load_digits(as_frame=True).data.
+                feature_dtypes=["float64"] * n_features,
             )
 
     return load

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from omegaconf import OmegaConf
 
-from sweeps._redact import redact_url, scrub, scrub_hydra_node, url_password
+from runkit.redact import redact_url, scrub, scrub_hydra_node, url_password
 
 URL = "postgresql+psycopg2://sweeper:s3cr%40t-pw@db-host:5432/optuna"
 
@@ -49,3 +49,13 @@ def test_the_hydra_node_hides_the_storage_password_in_place():
     assert list(config.hydra.overrides.hydra) == [
         f"hydra.sweeper.storage={redact_url(URL)}", "hydra.sweeper.n_trials=4"]
     assert config.epochs == 3 and list(config.hydra.overrides.task) == ["epochs=3"]
+
+
+def test_a_runs_params_hide_the_password_of_its_tracking_uri():
+    # mlflow.tracking_uri=postgresql://user:PASSWORD@host/db is a param of every trainer run
+    from runkit.mlflow import flatten_config
+
+    params = flatten_config({"mlflow": {"tracking_uri": URL, "experiment": "digits"},
+                             "hidden": [64, 32]})
+    assert params == {"mlflow.tracking_uri": "postgresql+psycopg2://sweeper:***@db-host:5432/optuna",
+                      "mlflow.experiment": "digits", "hidden": "[64, 32]"}
