@@ -24,8 +24,9 @@ Inside, grouped by concern (each subpackage importing its public names plainly):
   ``build_sampler`` ...);
 - ``sweeps.workers``: one worker's ask -> run -> tell loop (``run_worker``), the worker processes
   and launched worker jobs;
-- ``sweeps.tracking``: the sweep's MLflow parent run, each trial's run, the best trial and the
-  study's pictures;
+- ``sweeps.tracking``: the sweep's MLflow parent run, each trial's run, the best trial or the
+  Pareto front (printed, in ``optimization_results.yaml``, on the parent run) and the study's
+  pictures;
 - ``sweeps._session``: the running trial behind ``current_trial`` and ``report``;
 - ``sweeps._sweeper`` (``OptunaSweep``) ties them together; ``sweeps._config`` is the config
   schema (every ``hydra.sweeper.*`` key, registered in Hydra's ConfigStore by the shim Hydra
@@ -48,10 +49,11 @@ A trial's life
    ended FAIL before anything runs (no task, no MLflow run). A surplus trial never counts.
 4. **Run.** The parameters are sampled and written as Hydra overrides (``overrides``), and the
    Hydra job runs the task with the trial current (``report``, ``current_trial``).
-5. **Ends** COMPLETE (the task returned a finite value), PRUNED (the task raised
-   ``optuna.TrialPruned``, as ``report`` does when the pruner stops it), or FAIL (the task raised,
-   returned no finite value, or its config did not compose; the one-line reason is
-   ``fail_reason``).
+5. **Ends** COMPLETE (the task returned a finite value, or a tuple or list of one per direction
+   when ``direction`` is a list), PRUNED (the task raised ``optuna.TrialPruned``, as ``report``
+   does when the pruner stops it; never with several directions, which Optuna cannot prune), or
+   FAIL (the task raised, returned no such values, or its config did not compose; the one-line
+   reason is ``fail_reason``).
 6. **Queued again.** An interrupted trial (Ctrl-C, SIGTERM) ends FAIL "interrupted" and its
    worker, or else the sweep process, queues its parameters as a new WAITING trial. A crashed
    one (no heartbeat for ``grace_period`` seconds: its process was killed, its machine lost) is

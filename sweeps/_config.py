@@ -67,10 +67,10 @@ class OptunaSweepsConf:
     defaults: list[Any] = field(default_factory=lambda: ["_self_", {"sampler": None}])
 
     # -- hydra-optuna-sweeper's keys
-    # tpe, random, grid, cmaes, nsgaii, gp, qmc, {name: tpe, ...arguments}, a _target_ node (a
+    # tpe, random, grid, cmaes, gp, qmc, nsgaii, {name: tpe, ...arguments}, a _target_ node (a
     # seed in it is the base each worker derives its own from), or {...arguments} of tpe
     sampler: Any = "tpe"
-    # minimize or maximize (a list: one per objective)
+    # minimize or maximize; a list, one per objective, for several (the task returns as many)
     direction: Any = "minimize"
     # a SQLAlchemy URL; null: sqlite:///mlruns/optuna.db in the start directory
     storage: Any = None
@@ -91,8 +91,9 @@ class OptunaSweepsConf:
 
     # -- this sweeper's own
     # median, percentile, successive_halving, hyperband, patient, wilcoxon, threshold, none,
-    # {name: median, ...arguments}, or a _target_ node; steps are what the task reports
-    pruner: Any = "median"
+    # {name: median, ...arguments}, or a _target_ node; steps are what the task reports.
+    # null: median with one direction, none with several (Optuna cannot prune those trials)
+    pruner: Any = None
     # conditional parameters: CHILD: PARENT=VALUE[,VALUE...]
     conditions: Any = field(default_factory=dict)
     # the sampler's seed (null: unseeded); each worker derives its own from it

@@ -47,18 +47,25 @@ class TrialSession:
         self.on_report = on_report
         self.last_step: int | None = None
         self.pruned_at: int | None = None
+        # Optuna cannot prune a trial of a multi-objective study (report and should_prune raise
+        # NotImplementedError): its reports go to the trial's MLflow run only.
+        self.prunable = len(trial.study.directions) == 1
 
     def report(self, value: float, step: int) -> None:
-        """``trial.report(value, step)``, then raise ``optuna.TrialPruned`` if the pruner says so.
+        """``trial.report(value, step)``, then raise ``optuna.TrialPruned`` if the pruner says so;
+        in a multi-objective study only the trial's MLflow run records the value.
 
         An interrupt a library swallowed (Ctrl-C, SIGTERM) stops the trial here too.
         """
         stop_if_interrupted()
-        self.trial.report(value, step)  # Optuna checks and converts value and step
+        if self.prunable:
+            self.trial.report(value, step)  # Optuna checks and converts value and step
+        else:
+            value, step = float(value), int(step)  # as Optuna would check them
         self.last_step = int(step)
         if self.on_report is not None:
             self.on_report(int(step), float(value))
-        if self.trial.should_prune():
+        if self.prunable and self.trial.should_prune():
             import optuna
 
             self.pruned_at = int(step)
@@ -107,7 +114,10 @@ def report(value: float, step: int) -> None:
     """Report an intermediate value of the objective at ``step`` (an epoch, an iteration).
 
     The value reaches the trial (its pruner, optuna-dashboard) and the trial's MLflow run, as
-    the metric ``intermediate_value`` at that step. Outside a sweep this does nothing.
+    the metric ``intermediate_value`` at that step. Outside a sweep this does nothing. In a
+    multi-objective study (``direction: [...]``) only the MLflow run records it: Optuna cannot
+    prune such a trial (its ``Trial.report`` raises NotImplementedError), so this never raises
+    ``optuna.TrialPruned`` there, and an app written for one objective runs unchanged.
 
     Raises:
         optuna.TrialPruned: the pruner stops the trial. Let it propagate out of the task (the

@@ -209,15 +209,15 @@ def parse_settings(keys: Mapping[str, Any]) -> SweeperSettings:
         return plain(keys[key]) if key in keys else _default(key)
 
     checked = {key: _check(key, value(key)) for key in _CHECKS}
-    directions = checked.pop("direction")
-    if len(directions) > 1:
-        raise ConfigError(f"{KEY}.direction", "one direction (several objectives are not "
-                          "supported yet)", value("direction"))
+    directions = checked.pop("direction")  # several: a multi-objective study
     metric_names = checked.pop("metric_names")
     if metric_names is not None and len(metric_names) != len(directions):
         raise ConfigError(f"{KEY}.metric_names", f"{len(directions)} name(s), one per "
                           "direction", value("metric_names"))
     tracking = _tracking(keys["mlflow"] if "mlflow" in keys else _default("mlflow"))
+    if checked["register_model"] is not None and len(directions) > 1:
+        raise ConfigError(f"{KEY}.register_model", "null with several directions (a Pareto "
+                          "front has no single best model to register)", checked["register_model"])
     if checked["register_model"] is not None and tracking is None:
         raise ConfigError(f"{KEY}.register_model", f"null when {KEY}.mlflow is null (the best "
                           "trial's model is registered in MLflow)", checked["register_model"])

@@ -38,6 +38,7 @@ from sweeps.study._factories import (
     build_pruner,
     build_sampler,
     is_grid,
+    pruner_for,
     spec_name,
     split_seed,
 )
@@ -52,6 +53,12 @@ from sweeps.study._storage import (
     storage_error,
 )
 from sweeps.study._template import copy_empty_study_storage
+from sweeps.tracking._front import (
+    front_lines,
+    log_front,
+    pareto_front,
+    write_optimization_results,
+)
 from sweeps.tracking._parent import (
     ROLE_TAG,
     STUDY_TAG,
@@ -103,13 +110,14 @@ class SweepResult:
     study_name: str
     storage: str
     budget: Budget
-    best: BestTrial | None
+    best: BestTrial | None  # one objective: the best trial
     parent_run_id: str | None = None
     status: str = "FINISHED"
     artifacts: list[str] = field(default_factory=list)
     registered: RegisteredModel | None = None
     workers: list[WorkerReport] = field(default_factory=list)  # what each worker slot did
     reason: str | None = None  # why it did not finish: the line it printed (the parent's reason)
+    front: list[BestTrial] = field(default_factory=list)  # several objectives: the Pareto front
 
 
 class OptunaSweep:
@@ -127,7 +135,7 @@ class OptunaSweep:
         self,
         *,
         sampler: Any = "tpe",
-        pruner: Any = "median",
+        pruner: Any = None,
         params: Mapping[str, Any] | None = None,
         conditions: Mapping[str, Any] | None = None,
         **keys: Any,
@@ -182,8 +190,11 @@ class OptunaSweep:
             raise ConfigError(f"{KEY}.params", "at least one searched parameter (e.g. "
                               "'optimizer.lr=tag(log, interval(1e-4, 1e-1))')", "none")
         settings = parse_settings(self.keys)
-        direction = settings.directions[0]
-        objective = settings.metric_names[0] if settings.metric_names else None
+        # one direction as it is ("minimize"), several joined ("minimize,maximize"): the
+        # parent run's tag and param, part of the study name's hash
+        direction = ",".join(settings.directions)
+        objective = ", ".join(settings.metric_names) if settings.metric_names else None
+        self.pruner = pruner_for(self.pruner, len(settings.directions))
         n_trials = settings.n_trials
         n_jobs = available_cores() if settings.n_jobs == -1 else settings.n_jobs
         role = settings.role
@@ -238,8 +249,8 @@ class OptunaSweep:
             copy_empty_study_storage(db)
         storage = open_storage(storage_spec)  # creates the tables before any worker starts
         self._storage = storage  # the slot run here shares it: one connection pool a process
-        study = load_or_create_study(storage, study_name, direction=direction,
-                                     metric_name=None if objective is None else str(objective))
+        study = load_or_create_study(storage, study_name, direction=settings.directions,
+                                     metric_name=settings.metric_names)
         recover_lost_trials(study, storage_spec)  # a killed earlier run's trials: queue again
 
         sweep_dir = Path(str(config.hydra.sweep.dir))
@@ -258,11 +269,10 @@ class OptunaSweep:
         if budget.done:
             if tracking_uri is not None:  # a dead earlier sweep's runs end here too
                 self._end_dead_runs(tracking_uri, study, storage_spec)
-            best = best_trial(study, space.overrides)
-            self._print_best(best, study_name)
+            best, front = self._results(study, space, sweep_dir)
             log.info("the study has its %d trials; raise hydra.sweeper.n_trials to run more",
                      n_trials)
-            result = SweepResult(study_name, storage_spec.url, budget, best)
+            result = SweepResult(study_name, storage_spec.url, budget, best, front=front)
             if register_as is not None and tracking_uri is not None and role != "worker":
                 result.registered = self._register(tracking_uri, register_as, best, study_name,
                                                    objective=objective, direction=direction)
@@ -308,7 +318,7 @@ class OptunaSweep:
                 **{mlflow_key(f"fixed.{k}"): v for k, v in space.fixed_values().items()},
                 "n_trials": plan.n_trials, "n_jobs": n_workers, "direction": direction,
                 "objective": plan.objective, "sampler": spec_name(plan.sampler, "tpe"),
-                "pruner": spec_name(self.pruner, "median"), "seed": plan.seed,
+                "pruner": spec_name(self.pruner, "none"), "seed": plan.seed,
                 "study_name": plan.study_name,
             })
             target = TrackingTarget(uri, experiment_id, tracker.run_id)
@@ -366,8 +376,10 @@ class OptunaSweep:
         trials = study.get_trials(deepcopy=False)
         budget = count_trials(trials, plan.n_trials)
         best = best_trial(study, plan.space.overrides)
+        front = (pareto_front(study, plan.space.overrides) if len(study.directions) > 1
+                 else [])
         result = SweepResult(plan.study_name, plan.storage.url, budget, best, status=status,
-                             workers=reports)
+                             workers=reports, front=front)
         for report in reports:
             log.debug("worker %d (pid %d) ran trials %s%s", report.index, report.pid,
                       report.trials, ", stopped: most trials failed"
@@ -376,16 +388,20 @@ class OptunaSweep:
         if tracker is not None:
             result.artifacts = log_study_artifacts(tracker, study, best, summary=summary,
                                                    metric=plan.objective or "objective")
+            if len(study.directions) > 1:
+                result.artifacts += log_front(tracker, study, front,
+                                              [*summary, *front_lines(study, front)])
         launched = None if launch is None else launched_workers_failure(
             launch, finished=budget.finished, n_trials=plan.n_trials,
             started=any(t.number >= first_new for t in trials),
             logs=f"their logs under {self.config.hydra.sweep.dir}")
-        result.status, message = _verdict(status, budget, plan, crashed, best is not None,
+        result.status, message = _verdict(status, budget, plan, crashed,
+                                          best is not None or bool(front),
                                           fail_reasons(trials), launched=launched)
         result.reason = message.removeprefix("error: ") if message else None
         if message:
             print(message, file=sys.stderr, flush=True)
-        self._print_best(best, plan.study_name)
+        self._results(study, plan.space, Path(str(self.config.hydra.sweep.dir)), best, front)
         if result.status == "KILLED":
             if tracker is not None:
                 tracker.end("KILLED", failure_reason="interrupted (Ctrl-C or SIGTERM)")
@@ -505,11 +521,24 @@ class OptunaSweep:
         ]
 
     @staticmethod
-    def _print_best(best: BestTrial | None, study_name: str) -> None:
-        if best is None:
-            return
-        log.info("best of study %r: trial %d, value %.6g\n  reproduce it: %s",
-                 study_name, best.number, best.value, best.command)
+    def _results(study: optuna.Study, space: SearchSpace, sweep_dir: Path,
+                 best: BestTrial | None = None, front: list[BestTrial] | None = None
+                 ) -> tuple[BestTrial | None, list[BestTrial]]:
+        """Print the best trial (one objective) or the Pareto front (several), each with the
+        command that reproduces it, and write ``optimization_results.yaml`` in the sweep
+        directory; returns them (read from the study when not given)."""
+        several = len(study.directions) > 1
+        if best is None and not several:
+            best = best_trial(study, space.overrides)
+        if front is None:
+            front = pareto_front(study, space.overrides) if several else []
+        if best is not None:
+            log.info("best of study %r: trial %d, value %.6g\n  reproduce it: %s",
+                     study.study_name, best.number, best.value, best.command)
+        elif front:
+            log.info("%s", "\n".join(front_lines(study, front)))
+        write_optimization_results(sweep_dir, study, best, front)
+        return best, front
 
 
 def _verdict(status: str, budget: Budget, plan: WorkerPlan, crashed: bool, has_best: bool,

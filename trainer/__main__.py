@@ -30,7 +30,7 @@ warnings.filterwarnings("ignore", message=r"\s*'hydra/sweeper/optuna' is validat
 
 
 @hydra.main(version_base="1.3", config_path=str(CONFIG_DIR), config_name="config")
-def main(cfg: DictConfig) -> float:
+def main(cfg: DictConfig) -> float | tuple[float, ...]:
     # Imported here, not above: a sweep's fork server starts before the app (MLflow,
     # matplotlib, numba: 2.5 s) is imported in this process (sweeps/_fork_server.py).
     from trainer.app import run_cli

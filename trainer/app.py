@@ -2,12 +2,14 @@
 
 ``run(cfg)`` is the Hydra task function behind ``python -m trainer`` (plain runs, Hydra grids and
 Optuna sweep trials alike). It returns the value of ``cfg.objective`` at the kept epoch, so a
-sweeper can optimize it.
+sweeper can optimize it; for a list of objectives (``[val_accuracy, param_count]``, a
+multi-objective sweep) a tuple of their values.
 """
 
 from __future__ import annotations
 
 import sys
+import time
 from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
@@ -28,7 +30,16 @@ from runkit.signals import (
     interrupt_name,
     sigterm_as_interrupt,
 )
-from trainer.config import build_optimizer, check_config, check_metric_names, check_mlflow
+from trainer.config import (
+    RUN_METRICS,
+    build_optimizer,
+    check_config,
+    check_metric_names,
+    check_mlflow,
+    epoch_objective,
+    objectives,
+    with_monitor,
+)
 from trainer.core.callbacks import Callback, ProgressReporter
 from trainer.core.fit import FitLoop, FitResult
 from trainer.core.losses import task_loss
@@ -70,8 +81,9 @@ def start_dir() -> Path:
     return Path.cwd()
 
 
-def run(cfg: DictConfig | Mapping[str, Any]) -> float:
-    """Train, evaluate and track one run; return the objective at the kept epoch.
+def run(cfg: DictConfig | Mapping[str, Any]) -> float | tuple[float, ...]:
+    """Train, evaluate and track one run; return the objective at the kept epoch (a tuple, one
+    value per metric, when ``objective`` is a list).
 
     The run is a new MLflow run, or the one MLflow's ``MLFLOW_RUN_ID`` hands over (a sweep's run
     of the trial this run is), which its owner ends.
@@ -80,7 +92,8 @@ def run(cfg: DictConfig | Mapping[str, Any]) -> float:
         optuna.TrialPruned: a sweep's pruner stopped the run (it ended as any run does).
     """
     config = cfg if isinstance(cfg, DictConfig) else OmegaConf.create(dict(cfg))
-    plain = resolve_config(config)  # an interpolation that does not resolve: one line
+    # an interpolation that does not resolve: one line; the monitor following a list objective
+    plain = with_monitor(resolve_config(config))
     base = start_dir()
 
     check_mlflow(plain)  # the rest is checked inside the run, which then ends FAILED
@@ -142,7 +155,7 @@ def default_run_name(plain: Mapping[str, Any]) -> str:
     return f"{name}-mlp-{hidden}"
 
 
-def run_cli(cfg: DictConfig) -> float:
+def run_cli(cfg: DictConfig) -> float | tuple[float, ...]:
     """``run`` for the command line: a user error in a single run prints one line, exit code 1.
 
     In a multirun the error is raised, so the sweeper or launcher records it for that job.
@@ -184,9 +197,10 @@ def _train(
     base: Path,
     uri: str,
     write_here: bool,
-) -> tuple[float, BaseException | None]:
-    """Train, evaluate and log; returns the objective at the kept epoch, and the
-    ``optuna.TrialPruned`` to raise when the sweep pruned the run (None otherwise)."""
+) -> tuple[float | tuple[float, ...], BaseException | None]:
+    """Train, evaluate and log; returns the objective at the kept epoch (a tuple for a list of
+    objectives), and the ``optuna.TrialPruned`` to raise when the sweep pruned the run (None
+    otherwise)."""
     check_config(plain)
     hp = Hyperparameters.from_config(plain)
     streams = SeedStreams.of(plain["seed"])
@@ -213,7 +227,8 @@ def _train(
     progress_style = plain["progress"]
     if progress_style == "auto" and in_sweep:
         progress_style = "none"  # sweep workers share one terminal: the sweep reports instead
-    reporter = TrialReporter(plain["objective"]) if in_sweep else None
+    # a multi-objective sweep is not pruned (sweeps.report only records the curve there)
+    reporter = TrialReporter(epoch_objective(plain)) if in_sweep else None
     training = build_training(
         hp, n_features=data.n_features, n_outputs=data.n_outputs, loss=loss_name,
         optimizer=build_optimizer(plain["optimizer"]), streams=streams,
@@ -223,6 +238,7 @@ def _train(
     )
     loop, network = training.loop, training.network
     classification = data.task == "classification"
+    started = time.perf_counter()
     result = training.run(
         data.X_train,
         data.encode_targets(data.y_train),
@@ -232,10 +248,16 @@ def _train(
         y_val_labels=data.y_val if classification else None,
         available_threads=thread_budget(),
     )
+    # what a sweep can trade accuracy against: the model's size and the fit loop's time
+    run_metrics = {"param_count": float(network.n_params),
+                   "train_time_s": time.perf_counter() - started}
 
     kept = kept_epoch(result, hp)
     assert result.best_epoch is not None  # the validation metrics are always logged here
-    objective = float(result.history[kept - 1][plain["objective"]])
+    names = objectives(plain)
+    values = tuple(float(run_metrics[name] if name in RUN_METRICS
+                         else result.history[kept - 1][name]) for name in names)
+    objective = values[0] if isinstance(plain["objective"], str) else values
 
     test_metrics = loop.evaluate(
         data.X_test,
@@ -247,8 +269,8 @@ def _train(
     # name of its own: the runs table sorts by it as the sweep ranks (`val_loss` itself is the
     # last epoch's value there).
     kept_values = {f"best_{key}": result.history[kept - 1][key]
-                   for key in dict.fromkeys([plain["objective"], hp.monitor])}
-    end_metrics = {**test_metrics, **kept_values, "best_epoch": result.best_epoch,
+                   for key in dict.fromkeys([*names, hp.monitor]) if key not in RUN_METRICS}
+    end_metrics = {**test_metrics, **kept_values, **run_metrics, "best_epoch": result.best_epoch,
                    "stopped_epoch": result.stopped_epoch}
     tracker.set_tags({STOP_REASON_TAG: result.stop_reason})
     # A pruned trial is a weak configuration cut short: its few epochs stay charted from the
@@ -293,7 +315,7 @@ def _train(
     if write_here:
         tracker.flush()
     if not in_sweep:  # a sweep prints its own summary, not one per trial
-        _print_summary(result, test_metrics, kept, plain, tracker, uri)
+        _print_summary(values, result, test_metrics, kept, plain, tracker, uri)
     return objective, reporter.pruned if reporter is not None else None
 
 
@@ -307,6 +329,7 @@ def _choose_loss(requested: str | None, data: Dataset) -> str:
 
 
 def _print_summary(
+    values: tuple[float, ...],
     result: FitResult,
     test_metrics: Mapping[str, float],
     kept_epoch: int,
@@ -316,7 +339,7 @@ def _print_summary(
 ) -> None:
     """Where training stopped, the epoch whose weights were kept with its value, the test
     metrics of those weights, and where the run is."""
-    objective, monitor = plain["objective"], plain["early_stopping"]["monitor"]
+    objective, monitor = epoch_objective(plain), plain["early_stopping"]["monitor"]
     kept = result.history[kept_epoch - 1]
     best_epoch = result.best_epoch if result.best_epoch is not None else kept_epoch
     best = result.history[best_epoch - 1]
@@ -325,6 +348,9 @@ def _print_summary(
              f"of epoch {kept_epoch} ({which}): {objective}={kept[objective]:.4f}"]
     if kept_epoch != best_epoch:  # early stopping off, or restore_best_weights=false
         lines[0] += f"; best was epoch {best_epoch}: {monitor}={best[monitor]:.4f}"
+    if not isinstance(plain["objective"], str):  # several: what a sweep would get
+        lines.append("objective: " + "  ".join(
+            f"{name}={value:.6g}" for name, value in zip(objectives(plain), values, strict=True)))
     metrics = "  ".join(f"{k}={v:.4f}" for k, v in test_metrics.items())
     lines.append(f"test: {metrics}")
     lines.append(f"MLflow run {tracker.run_id} in experiment {plain['mlflow']['experiment']!r} "

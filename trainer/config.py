@@ -16,6 +16,7 @@ Every failure is a :class:`~trainer.errors.ConfigError` naming the key
 
 from __future__ import annotations
 
+import contextlib
 from collections.abc import Mapping
 from typing import Any
 
@@ -39,6 +40,7 @@ from trainer.errors import ConfigError, ParameterError
 
 __all__ = [
     "METRICS",
+    "RUN_METRICS",
     "NODES",
     "TOP_LEVEL",
     "build_optimizer",
@@ -46,7 +48,30 @@ __all__ = [
     "check_metric_names",
     "check_mlflow",
     "check_node",
+    "epoch_objective",
+    "objectives",
+    "with_monitor",
 ]
+
+
+class MetricNames(Constraint):
+    """A metric's name, or a non-empty list of them (``objective``: one per objective of a
+    multi-objective sweep)."""
+
+    @property
+    def expected(self) -> str:
+        return "a metric's name or a non-empty list of them"
+
+    def convert(self, value: Any) -> str | list[str]:
+        if isinstance(value, str) and value.strip():
+            return value
+        if isinstance(value, str | bytes | Mapping) or not hasattr(value, "__iter__"):
+            raise TypeError(value)
+        names = list(value)
+        if not names or not all(isinstance(n, str) and n.strip() for n in names):
+            raise ValueError(value)
+        return names
+
 
 # The top-level keys besides the nodes.
 TOP_LEVEL: dict[str, Constraint] = {
@@ -54,7 +79,7 @@ TOP_LEVEL: dict[str, Constraint] = {
     "batch_size": FitLoop.PARAMETERS["batch_size"],
     "seed": NON_NEGATIVE_INT,
     "loss": Nullable(Options(list(LOSSES))),   # and it must fit the task: check_metric_names
-    "objective": Text(),                       # a metric the task logs: check_metric_names
+    "objective": MetricNames(),                # metrics the task logs: check_metric_names
     "progress": ProgressReporter.PARAMETERS["style"],
 }
 
@@ -76,11 +101,40 @@ NODES: dict[str, Mapping[str, Constraint]] = {
     "mlflow": MLFLOW,
 }
 
-# The metrics a run of each task logs: what objective and early_stopping.monitor may name.
+# The metrics a run of each task logs every epoch: what objective and early_stopping.monitor
+# may name.
 METRICS = {
     "classification": ("val_loss", "val_accuracy", "train_loss", "train_accuracy"),
     "regression": ("val_loss", "val_r2", "train_loss"),
 }
+# What every run logs once it has trained, which an objective may name too (a sweep trading
+# accuracy against size or time): the network's trainable scalars, the fit loop's seconds.
+RUN_METRICS = ("param_count", "train_time_s")
+
+
+def objectives(cfg: Mapping[str, Any]) -> list[str]:
+    """The metrics ``objective`` names: one, or one per objective of a multi-objective sweep."""
+    value = cfg["objective"]
+    return [value] if isinstance(value, str) else [str(v) for v in value]
+
+
+def epoch_objective(cfg: Mapping[str, Any]) -> str:
+    """The first objective a run logs every epoch (``val_loss`` when all are run metrics such as
+    ``param_count``): what early stopping watches by default and the sweep is reported."""
+    return next((m for m in objectives(cfg) if m not in RUN_METRICS), "val_loss")
+
+
+def with_monitor(cfg: dict[str, Any]) -> dict[str, Any]:
+    """``cfg`` with ``early_stopping.monitor`` a metric: ``${objective}`` followed a list of
+    objectives (``[val_accuracy, param_count]``) or a run metric, and early stopping watches the
+    first objective logged every epoch instead."""
+    node = cfg.get("early_stopping")
+    objective = cfg.get("objective")
+    if isinstance(node, dict) and node.get("monitor") == objective and (
+            not isinstance(objective, str) or objective in RUN_METRICS):
+        with contextlib.suppress(TypeError):  # an objective of no metric's form: check_config
+            node["monitor"] = epoch_objective(cfg)
+    return cfg
 
 
 def check_node(path: str, node: Mapping[str, Any], constraints: Mapping[str, Constraint], *,
@@ -164,9 +218,17 @@ def build_optimizer(node: Mapping[str, Any]) -> Optimizer:
 
 
 def check_metric_names(cfg: Mapping[str, Any], task: str) -> None:
-    """``objective`` and ``early_stopping.monitor`` must be metrics the task logs."""
+    """``objective`` (each of a list) and ``early_stopping.monitor`` must be metrics the task
+    logs; the objective may also be one a run logs once it has trained (``RUN_METRICS``)."""
     valid = METRICS[task]
-    for key, value in (("objective", cfg["objective"]),
-                       ("early_stopping.monitor", cfg["early_stopping"]["monitor"])):
-        if value not in valid:
-            raise ConfigError(key, f"a metric logged for {task}: {', '.join(valid)}", value)
+    names = objectives(cfg)
+    for name in names:
+        if name not in (*valid, *RUN_METRICS):
+            raise ConfigError("objective", f"a metric logged for {task} ({', '.join(valid)}, "
+                              f"{', '.join(RUN_METRICS)}) or a list of them", cfg["objective"])
+    if len(set(names)) != len(names):
+        raise ConfigError("objective", "a list of different metrics", cfg["objective"])
+    monitor = cfg["early_stopping"]["monitor"]
+    if monitor not in valid:
+        raise ConfigError("early_stopping.monitor",
+                          f"a metric logged for {task}: {', '.join(valid)}", monitor)

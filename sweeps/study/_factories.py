@@ -34,8 +34,8 @@ from runkit.errors import ConfigError
 from sweeps._config import SAMPLER_CLASSES, plain
 from sweeps.study._pruners import MedianPruner, PercentilePruner
 
-__all__ = ["PRUNERS", "SAMPLERS", "build_pruner", "build_sampler", "is_grid", "spec_name",
-           "split_seed"]
+__all__ = ["PRUNERS", "SAMPLERS", "build_pruner", "build_sampler", "is_grid", "pruner_for",
+           "spec_name", "split_seed"]
 
 SAMPLER_KEY = "hydra.sweeper.sampler"
 PRUNER_KEY = "hydra.sweeper.pruner"
@@ -59,9 +59,9 @@ SAMPLERS: dict[str, Callable[..., BaseSampler]] = {
     "random": optuna.samplers.RandomSampler,
     "grid": _grid,
     "cmaes": _cmaes,
-    "nsgaii": optuna.samplers.NSGAIISampler,
     "gp": optuna.samplers.GPSampler,
     "qmc": optuna.samplers.QMCSampler,
+    "nsgaii": optuna.samplers.NSGAIISampler,  # genetic, for several objectives
 }
 
 
@@ -184,6 +184,22 @@ def build_pruner(spec: Any) -> BasePruner:
     if name is None:
         return _instantiate(kwargs, PRUNER_KEY, BasePruner)
     return _call(_lookup(PRUNERS, name, PRUNER_KEY), kwargs, PRUNER_KEY)
+
+
+def pruner_for(spec: Any, n_objectives: int) -> Any:
+    """The pruner spec a study of ``n_objectives`` runs with: ``spec``, or when null ``median``
+    (one objective) or ``none`` (several: Optuna cannot prune a multi-objective trial, its
+    ``Trial.report`` and ``should_prune`` raise NotImplementedError).
+
+    Raises:
+        ConfigError: a pruner given together with several directions.
+    """
+    if n_objectives == 1:
+        return "median" if spec is None else spec
+    if spec is None or isinstance(spec, optuna.pruners.NopPruner) or spec_name(spec, "") == "none":
+        return "none"
+    raise ConfigError(PRUNER_KEY, f"null or none with {n_objectives} directions (Optuna cannot "
+                      "prune a trial of a multi-objective study)", spec_name(spec, str(spec)))
 
 
 def _name_and_arguments(spec: Any, key: str, *, default: str

@@ -41,7 +41,7 @@ import random
 import time
 import warnings
 import zlib
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, TypeVar
@@ -446,33 +446,38 @@ def load_or_create_study(
     storage: BaseStorage,
     study_name: str,
     *,
-    direction: str,
-    metric_name: str | None = None,
+    direction: str | Sequence[str],
+    metric_name: str | Sequence[str] | None = None,
 ) -> optuna.Study:
     """Create the study or load it when it exists (re-running a command resumes it).
 
-    A new study is created quietly (the sweep reports it; Optuna would log "A new study created
-    in RDB") and given ``metric_name`` as its objective's name (optuna-dashboard shows it
-    instead of "Objective 0").
+    ``direction`` is one direction or one per objective (a multi-objective study); a new study
+    is created quietly (the sweep reports it; Optuna would log "A new study created in RDB")
+    and given ``metric_name`` as its objectives' names (optuna-dashboard shows them instead of
+    "Objective 0"), one per direction.
 
     Raises:
-        ConfigError: the existing study optimizes in the other direction.
+        ConfigError: the existing study optimizes in other directions.
     """
+    directions = [direction] if isinstance(direction, str) else list(direction)
     url = str(getattr(storage, "url", ""))
     with optuna_verbosity(optuna.logging.WARNING):
         # Several processes creating it at once: one wins, the others load it (DuplicatedStudy-
         # Error while the winner commits, or a full server, is waited out).
         study = _with_retries(url, lambda deadline: optuna.create_study(
             storage=storage, study_name=study_name,
-            direction=StudyDirection[direction.upper()], load_if_exists=True))
-    existing = study.direction.name.lower()
-    if existing != direction:
-        raise ConfigError("hydra.sweeper.direction", f"{existing} (study {study_name!r} "
-                          f"exists with that direction; set another study_name)", direction)
-    if metric_name is not None and study.metric_names is None:
+            directions=[StudyDirection[d.upper()] for d in directions], load_if_exists=True))
+    existing = [d.name.lower() for d in study.directions]
+    if existing != directions:
+        shown = existing[0] if len(existing) == 1 else f"[{', '.join(existing)}]"
+        given = directions[0] if len(directions) == 1 else directions
+        raise ConfigError("hydra.sweeper.direction", f"{shown} (study {study_name!r} "
+                          f"exists with that direction; set another study_name)", given)
+    names = [metric_name] if isinstance(metric_name, str) else metric_name
+    if names is not None and study.metric_names is None:
         with warnings.catch_warnings():  # "experimental" since Optuna 3.2, unchanged since
             warnings.simplefilter("ignore", optuna.exceptions.ExperimentalWarning)
-            study.set_metric_names([metric_name])
+            study.set_metric_names([str(n) for n in names])
     return study
 
 

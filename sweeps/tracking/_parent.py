@@ -139,13 +139,18 @@ def kill_orphan_trial_runs(uri: str, experiment_id: str, study: optuna.Study) ->
 
 @dataclass(frozen=True)
 class BestTrial:
-    """The best finished trial, and the command that reproduces it."""
+    """The best finished trial (or one of a Pareto front), and the command that reproduces it."""
 
     number: int
-    value: float
+    values: tuple[float, ...]  # one per objective
     params: Mapping[str, Any]
     run_id: str | None
     command: str
+
+    @property
+    def value(self) -> float:
+        """The value of a single-objective study's trial (the first objective's otherwise)."""
+        return self.values[0]
 
 
 def reproduce_command(trial: FrozenTrial, fallback: Callable[[Mapping[str, Any]], list[str]]
@@ -158,13 +163,16 @@ def reproduce_command(trial: FrozenTrial, fallback: Callable[[Mapping[str, Any]]
 
 def best_trial(study: optuna.Study,
                fallback: Callable[[Mapping[str, Any]], list[str]]) -> BestTrial | None:
-    """The study's best COMPLETE trial, or None while there is none."""
+    """The study's best COMPLETE trial, or None while there is none and for a multi-objective
+    study (whose result is its Pareto front, ``sweeps.tracking._front``)."""
+    if len(study.directions) > 1:
+        return None
     try:
         best = study.best_trial
     except ValueError:
         return None
     assert best.value is not None  # a COMPLETE trial of a single-objective study has one
-    return BestTrial(best.number, best.value, dict(best.params),
+    return BestTrial(best.number, (best.value,), dict(best.params),
                      best.user_attrs.get(RUN_ID_ATTR), reproduce_command(best, fallback))
 
 
@@ -250,7 +258,10 @@ class SweepMonitor:
         trials = self.study.get_trials(deepcopy=False)
         self.budget = budget = count_trials(trials, self.n_trials)
         best = best_trial(self.study, self.fallback)
-        seen = (budget.complete, budget.pruned, budget.failed, best.number if best else None)
+        front = (len(self.study.best_trials)
+                 if len(self.study.directions) > 1 and budget.complete else None)
+        seen = (budget.complete, budget.pruned, budget.failed,
+                best.number if best else front)
         if seen == self._seen:
             self.tracker.flush()  # the heartbeat, even while no trial finishes
             return budget
@@ -258,6 +269,8 @@ class SweepMonitor:
         metrics: dict[str, float] = {"trials_complete": budget.complete,
                                      "trials_pruned": budget.pruned,
                                      "trials_failed": budget.failed}
+        if front is not None:
+            metrics["pareto_front_trials"] = front
         if best is not None:
             metrics["best_value"] = best.value
             tags = {"best.trial_number": str(best.number), "best.command": best.command}
@@ -275,6 +288,11 @@ def _figures(study: optuna.Study, metric: str) -> dict[str, Callable[[], Any]]:
 
     from sweeps.tracking._plots import learning_curves_of_trials
 
+    if len(study.directions) > 1:  # no history of one value, no learning curves to prune on
+        return {  # (the front's own picture: sweeps.tracking._front)
+            "param_importances.png": lambda: plots.plot_param_importances(study),
+            "timeline.png": lambda: plots.plot_timeline(study),
+        }
     return {
         "optimization_history.png": lambda: plots.plot_optimization_history(study),
         "param_importances.png": lambda: plots.plot_param_importances(study),
@@ -285,7 +303,8 @@ def _figures(study: optuna.Study, metric: str) -> dict[str, Callable[[], Any]]:
 
 def log_study_artifacts(tracker: RunTracker, study: optuna.Study, best: BestTrial | None,
                         *, summary: Sequence[str] = (), metric: str = "objective") -> list[str]:
-    """Log the study's pictures (PNG), its trials as CSV and ``best_trial.txt``.
+    """Log the study's pictures (PNG), its trials as CSV and ``best_trial.txt`` (one objective;
+    several get their Pareto front instead, ``sweeps.tracking._front.log_front``).
 
     A picture Optuna cannot draw yet (importances need two finished trials with varied
     parameters) is skipped with a note in the log. Returns the artifact names written.
@@ -323,6 +342,8 @@ def log_study_artifacts(tracker: RunTracker, study: optuna.Study, best: BestTria
         tracker.log_text(study.trials_dataframe().to_csv(index=False), "trials.csv")
         written.append("trials.csv")
 
+    if len(study.directions) > 1:  # its result is the front (sweeps.tracking._front)
+        return written
     lines = list(summary)
     if best is not None:
         lines += [

@@ -19,7 +19,7 @@ import math
 import os
 import socket
 import time
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -318,15 +318,17 @@ class _TrialRunner:
             raise TrialFailedError(self._reason(failure)) from failure
         values = _values(result.return_value, len(self.study.directions))
         if values is None:
-            reason = f"the job returned {result.return_value!r}, not a finite number"
+            reason = _bad_return(result.return_value, len(self.study.directions))
             trial.set_user_attr(FAIL_REASON_ATTR, reason)
             raise TrialFailedError(reason)
         return values
 
 
 def _values(returned: Any, n_objectives: int) -> list[float] | None:
-    """The task's return value as the study's values (one float, or as many as it has
-    objectives), or None when it is not that many finite numbers."""
+    """The task's return value as the study's values (one float, or a tuple or list of as
+    many as it has objectives), or None when it is not that many finite numbers."""
+    if n_objectives > 1 and isinstance(returned, str | bytes | Mapping):
+        return None  # iterable, but not values
     candidates = [returned] if n_objectives == 1 else returned
     try:
         values = [float(v) for v in candidates]
@@ -337,6 +339,34 @@ def _values(returned: Any, n_objectives: int) -> list[float] | None:
     return values
 
 
+def _bad_return(returned: Any, n_objectives: int) -> str:
+    """The failure reason of a trial whose task returned no usable value: what was expected
+    (after the key that says how many) and what came back."""
+    shown = repr(returned)
+    if len(shown) > 200:
+        shown = shown[:197] + "..."
+    if n_objectives == 1:
+        return f"the task returned {shown}: expected a finite number (one direction)"
+    return (f"the task returned {shown}: expected a tuple or list of {n_objectives} finite "
+            f"numbers, one per direction of hydra.sweeper.direction")
+
+
+def _values_text(study: optuna.Study, trial: optuna.trial.FrozenTrial) -> str:
+    """A finished trial's values and the study's best so far, for its line in the log."""
+    if len(study.directions) == 1:
+        try:
+            best_trial = study.best_trial  # one read of the study (best_value is another)
+            best = f" (best {best_trial.value:.6g}, trial {best_trial.number})"
+        except ValueError:
+            best = ""
+        return f"{trial.value:.6g}{best}"
+    values = ", ".join(f"{v:.6g}" for v in trial.values)
+    front = study.best_trials
+    where = ("on the Pareto front" if any(t.number == trial.number for t in front)
+             else "dominated")
+    return f"[{values}] ({where}: {len(front)} trial{'s' if len(front) != 1 else ''})"
+
+
 def _log_finished(study: optuna.Study, trial: optuna.trial.FrozenTrial) -> None:
     """One line per finished trial (Optuna's own failure warning is silenced: it prints a
     traceback for every failed trial)."""
@@ -345,12 +375,7 @@ def _log_finished(study: optuna.Study, trial: optuna.trial.FrozenTrial) -> None:
         return
     params = " ".join(f"{k}={v}" for k, v in trial.params.items())
     if trial.state == TrialState.COMPLETE:
-        try:
-            best_trial = study.best_trial  # one read of the study (best_value is another)
-            best = f" (best {best_trial.value:.6g}, trial {best_trial.number})"
-        except ValueError:
-            best = ""
-        log.info("trial %d COMPLETE %.6g%s  %s", trial.number, trial.value, best, params)
+        log.info("trial %d COMPLETE %s  %s", trial.number, _values_text(study, trial), params)
     elif trial.state == TrialState.PRUNED:
         log.info("trial %d PRUNED at step %s  %s", trial.number, trial.last_step, params)
     else:

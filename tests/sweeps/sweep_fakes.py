@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import os
 import time
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -38,6 +38,7 @@ class FakeJob:
         epoch_seconds: sleep per epoch (to overlap processes).
         runs: the numbers of the trials whose task ran.
         seen: (the job's number, ``sweeps.current_trial()``'s number and params) per trial.
+        returns: what the task returns, given ``x`` and its last loss (default: the loss).
     """
 
     epochs: int = 5
@@ -47,6 +48,7 @@ class FakeJob:
     epoch_seconds: float = 0.0
     runs: list[int] = field(default_factory=list)
     seen: list[tuple[int, int, dict]] = field(default_factory=list)
+    returns: Callable[[float, float], object] | None = None
 
     def run(self, overrides: Sequence[str], number: int) -> JobReturn:
         x = float(dict(o.split("=", 1) for o in overrides)["x"])
@@ -68,7 +70,8 @@ class FakeJob:
                 sweeps.report(loss, step=epoch)
         except Exception as error:
             return _job_return(JobStatus.FAILED, error)
-        return _job_return(JobStatus.COMPLETED, loss)
+        return _job_return(JobStatus.COMPLETED,
+                           loss if self.returns is None else self.returns(x, loss))
 
 
 def _job_return(status: JobStatus, value: object) -> JobReturn:
@@ -82,11 +85,12 @@ def _job_return(status: JobStatus, value: object) -> JobReturn:
 def make_plan(db: Path, *, n_trials: int, study_name: str = "test", sampler: object = "random",
               pruner: object = "none", params: dict | None = None,
               heartbeat_interval: int | None = 1, grace_period: int | None = 1,
-              max_failure_rate: float = 0.5) -> WorkerPlan:
+              max_failure_rate: float = 0.5,
+              direction: str | Sequence[str] = "minimize") -> WorkerPlan:
     """A plan over ``x`` in [0, 1] on a SQLite file, with its study created."""
     storage = StorageSpec(f"sqlite:///{db}", heartbeat_interval=heartbeat_interval,
                           grace_period=grace_period, max_retry=3)
-    load_or_create_study(open_storage(storage), study_name, direction="minimize")
+    load_or_create_study(open_storage(storage), study_name, direction=direction)
     return WorkerPlan(
         study_name=study_name, storage=storage, sampler=sampler, pruner=pruner, seed=0,
         space=parse_search_space(params or {"x": "interval(0.0, 1.0)"}), n_trials=n_trials,

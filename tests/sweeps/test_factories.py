@@ -10,6 +10,7 @@ import pytest
 from omegaconf import OmegaConf
 
 from sweeps.study import PRUNERS, SAMPLERS, build_pruner, build_sampler
+from sweeps.study._factories import pruner_for
 from trainer.errors import ConfigError
 
 GRID = {"x": [1, 2], "y": ["a", "b"]}
@@ -87,7 +88,7 @@ def test_unknown_names_list_the_valid_ones():
         build_sampler("tpee")
     with pytest.raises(ConfigError, match=r"hydra.sweeper.pruner: expected one of median"):
         build_pruner("medain")
-    assert set(SAMPLERS) == {"tpe", "random", "grid", "cmaes", "nsgaii", "gp", "qmc"}
+    assert set(SAMPLERS) == {"tpe", "random", "grid", "cmaes", "gp", "qmc", "nsgaii"}
 
 
 def test_bad_arguments_are_one_line_config_errors():
@@ -152,3 +153,19 @@ def test_the_grid_as_a_target_node_gets_the_search_space():
         sampler = build_sampler(spec, seed=0, grid=lambda: GRID)
         assert isinstance(sampler, optuna.samplers.GridSampler)
         assert sampler._search_space == {"x": [1, 2], "y": ["a", "b"]}
+
+
+def test_several_directions_run_without_a_pruner_and_refuse_one_given() -> None:
+    # null is median for one objective and none for several; Optuna cannot prune a
+    # multi-objective trial, so a pruner given with several directions is one line naming it
+    assert pruner_for(None, 1) == "median" and pruner_for("hyperband", 1) == "hyperband"
+    assert pruner_for(None, 2) == "none" and pruner_for({"name": "none"}, 2) == "none"
+    assert pruner_for(optuna.pruners.NopPruner(), 3) == "none"
+    for given in ("median", {"name": "hyperband", "min_resource": 2},
+                  optuna.pruners.MedianPruner()):
+        with pytest.raises(ConfigError) as info:
+            pruner_for(given, 2)
+        assert str(info.value).startswith(
+            "hydra.sweeper.pruner: expected null or none with 2 directions (Optuna cannot "
+            "prune a trial of a multi-objective study), got ")
+        assert "\n" not in str(info.value)

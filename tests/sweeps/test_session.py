@@ -101,3 +101,18 @@ def test_with_two_trials_running_in_threads_a_third_thread_is_told_none() -> Non
     for thread in threads:
         thread.join()
     assert seen == {"first": first, "second": second, "other": None}
+
+
+def test_in_a_multi_objective_trial_report_records_and_never_prunes() -> None:
+    # Optuna's Trial.report raises NotImplementedError for several objectives: sweeps.report
+    # hands the value to the trial's run only, and the task goes on
+    study = optuna.create_study(directions=["minimize", "maximize"])
+    trial = study.ask()
+    recorded: list[tuple[int, float]] = []
+    with running(TrialSession(trial, on_report=lambda step, value: recorded.append(
+            (step, value)))):
+        for step in range(1, 4):
+            sweeps.report(10.0 / step, step=step)
+    assert recorded == [(1, 10.0), (2, 5.0), (3, pytest.approx(10 / 3))]
+    study.tell(trial, [1.0, 2.0])
+    assert study.trials[0].intermediate_values == {}

@@ -21,9 +21,13 @@ def test_defaults_come_from_the_sweepers_config() -> None:
 
 
 def test_direction_and_metric_names_may_be_a_list_or_a_name() -> None:
-    # hydra-optuna-sweeper's direction is a string or a list (one objective for now)
+    # hydra-optuna-sweeper's direction is a string or a list: one per objective
     settings = parse_settings({"direction": ["maximize"], "metric_names": "val_accuracy"})
     assert settings.directions == ("maximize",) and settings.metric_names == ("val_accuracy",)
+    several = parse_settings({"direction": ["maximize", "minimize"],
+                              "metric_names": ["val_accuracy", "param_count"]})
+    assert several.directions == ("maximize", "minimize")
+    assert several.metric_names == ("val_accuracy", "param_count")
 
 
 @pytest.mark.parametrize(("keys", "message"), [
@@ -33,11 +37,16 @@ def test_direction_and_metric_names_may_be_a_list_or_a_name() -> None:
     ({"seed": True}, "hydra.sweeper.seed: expected an integer or null, got True"),
     ({"direction": "up"},
      "hydra.sweeper.direction: expected minimize or maximize, or a list of them, got 'up'"),
-    ({"direction": ["minimize", "maximize"]},
-     "hydra.sweeper.direction: expected one direction (several objectives are not supported "
-     "yet), got ['minimize', 'maximize']"),
+    ({"direction": ["minimize", "sideways"]},
+     "hydra.sweeper.direction: expected minimize or maximize, or a list of them, got "
+     "['minimize', 'sideways']"),
     ({"metric_names": ["a", "b"]},
      "hydra.sweeper.metric_names: expected 1 name(s), one per direction, got ['a', 'b']"),
+    ({"direction": ["minimize", "maximize"], "metric_names": ["a"]},
+     "hydra.sweeper.metric_names: expected 2 name(s), one per direction, got ['a']"),
+    ({"direction": ["minimize", "maximize"], "register_model": "best"},
+     "hydra.sweeper.register_model: expected null with several directions (a Pareto front has "
+     "no single best model to register), got 'best'"),
     ({"max_retry": -1}, "hydra.sweeper.max_retry: expected an integer >= 0 or null, got -1"),
     ({"grace_period": 0}, "hydra.sweeper.grace_period: expected a positive integer or null, "
                           "got 0"),

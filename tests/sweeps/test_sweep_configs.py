@@ -66,4 +66,5 @@ def test_the_trainers_sweeper_config_feeds_the_plugin_what_only_the_trainer_know
         assert sweeper.seed == 7 and list(sweeper.preload) == ["trainer.preload"]
         assert sweeper.mlflow.tracking_uri == "sqlite:///mlruns/mlflow.db"
         assert sweeper.mlflow.experiment == "mine"
-        assert sweeper.n_trials == 20 and sweeper.pruner == "median"  # the plugin's own
+        # the plugin's own: pruner null is median with one direction, none with several
+        assert sweeper.n_trials == 20 and sweeper.pruner is None

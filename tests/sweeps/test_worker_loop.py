@@ -335,3 +335,44 @@ def test_a_ready_sampler_object_is_reseeded_in_every_worker_but_the_first(tmp_pa
 
     assert first_x(0, "a.db") == first_x(0, "b.db")  # slot 0: the object's own seed
     assert first_x(1, "c.db") != first_x(0, "d.db")
+
+
+def test_a_multi_objective_trial_takes_the_tasks_tuple_and_its_reports_prune_nothing(tmp_path):
+    # direction: [minimize, maximize]: the task returns two values (a tuple or a list); its
+    # sweeps.report calls neither fail (Optuna cannot take them) nor prune
+    plan = make_plan(tmp_path / "o.db", n_trials=4, direction=["minimize", "maximize"])
+    run_worker(plan, FakeJob(returns=lambda x, loss: (x, 1 - x) if x < 0.5 else [x, 1 - x]))
+    trials = load(plan).trials
+    assert states(load(plan)) == ["COMPLETE"] * 4
+    for trial in trials:
+        assert trial.values == [pytest.approx(trial.params["x"]),
+                                pytest.approx(1 - trial.params["x"])]
+        assert trial.intermediate_values == {}
+
+
+@pytest.mark.parametrize(("returned", "shown"), [
+    ((1.0, 2.0, 3.0), "(1.0, 2.0, 3.0)"),
+    (0.5, "0.5"),
+    ("ab", "'ab'"),
+    ((1.0, float("nan")), "(1.0, nan)"),
+])
+def test_a_multi_objective_task_returning_the_wrong_values_fails_in_one_line(tmp_path, returned,
+                                                                             shown):
+    # two directions, anything but two finite numbers: the trial FAILs with what was expected
+    # and what came back
+    plan = make_plan(tmp_path / "o.db", n_trials=1, direction=["minimize", "minimize"])
+    run_worker(plan, FakeJob(returns=lambda x, loss: returned))
+    [trial] = load(plan).trials
+    assert trial.state == TrialState.FAIL
+    assert fail_reason(trial) == (
+        f"the task returned {shown}: expected a tuple or list of 2 finite numbers, one per "
+        "direction of hydra.sweeper.direction")
+
+
+def test_a_single_objective_task_returning_a_tuple_fails_in_one_line(tmp_path):
+    plan = make_plan(tmp_path / "o.db", n_trials=1)
+    run_worker(plan, FakeJob(returns=lambda x, loss: (x, x)))
+    [trial] = load(plan).trials
+    assert trial.state == TrialState.FAIL
+    assert fail_reason(trial).endswith(": expected a finite number (one direction)")
+    assert fail_reason(trial).startswith("the task returned (")
