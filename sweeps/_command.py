@@ -17,7 +17,7 @@ import shutil
 import sys
 from collections.abc import Sequence
 
-__all__ = ["app_command", "reproduce_line"]
+__all__ = ["app_command", "reproduce_line", "started_with_multirun"]
 
 # Hydra's command-line options that choose the config a job composes, with a value each.
 _CONFIG_OPTIONS = ("--config-name", "-cn", "--config-path", "-cp", "--config-dir", "-cd")
@@ -78,5 +78,14 @@ def _config_options(args: Sequence[str]) -> list[str]:
 
 def reproduce_line(overrides: Sequence[str]) -> str:
     """The shell line running the app alone with ``overrides`` (each quoted as the shell
-    needs)."""
-    return shlex.join([*app_command(), *(str(o) for o in overrides)])
+    needs). A sweep started without ``--multirun`` got its mode from a config
+    (``hydra: {mode: MULTIRUN}``, as lightning-hydra-template's search files set it): the line
+    then says ``hydra.mode=RUN``, or it would start the sweep again."""
+    mode = [] if started_with_multirun() else ["hydra.mode=RUN"]
+    return shlex.join([*app_command(), *(str(o) for o in overrides), *mode])
+
+
+def started_with_multirun(argv: Sequence[str] | None = None) -> bool:
+    """Whether the command line (``sys.argv``) asked for ``--multirun`` (``-m``)."""
+    args = sys.argv[1:] if argv is None else argv
+    return any(arg in ("-m", "--multirun") for arg in args)

@@ -1,11 +1,14 @@
 """The sweeper's config, registered in Hydra's ConfigStore as Hydra's own plugins register theirs:
 ``hydra/sweeper=optuna`` (or ``defaults: [override hydra/sweeper: optuna]``) selects it in any
-app, which needs no file of ours.
+app, which needs no file of ours, and ``hydra/sweeper/sampler=NAME`` (``override
+hydra/sweeper/sampler: tpe``) one of the sampler nodes, as in hydra-optuna-sweeper.
 
-It holds every key of hydra-optuna-sweeper's ``OptunaSweeperConf`` with its meaning (where the
-default differs on purpose, the README's migration table says so) and this sweeper's own. An app
-may ship its own ``hydra/sweeper/optuna.yaml`` (its search path comes before the ConfigStore)
-extending the same schema, registered also as ``optuna_sweeps``, with its defaults::
+The schema is stored as ``hydra/sweeper/optuna_sweeps``; ``hydra/sweeper/optuna`` is the
+plugin's file extending it (``hydra_plugins/optuna_sweeps/hydra/sweeper/optuna.yaml``). It holds
+every key of hydra-optuna-sweeper's ``OptunaSweeperConf`` with its meaning (where it differs on
+purpose, the README's migration table says so) and this sweeper's own. An app may ship its own
+``hydra/sweeper/optuna.yaml`` (its config directory comes first on the search path) extending
+the same schema, with its defaults::
 
     defaults:
       - optuna_sweeps
@@ -21,10 +24,24 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import Any
 
-__all__ = ["TARGET", "MlflowConf", "OptunaSweepsConf", "plain", "register"]
+__all__ = ["SAMPLER_CLASSES", "TARGET", "MlflowConf", "OptunaSweepsConf", "plain", "register",
+           "sampler_node"]
 
 # Hydra instantiates only sweepers under hydra_plugins: the shim forwards to sweeps._sweeper.
 TARGET = "hydra_plugins.optuna_sweeps.OptunaSweeper"
+
+
+# hydra/sweeper/sampler=NAME (hydra-optuna-sweeper's group; `override hydra/sweeper/sampler: tpe`
+# in a defaults list): a _target_ node of Optuna's class with its keyword arguments' defaults.
+SAMPLER_CLASSES = {
+    "tpe": "TPESampler",
+    "random": "RandomSampler",
+    "grid": "GridSampler",
+    "cmaes": "CmaEsSampler",
+    "nsgaii": "NSGAIISampler",
+    "gp": "GPSampler",
+    "qmc": "QMCSampler",
+}
 
 
 @dataclass
@@ -43,9 +60,15 @@ class OptunaSweepsConf:
     """``hydra.sweeper.*``; the README's "Sweep keys" table says the same."""
 
     _target_: str = TARGET
+    # the sampler and pruner nodes reach the sweeper as written: it builds them in each worker,
+    # each with its own seed (Hydra would build one sampler, the same seed in every worker)
+    _recursive_: bool = False
+    # hydra/sweeper/sampler is a group (as in hydra-optuna-sweeper), empty unless selected
+    defaults: list[Any] = field(default_factory=lambda: ["_self_", {"sampler": None}])
 
     # -- hydra-optuna-sweeper's keys
-    # tpe, random, grid, cmaes, gp, qmc, nsgaii, {name: tpe, ...arguments}, or a _target_ node
+    # tpe, random, grid, cmaes, gp, qmc, nsgaii, {name: tpe, ...arguments}, a _target_ node (a
+    # seed in it is the base each worker derives its own from), or {...arguments} of tpe
     sampler: Any = "tpe"
     # minimize or maximize; a list, one per objective, for several (the task returns as many)
     direction: Any = "minimize"
@@ -62,7 +85,8 @@ class OptunaSweepsConf:
     max_failure_rate: Any = 0.5
     # the search space, KEY: choice(...) | range(...) | interval(...) | tag(log, ...)
     params: Any = None
-    # a dotted path to fn(cfg, trial) suggesting further parameters
+    # a dotted path to fn(cfg, trial) suggesting further parameters after params, each passed
+    # to the task as the override NAME=VALUE (cfg: the sweep's config)
     custom_search_space: Any = None
 
     # -- this sweeper's own
@@ -93,13 +117,25 @@ class OptunaSweepsConf:
 
 
 def register() -> None:
-    """Store the schema as ``hydra/sweeper/optuna`` and ``hydra/sweeper/optuna_sweeps``."""
+    """Store the schema as ``hydra/sweeper/optuna_sweeps`` and the samplers as
+    ``hydra/sweeper/sampler/NAME``; ``hydra/sweeper/optuna`` is the plugin's file extending
+    the schema (``hydra_plugins/optuna_sweeps/hydra/sweeper/optuna.yaml``, on Hydra's search
+    path)."""
     from hydra.core.config_store import ConfigStore
 
     store = ConfigStore.instance()
-    for name in ("optuna", "optuna_sweeps"):
-        store.store(group="hydra/sweeper", name=name, node=OptunaSweepsConf,
+    store.store(group="hydra/sweeper", name="optuna_sweeps", node=OptunaSweepsConf,
+                provider="optuna_sweeps")
+    for name in SAMPLER_CLASSES:
+        store.store(group="hydra/sweeper/sampler", name=name, node=sampler_node(name),
                     provider="optuna_sweeps")
+
+
+def sampler_node(name: str) -> dict[str, Any]:
+    """``hydra/sweeper/sampler=NAME``: ``{_target_: optuna.samplers.CLASS, seed: null}``, a plain
+    mapping (Optuna is not imported when Hydra starts): the class's other arguments are added in
+    a config file, or with ``+hydra.sweeper.sampler.ARG=VALUE`` on the command line."""
+    return {"_target_": f"optuna.samplers.{SAMPLER_CLASSES[name]}", "seed": None}
 
 
 def plain(value: Any) -> Any:

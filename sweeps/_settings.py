@@ -17,6 +17,7 @@ from typing import Any
 
 from runkit.errors import ConfigError
 from sweeps._config import OptunaSweepsConf, plain
+from sweeps.search._custom import CustomSearchSpace
 
 __all__ = ["KEY", "SweeperSettings", "Tracking", "parse_settings"]
 
@@ -54,6 +55,7 @@ class SweeperSettings:
     register_model: str | None
     tracking: Tracking | None
     preload: tuple[str, ...]
+    custom_search_space: CustomSearchSpace | None = None
 
 
 def _integer(value: Any, *, low: int | None = None, minus_one: bool = False,
@@ -136,11 +138,14 @@ _CHECKS: dict[str, tuple[str, Callable[[Any], Any]]] = {
     "role": (f"one of {', '.join(ROLES)}", lambda v: _option(v, ROLES)),
     "register_model": ("a registered model's name (no '/') or null", _model_name),
     "preload": ("a list of module names", _preload),
+    "custom_search_space": ("a dotted path to a function fn(cfg, trial), or null",
+                            lambda v: None if v is None else CustomSearchSpace(_text(v) or "")),
 }
 # Checked elsewhere: sampler and pruner (sweeps.study._factories), params and conditions
-# (sweeps.search), mlflow (below), custom_search_space (not supported yet).
-_ELSEWHERE = {"sampler", "pruner", "params", "conditions", "mlflow", "custom_search_space"}
-assert set(_CHECKS) | _ELSEWHERE == {f.name for f in fields(OptunaSweepsConf)} - {"_target_"}
+# (sweeps.search), mlflow (below); _target_, _recursive_ and defaults are Hydra's.
+_ELSEWHERE = {"sampler", "pruner", "params", "conditions", "mlflow"}
+_HYDRAS = {"_target_", "_recursive_", "defaults"}
+assert set(_CHECKS) | _ELSEWHERE == {f.name for f in fields(OptunaSweepsConf)} - _HYDRAS
 
 
 def _default(key: str) -> Any:
@@ -203,10 +208,6 @@ def parse_settings(keys: Mapping[str, Any]) -> SweeperSettings:
     def value(key: str) -> Any:
         return plain(keys[key]) if key in keys else _default(key)
 
-    if value("custom_search_space") is not None:
-        raise ConfigError(f"{KEY}.custom_search_space", "null (a custom search space is not "
-                          "supported yet: search with params and conditions)",
-                          value("custom_search_space"))
     checked = {key: _check(key, value(key)) for key in _CHECKS}
     directions = checked.pop("direction")  # several: a multi-objective study
     metric_names = checked.pop("metric_names")

@@ -34,7 +34,14 @@ from sweeps._fork_server import app_modules, start_fork_server
 from sweeps._settings import KEY, SweeperSettings, parse_settings
 from sweeps.search._space import SearchSpace, parse_search_space
 from sweeps.study._budget import PARENT_RUN_ATTR, Budget, count_trials
-from sweeps.study._factories import build_pruner, build_sampler, pruner_for, spec_name
+from sweeps.study._factories import (
+    build_pruner,
+    build_sampler,
+    is_grid,
+    pruner_for,
+    spec_name,
+    split_seed,
+)
 from sweeps.study._storage import (
     StorageSpec,
     database_time,
@@ -213,12 +220,20 @@ class OptunaSweep:
                               "workers itself, with Hydra's basic launcher)", role)
         if n_jobs > 1 and self._launcher is None:  # a no-op when the plugin started it already
             start_fork_server(app_modules(self.task_function, settings.preload))
-        seed = settings.seed
+        # A seed written in the sampler's node is the base of every worker's seed, as
+        # hydra.sweeper.seed is: the same seed in every worker would draw the same points.
+        sampler, seed = split_seed(self.sampler, settings.seed)
+        custom = settings.custom_search_space
+        if custom is not None:
+            if is_grid(sampler):
+                raise ConfigError(f"{KEY}.custom_search_space", "null with the grid sampler "
+                                  "(its grid is params' values only)", custom.path)
+            custom.function()  # a path that does not import fails here, not in every trial
 
         # Fail on a bad sampler/pruner now, not in every worker.
-        build_sampler(self.sampler, seed=seed, grid=space.grid)
+        build_sampler(sampler, seed=seed, grid=space.grid)
         build_pruner(self.pruner)
-        if spec_name(self.sampler, "tpe") == "grid":
+        if is_grid(sampler):
             size = space.grid_size()
             if size < n_trials:
                 log.info("grid of %d points: n_trials lowered from %d", size, n_trials)
@@ -238,7 +253,8 @@ class OptunaSweep:
                                    tracking_key=settings.tracking.source if settings.tracking
                                    else "")
         prepare_launcher(target, config)  # e.g. Ray's connection: fails before anything starts
-        study_name = self._study_name(settings.study_name, space, direction, objective)
+        study_name = self._study_name(settings.study_name, space, direction, objective,
+                                      custom=None if custom is None else custom.path)
         db = sqlite_path(storage_spec.url)
         if db is not None:
             check_sqlite_file(db, key=f"{KEY}.storage", what="an Optuna SQLite database",
@@ -278,7 +294,7 @@ class OptunaSweep:
 
         n_workers = max(1, min(n_jobs, n_trials - budget.finished))
         plan = WorkerPlan(
-            study_name=study_name, sampler=self.sampler,
+            study_name=study_name, sampler=sampler, custom_search_space=custom,
             storage=replace(storage_spec, create_schema=False),  # created above
             pruner=self.pruner, seed=seed, space=space, n_trials=n_trials, objective=objective,
             max_failure_rate=settings.max_failure_rate, tracking=None,
@@ -314,7 +330,7 @@ class OptunaSweep:
                 **{mlflow_key(f"space.{k}"): v for k, v in space.describe().items()},
                 **{mlflow_key(f"fixed.{k}"): v for k, v in space.fixed_values().items()},
                 "n_trials": plan.n_trials, "n_jobs": n_workers, "direction": direction,
-                "objective": plan.objective, "sampler": spec_name(self.sampler, "tpe"),
+                "objective": plan.objective, "sampler": spec_name(plan.sampler, "tpe"),
                 "pruner": spec_name(self.pruner, "none"), "seed": plan.seed,
                 "study_name": plan.study_name,
             })
@@ -496,15 +512,17 @@ class OptunaSweep:
         return registered
 
     def _study_name(self, name: str | None, space: SearchSpace, direction: str,
-                    objective: str | None) -> str:
+                    objective: str | None, *, custom: str | None = None) -> str:
         """``study_name`` with ``{hash}`` replaced by the hash of the search space, the fixed
-        overrides, the objective and the direction (the same command resumes its study, a
-        changed one starts a new one); null is ``<app name>-{hash}``."""
+        overrides, the objective, the direction and the custom search space's path (the same
+        command resumes its study, a changed one starts a new one); null is
+        ``<app name>-{hash}``."""
         name = name or f"{self.config.hydra.job.name}-{{hash}}"
         if "{hash}" not in name:
             return name
         extra = SearchSpace(space.params, (*space.fixed, f"objective={objective}",
-                                           f"direction={direction}"))
+                                           f"direction={direction}",
+                                           *([f"custom_search_space={custom}"] if custom else [])))
         return name.replace("{hash}", extra.signature())
 
     @staticmethod

@@ -13,6 +13,8 @@ from __future__ import annotations
 
 from typing import Any
 
+from hydra.core.config_search_path import ConfigSearchPath
+from hydra.plugins.search_path_plugin import SearchPathPlugin
 from hydra.plugins.sweeper import Sweeper
 from hydra.types import HydraContext, TaskFunction
 from omegaconf import DictConfig
@@ -20,6 +22,14 @@ from omegaconf import DictConfig
 from sweeps._config import register
 
 register()
+
+
+class OptunaSweepsSearchPath(SearchPathPlugin):
+    """Puts ``hydra/sweeper/optuna.yaml`` (the schema ``optuna_sweeps`` and the sampler group)
+    on Hydra's search path, after the app's own config directory."""
+
+    def manipulate_search_path(self, search_path: ConfigSearchPath) -> None:
+        search_path.append(provider="optuna_sweeps", path="pkg://hydra_plugins.optuna_sweeps")
 
 
 class OptunaSweeper(Sweeper):

@@ -7,7 +7,14 @@ from sweeps.study._budget import (
     fail_reason,
     within_budget,
 )
-from sweeps.study._factories import PRUNERS, SAMPLERS, build_pruner, build_sampler
+from sweeps.study._factories import (
+    PRUNERS,
+    SAMPLERS,
+    build_pruner,
+    build_sampler,
+    is_grid,
+    split_seed,
+)
 from sweeps.study._storage import (
     StorageSpec,
     default_storage_url,
@@ -27,8 +34,10 @@ __all__ = [
     "counted_trials",
     "fail_reason",
     "default_storage_url",
+    "is_grid",
     "load_or_create_study",
     "open_storage",
     "resolve_storage_url",
+    "split_seed",
     "within_budget",
 ]

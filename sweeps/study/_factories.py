@@ -4,15 +4,23 @@ Each key accepts, in order of convenience:
 
 - a name: ``sampler: random``, ``pruner: hyperband``;
 - a name with arguments: ``pruner: {name: median, n_startup_trials: 5, n_warmup_steps: 3}``;
-- a ``_target_`` config (``{_target_: optuna.samplers.TPESampler, multivariate: true}``): Hydra
-  instantiates it before the sweeper sees it, so this arrives as a ready object;
+- a ``_target_`` config (``{_target_: optuna.samplers.TPESampler, multivariate: true}``, or
+  ``hydra/sweeper/sampler=tpe``): the sweeper receives it as written (the sweeper's config is not
+  instantiated recursively) and builds it in each worker;
+- arguments alone (``{seed: 123}``): the default (``tpe``, ``median``) with them;
 - a ready ``BaseSampler`` / ``BasePruner`` object, used as is.
+
+A sampler's seed, wherever it is written (``hydra.sweeper.seed``, ``{name: tpe, seed: 0}``,
+``{_target_: ..., seed: 0}``), is a base: :func:`split_seed` takes it out of the spec and each
+worker builds its sampler with a seed derived from it (``sweeps.workers._worker.worker_seed``).
+Built with the same seed, parallel workers would draw the same points.
 """
 
 from __future__ import annotations
 
 import functools
 import importlib.util
+import inspect
 import warnings
 from collections.abc import Callable, Mapping
 from typing import Any
@@ -23,10 +31,11 @@ from optuna.pruners import BasePruner
 from optuna.samplers import BaseSampler
 
 from runkit.errors import ConfigError
-from sweeps._config import plain
+from sweeps._config import SAMPLER_CLASSES, plain
 from sweeps.study._pruners import MedianPruner, PercentilePruner
 
-__all__ = ["PRUNERS", "SAMPLERS", "build_pruner", "build_sampler", "pruner_for", "spec_name"]
+__all__ = ["PRUNERS", "SAMPLERS", "build_pruner", "build_sampler", "is_grid", "pruner_for",
+           "spec_name", "split_seed"]
 
 SAMPLER_KEY = "hydra.sweeper.sampler"
 PRUNER_KEY = "hydra.sweeper.pruner"
@@ -81,10 +90,41 @@ def spec_name(spec: Any, default: str) -> str:
     if isinstance(spec, str):
         return spec
     if isinstance(spec, Mapping):
-        return str(spec.get("name", spec.get("_target_", default)))
+        target = spec.get("_target_")
+        if target is not None:
+            return _SAMPLER_NAMES.get(str(target), str(target))
+        return str(spec.get("name", default))
     if isinstance(spec, functools.partial):
         return spec.func.__name__
     return type(spec).__name__
+
+
+# a _target_ of Optuna's own samplers -> its name here (logged, and the grid recognized)
+_SAMPLER_NAMES = {f"optuna.samplers.{cls}": name for name, cls in SAMPLER_CLASSES.items()}
+
+
+def is_grid(spec: Any) -> bool:
+    """Whether the sampler spec is Optuna's grid sampler (by name or ``_target_``)."""
+    return spec_name(spec, "tpe") == "grid"
+
+
+def split_seed(spec: Any, seed: int | None) -> tuple[Any, int | None]:
+    """The spec without its own ``seed`` and the base seed of the workers' samplers: the spec's
+    own seed when it gives one (``{_target_: ..., seed: 0}``, ``{name: tpe, seed: 0}``), else
+    ``seed`` (``hydra.sweeper.seed``).
+
+    Raises:
+        ConfigError: the spec's seed is not an integer.
+    """
+    if not isinstance(spec, Mapping):
+        return spec, seed
+    spec = {str(k): plain(v) for k, v in spec.items()}
+    own = spec.pop("seed", None)
+    if own is None:
+        return spec, seed
+    if isinstance(own, bool) or not isinstance(own, int):
+        raise ConfigError(f"{SAMPLER_KEY}.seed", "an integer or null", own)
+    return spec, own
 
 
 def build_sampler(
@@ -96,8 +136,10 @@ def build_sampler(
     """A sampler from a name, ``{name: ..., **kwargs}``, a ``_target_`` config or an object.
 
     Args:
-        spec: the ``hydra.sweeper.sampler`` value (``None`` means ``tpe``).
-        seed: seeds a sampler built here (a ready object keeps its own seed).
+        spec: the ``hydra.sweeper.sampler`` value (``None`` means ``tpe``), its own seed taken
+            out by :func:`split_seed`.
+        seed: seeds a sampler built here, a ``_target_`` one too when its class takes a seed
+            (a ready object keeps its own).
         grid: returns the grid for ``grid`` (only called when that sampler is chosen).
 
     Raises:
@@ -109,9 +151,13 @@ def build_sampler(
         return _call(spec, {}, SAMPLER_KEY)
     if spec is None:
         spec = "tpe"
-    name, kwargs = _name_and_arguments(spec, SAMPLER_KEY)
+    name, kwargs = _name_and_arguments(spec, SAMPLER_KEY, default="tpe")
+    if name is None and spec_name(spec, "tpe") == "grid":  # its grid is the search space
+        name, kwargs = "grid", {k: v for k, v in kwargs.items() if not k.startswith("_")}
     if name is None:
-        return _instantiate(spec, SAMPLER_KEY, BaseSampler)
+        if seed is not None and _takes_seed(kwargs["_target_"]):
+            kwargs["seed"] = seed
+        return _instantiate(kwargs, SAMPLER_KEY, BaseSampler)
     factory = _lookup(SAMPLERS, name, SAMPLER_KEY)
     kwargs.setdefault("seed", seed)
     if name == "grid":
@@ -134,9 +180,9 @@ def build_pruner(spec: Any) -> BasePruner:
         return _call(spec, {}, PRUNER_KEY)
     if spec is None:
         spec = "median"
-    name, kwargs = _name_and_arguments(spec, PRUNER_KEY)
+    name, kwargs = _name_and_arguments(spec, PRUNER_KEY, default="median")
     if name is None:
-        return _instantiate(spec, PRUNER_KEY, BasePruner)
+        return _instantiate(kwargs, PRUNER_KEY, BasePruner)
     return _call(_lookup(PRUNERS, name, PRUNER_KEY), kwargs, PRUNER_KEY)
 
 
@@ -156,20 +202,32 @@ def pruner_for(spec: Any, n_objectives: int) -> Any:
                       "prune a trial of a multi-objective study)", spec_name(spec, str(spec)))
 
 
-def _name_and_arguments(spec: Any, key: str) -> tuple[str | None, dict[str, Any]]:
-    """``"tpe"`` -> ("tpe", {}); ``{name: tpe, a: 1}`` -> ("tpe", {a: 1}); a ``_target_``
-    mapping -> (None, {})."""
+def _name_and_arguments(spec: Any, key: str, *, default: str
+                        ) -> tuple[str | None, dict[str, Any]]:
+    """``"tpe"`` -> ("tpe", {}); ``{name: tpe, a: 1}`` -> ("tpe", {a: 1}); ``{a: 1}`` ->
+    (default, {a: 1}); a ``_target_`` mapping -> (None, the mapping as plain data)."""
     if isinstance(spec, str):
         return spec, {}
     if isinstance(spec, Mapping):
         kwargs = {str(k): plain(v) for k, v in spec.items()}
         if "_target_" in kwargs:
-            return None, {}
-        if "name" not in kwargs:
-            raise ConfigError(key, "a name, {name: ..., arguments} or a _target_ config",
-                              dict(kwargs))
-        return str(kwargs.pop("name")), kwargs
+            if "name" in kwargs:
+                raise ConfigError(key, "a name or a _target_, not both", dict(kwargs))
+            return None, kwargs
+        return str(kwargs.pop("name", default)), kwargs
     raise ConfigError(key, "a name, {name: ..., arguments} or a _target_ config", spec)
+
+
+def _takes_seed(target: Any) -> bool:
+    """Whether the ``_target_`` callable takes a ``seed`` argument (False when it cannot be
+    found: instantiating it then says why)."""
+    from hydra.utils import get_object
+
+    try:
+        parameters = inspect.signature(get_object(str(target))).parameters
+    except Exception:  # not importable, or no signature: instantiating it reports the error
+        return False
+    return "seed" in parameters or any(p.kind is p.VAR_KEYWORD for p in parameters.values())
 
 
 def _lookup(registry: Mapping[str, Callable[..., Any]], name: str, key: str) -> Callable[..., Any]:
@@ -198,6 +256,8 @@ def _instantiate(spec: Mapping[str, Any], key: str, base: type) -> Any:
     except Exception as error:  # Hydra wraps every failure: report it on one line
         raise ConfigError(key, "an instantiable _target_ config",
                           f"{spec.get('_target_')} ({error})") from None
+    if isinstance(made, functools.partial):  # `_partial_: true`: nothing left to give it
+        made = _call(made, {}, key)
     if not isinstance(made, base):
         raise ConfigError(key, f"a _target_ that builds an optuna {base.__name__}",
                           spec.get("_target_"))

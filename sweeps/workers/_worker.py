@@ -35,6 +35,7 @@ from runkit.redact import scrub, scrub_hydra_node
 from runkit.signals import stop_if_interrupted
 from sweeps._optuna_logging import quiet_trials
 from sweeps._session import TrialSession, running
+from sweeps.search._custom import CustomSearchSpace, CustomSearchSpaceError
 from sweeps.search._space import SearchSpace
 from sweeps.study._budget import (
     FAIL_REASON_ATTR,
@@ -47,7 +48,7 @@ from sweeps.study._budget import (
     fail_reason,
     within_budget,
 )
-from sweeps.study._factories import build_pruner, build_sampler
+from sweeps.study._factories import build_pruner, build_sampler, is_grid
 from sweeps.study._storage import (
     StorageSpec,
     open_study,
@@ -96,7 +97,7 @@ class WorkerPlan:
     Attributes:
         study_name, storage: the shared study.
         sampler, pruner: specs for ``sweeps.study._factories`` (names, mappings or objects).
-        seed: base seed of the sampler; each worker derives its own (see :func:`worker_seed`).
+        seed: base seed of the sampler; each worker derives its own (see :func:`sampler_seed`).
         space: the search space.
         n_trials: the study's total.
         objective: the metric reported each epoch for pruning (None: no pruning bridge).
@@ -105,6 +106,7 @@ class WorkerPlan:
         blas_threads: threads per trial (``sweeps._sweeper.local_share``; None: no limit), see
             ``sweeps.workers._threads``.
         poll_interval: seconds between searches for stale trials while waiting for others' trials.
+        custom_search_space: suggests further parameters after ``space``'s (None: none).
     """
 
     study_name: str
@@ -119,6 +121,7 @@ class WorkerPlan:
     tracking: TrackingTarget | None = None
     blas_threads: int | None = None
     poll_interval: float = 1.0
+    custom_search_space: CustomSearchSpace | None = None
 
 
 @dataclass
@@ -189,6 +192,20 @@ def worker_seed(seed: int | None, index: int, n_existing: int) -> int | None:
     return int(np.random.SeedSequence([seed, index, n_existing]).generate_state(1)[0])
 
 
+# The grid sampler's seed when none is given: every worker must shuffle the grid alike.
+GRID_SEED = 0
+
+
+def sampler_seed(plan: WorkerPlan, index: int, n_existing: int) -> int | None:
+    """The seed worker ``index`` builds its sampler with, the study holding ``n_existing``
+    trials: its own (:func:`worker_seed`), except for the grid sampler. That one gives trial
+    number n the n-th point of the grid as its seed shuffled it, so every worker, and every
+    later run of the study, must shuffle it with the same seed, or two trials get one point."""
+    if is_grid(plan.sampler):
+        return GRID_SEED if plan.seed is None else plan.seed
+    return worker_seed(plan.seed, index, n_existing)
+
+
 class _TrialRunner:
     """The objective given to ``study.optimize``: one trial = one Hydra job."""
 
@@ -238,16 +255,22 @@ class _TrialRunner:
             trial.set_user_attr(SURPLUS_ATTR, True)
             raise SurplusTrialError(f"trial {trial.number} is beyond n_trials={self.plan.n_trials}")
         self.ran = True
+        space, custom = self.plan.space, self.plan.custom_search_space
         try:
-            values = self.plan.space.suggest(trial)
-            overrides = self.plan.space.overrides(values)
-        except ValueError as error:  # a retried trial from an incompatible search space
+            values = space.suggest(trial)
+            overrides, params = space.overrides(values), space.assignments(values)
+            if custom is not None:
+                added = custom.suggest(self.job.config, trial, values, space.fixed_values())
+                overrides += custom.overrides(added)
+                params.update(custom.assignments(added))
+        except (ValueError, CustomSearchSpaceError) as error:
+            # a retried trial from an incompatible search space, a custom space that failed
             trial.set_user_attr(FAIL_REASON_ATTR, self._reason(error))
             raise TrialFailedError(self._reason(error)) from error
         trial.set_user_attr(OVERRIDES_ATTR, overrides)
 
         run = TrialRun.start(self.plan.tracking, study_name=self.plan.study_name,
-                             number=trial.number, params=self.plan.space.assignments(values),
+                             number=trial.number, params=params,
                              tags=None if self.slurm_job is None
                              else {SLURM_JOB_TAG: self.slurm_job})
         try:
@@ -373,9 +396,12 @@ def run_worker(plan: WorkerPlan, job: HydraJob, index: int = 0, *,
     """
     report = WorkerReport(index)
     study = open_study(plan.storage, plan.study_name, storage)
-    study.sampler = build_sampler(plan.sampler,
-                                  seed=worker_seed(plan.seed, index, len(study.trials)),
+    study.sampler = build_sampler(plan.sampler, seed=sampler_seed(plan, index, len(study.trials)),
                                   grid=plan.space.grid)
+    if study.sampler is plan.sampler and index > 0:
+        # a ready sampler object (Python callers): its seed is its own, the same in every
+        # worker's copy; Optuna reseeds it so for its own threads (study.optimize(n_jobs=...))
+        study.sampler.reseed_rng()
     study.pruner = build_pruner(plan.pruner)
     runner = _TrialRunner(plan, job, study)
     try:

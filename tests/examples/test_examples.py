@@ -121,3 +121,24 @@ def test_a_ten_line_app_in_an_empty_directory_is_swept_and_its_own_mlflow_logs_l
         assert run.data.metrics["value"] == trial.value  # the sweep's
         assert run.data.params == {"x": str(trial.params["x"])}
         assert run.info.status == "FINISHED"
+
+
+def test_a_custom_search_space_searches_y_near_x_squared_and_passes_it_to_the_task(tmp_path):
+    # custom_search_space: rosenbrock.valley, the app's own function, suggests y within width
+    # of x² after x is drawn; the task gets y as an override, its run logs it as a param, and
+    # the reproduce line carries it
+    script = EXAMPLES / "custom_search_space" / "rosenbrock.py"
+    done = sweep(tmp_path, str(script), "--multirun", "hydra.sweeper.n_trials=8")
+    study = study_in(tmp_path)
+    assert [t.state for t in study.trials] == [TrialState.COMPLETE] * 8
+    _, [parent], children = runs_in(tmp_path, "rosenbrock")
+    by_number = {int(r.data.tags["optuna.trial_number"]): r for r in children}
+    for trial in study.trials:
+        x, y = trial.params["x"], trial.params["y"]
+        assert abs(y - x**2) <= 0.5
+        assert trial.value == (1 - x) ** 2 + 100 * (y - x**2) ** 2
+        assert by_number[trial.number].data.params == {"x": repr(x), "y": repr(y)}
+    [line] = [ln.split("reproduce it: ", 1)[1] for ln in (done.stdout + done.stderr).splitlines()
+              if "reproduce it: " in ln]
+    best = study.best_trial
+    assert set(shlex.split(line)[2:]) == {f"x={best.params['x']!r}", f"y={best.params['y']!r}"}

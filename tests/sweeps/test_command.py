@@ -37,3 +37,15 @@ def test_an_installed_command_is_named_as_the_user_types_it(tmp_path: Path,
     other.parent.mkdir()
     other.write_text("")
     assert command_of(["python", str(other), "-m"]) == ("python", str(other))
+
+
+def test_a_sweep_whose_config_chose_multirun_is_reproduced_in_run_mode(monkeypatch):
+    # lightning-hydra-template's search files set hydra.mode: MULTIRUN: the line that reruns a
+    # trial says hydra.mode=RUN, or it would start the sweep again; after --multirun it need not
+    from sweeps._command import reproduce_line, started_with_multirun
+
+    monkeypatch.setattr("sys.argv", ["train.py", "hparams_search=mnist_optuna"])
+    assert not started_with_multirun()
+    assert reproduce_line(["x=1"]).endswith(" x=1 hydra.mode=RUN")
+    monkeypatch.setattr("sys.argv", ["train.py", "-m", "hparams_search=mnist_optuna"])
+    assert reproduce_line(["x=1"]).endswith(" x=1")

@@ -30,7 +30,9 @@ def app_conf(tmp_path: Path) -> Path:
 def test_hydra_sweeper_optuna_on_the_command_line_selects_the_plugin(app_conf: Path) -> None:
     sweeper = _compose(app_conf, "hydra/sweeper=optuna").hydra.sweeper
     assert sweeper._target_ == "hydra_plugins.optuna_sweeps.OptunaSweeper"
-    assert set(sweeper) == {"_target_"} | HOS_KEYS | OURS
+    # (built by the sweeper, not by Hydra: each worker builds its sampler with its own seed)
+    assert set(sweeper) == {"_target_", "_recursive_"} | HOS_KEYS | OURS
+    assert sweeper._recursive_ is False
     assert sweeper.direction == "minimize" and sweeper.n_trials == 20
     assert sweeper.mlflow.tracking_uri is None  # MLflow's own default, or the local store
 
@@ -51,3 +53,31 @@ def test_a_key_the_sweeper_does_not_have_is_refused_when_composing(app_conf: Pat
     # a typo is not silently ignored: Hydra names the key
     with pytest.raises(Exception, match="n_trails"):
         _compose(app_conf, "hydra/sweeper=optuna", "hydra.sweeper.n_trails=5")
+
+
+def test_the_sampler_group_of_hydra_optuna_sweeper_is_there(tmp_path: Path) -> None:
+    # `override hydra/sweeper/sampler: tpe` and a seed under sampler, as the plugin's examples
+    # write them; every name of the group is Optuna's class of that name
+    (tmp_path / "config.yaml").write_text(
+        "defaults:\n  - override hydra/sweeper: optuna\n  - override hydra/sweeper/sampler: tpe"
+        "\n\nhydra:\n  sweeper:\n    sampler:\n      seed: 123\n\nx: 1\n")
+    sweeper = _compose(tmp_path).hydra.sweeper
+    assert sweeper.sampler == {"_target_": "optuna.samplers.TPESampler", "seed": 123}
+    from sweeps._config import SAMPLER_CLASSES
+
+    for name, cls in SAMPLER_CLASSES.items():
+        node = _compose(tmp_path, f"hydra/sweeper/sampler={name}").hydra.sweeper.sampler
+        assert node._target_ == f"optuna.samplers.{cls}" and node.seed == 123
+
+
+def test_an_apps_own_optuna_file_still_extends_the_plugins_config(tmp_path: Path) -> None:
+    # the trainer's way: its conf/hydra/sweeper/optuna.yaml (defaults: [optuna_sweeps, _self_])
+    # comes first on the search path, and the sampler group works under it too
+    (tmp_path / "hydra" / "sweeper").mkdir(parents=True)
+    (tmp_path / "hydra" / "sweeper" / "optuna.yaml").write_text(
+        "defaults:\n  - optuna_sweeps\n  - _self_\n\ndirection: maximize\n")
+    (tmp_path / "config.yaml").write_text("x: 1\n")
+    sweeper = _compose(tmp_path, "hydra/sweeper=optuna",
+                       "hydra/sweeper/sampler=random").hydra.sweeper
+    assert sweeper.direction == "maximize"
+    assert sweeper.sampler == {"_target_": "optuna.samplers.RandomSampler", "seed": None}

@@ -101,6 +101,60 @@ def test_bad_arguments_are_one_line_config_errors():
         build_sampler({"_target_": "optuna.pruners.NopPruner"})
 
 
+def _first_draws(spec, seed, n=3):
+    study = optuna.create_study(sampler=build_sampler(spec, seed=seed, grid=lambda: GRID))
+    return [study.ask().suggest_float("x", 0, 1) for _ in range(n)]
+
+
+@pytest.mark.parametrize("spec", [
+    "tpe",
+    {"name": "tpe", "seed": 7},
+    {"_target_": "optuna.samplers.TPESampler", "seed": 7},
+    {"_target_": "optuna.samplers.RandomSampler", "seed": 7},
+    OmegaConf.create({"_target_": "optuna.samplers.TPESampler", "seed": 7,
+                      "n_startup_trials": 4}),   # hydra/sweeper/sampler=tpe's node
+    {"seed": 7},                                  # arguments alone: tpe with them
+])
+def test_a_seed_written_anywhere_is_the_base_each_worker_derives_its_own_from(spec):
+    # the spec's own seed is taken out (hydra.sweeper.seed when it has none); a sampler built
+    # with two workers' seeds draws two sequences, with one worker's seed the same one twice
+    from sweeps.study import split_seed
+    from sweeps.workers._worker import worker_seed
+
+    rest, base = split_seed(spec, 7 if spec == "tpe" else None)
+    assert base == 7 and "seed" not in (rest if isinstance(rest, dict) else {})
+    first, second = worker_seed(base, 0, 0), worker_seed(base, 1, 0)
+    assert _first_draws(rest, first) == _first_draws(rest, first)
+    assert _first_draws(rest, first) != _first_draws(rest, second)
+
+
+def test_a_target_sampler_gets_the_workers_seed_only_when_its_class_takes_one():
+    from sweeps.study import split_seed
+
+    rest, base = split_seed({"_target_": "optuna.samplers.TPESampler",
+                             "n_startup_trials": 4}, 5)
+    assert base == 5 and build_sampler(rest, seed=11)._rng.rng.randint(1 << 30) == \
+        optuna.samplers.TPESampler(seed=11)._rng.rng.randint(1 << 30)
+    # a _target_ whose class takes no seed is built without one
+    assert isinstance(build_sampler({"_target_": "optuna.samplers.BruteForceSampler"}, seed=3),
+                      optuna.samplers.BruteForceSampler)
+    with pytest.raises(ConfigError, match="hydra.sweeper.sampler.seed: expected an integer"):
+        split_seed({"name": "tpe", "seed": "zero"}, None)
+
+
+def test_the_grid_as_a_target_node_gets_the_search_space():
+    # hydra/sweeper/sampler=grid ({_target_: optuna.samplers.GridSampler}, hydra-optuna-sweeper's
+    # `_partial_: true` too): its grid is the search space's, as for `sampler: grid`
+    from sweeps.study import is_grid
+
+    for spec in ({"_target_": "optuna.samplers.GridSampler"},
+                 {"_target_": "optuna.samplers.GridSampler", "_partial_": True}):
+        assert is_grid(spec)
+        sampler = build_sampler(spec, seed=0, grid=lambda: GRID)
+        assert isinstance(sampler, optuna.samplers.GridSampler)
+        assert sampler._search_space == {"x": [1, 2], "y": ["a", "b"]}
+
+
 def test_several_directions_run_without_a_pruner_and_refuse_one_given() -> None:
     # null is median for one objective and none for several; Optuna cannot prune a
     # multi-objective trial, so a pruner given with several directions is one line naming it

@@ -63,9 +63,9 @@ def test_direction_and_metric_names_may_be_a_list_or_a_name() -> None:
      "hydra.sweeper.preload: expected a list of module names, got 'not a module'"),
     ({"mlflow": {"tracking_uri": "", "experiment": None}},
      "hydra.sweeper.mlflow.tracking_uri: expected a non-empty string or null, got ''"),
-    ({"custom_search_space": "app.configure"},
-     "hydra.sweeper.custom_search_space: expected null (a custom search space is not supported "
-     "yet: search with params and conditions), got 'app.configure'"),
+    ({"custom_search_space": ""},
+     "hydra.sweeper.custom_search_space: expected a dotted path to a function fn(cfg, trial), "
+     "or null, got ''"),
 ])
 def test_bad_key_is_one_line_naming_it(keys: dict, message: str) -> None:
     with pytest.raises(ConfigError) as info:

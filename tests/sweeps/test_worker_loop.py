@@ -324,6 +324,19 @@ def test_a_worker_process_that_cannot_open_the_storage_says_so_in_one_line(tmp_p
         'plugin: sqlalchemy.dialects:mysql.nosuchdriver)"']
 
 
+def test_a_ready_sampler_object_is_reseeded_in_every_worker_but_the_first(tmp_path):
+    # a sampler object handed in from Python keeps its own seed: each worker process gets a
+    # copy in the same state, so every worker but slot 0 reseeds its copy (Optuna's way for its
+    # own threads) instead of drawing slot 0's points again
+    def first_x(index: int, db: str) -> float:
+        plan = make_plan(tmp_path / db, n_trials=1, sampler=optuna.samplers.RandomSampler(seed=3))
+        run_worker(plan, FakeJob(epochs=1), index)
+        return load(plan).trials[0].params["x"]
+
+    assert first_x(0, "a.db") == first_x(0, "b.db")  # slot 0: the object's own seed
+    assert first_x(1, "c.db") != first_x(0, "d.db")
+
+
 def test_a_multi_objective_trial_takes_the_tasks_tuple_and_its_reports_prune_nothing(tmp_path):
     # direction: [minimize, maximize]: the task returns two values (a tuple or a list); its
     # sweeps.report calls neither fail (Optuna cannot take them) nor prune
