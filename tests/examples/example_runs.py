@@ -8,9 +8,6 @@ import sys
 from pathlib import Path
 
 import optuna
-from optuna.trial import FrozenTrial
-
-from sweeps.study._budget import SURPLUS_ATTR
 
 
 def run_app(cwd: Path, *args: str, timeout: float = 300) -> subprocess.CompletedProcess[str]:
@@ -25,9 +22,3 @@ def only_study(cwd: Path) -> optuna.Study:
     storage = f"sqlite:///{cwd}/mlruns/optuna.db"
     [name] = optuna.get_all_study_names(storage)
     return optuna.load_study(study_name=name, storage=storage)
-
-
-def counted(study: optuna.Study) -> list[FrozenTrial]:
-    """The study's trials less the surplus ones: with several workers, one may ask for a trial
-    as another's completes the study; it is recorded FAIL, marked surplus, and not run."""
-    return [t for t in study.trials if not t.user_attrs.get(SURPLUS_ATTR)]

@@ -17,6 +17,7 @@ import optuna
 import pytest
 from mlflow import MlflowClient
 from optuna.trial import TrialState
+from study_trials import counted
 
 pytestmark = pytest.mark.slow
 optuna.logging.set_verbosity(optuna.logging.WARNING)
@@ -85,9 +86,9 @@ def test_the_plugins_custom_search_space_config_runs_as_published(tmp_path, n_jo
     run(example, "custom-search-space-objective.py", "--multirun",
         f"hydra.sweeper.n_jobs={n_jobs}")
     study = study_in(example, "custom-search-space")
-    assert [t.state for t in study.trials] == [TrialState.COMPLETE] * 20
+    assert [t.state for t in counted(study)] == [TrialState.COMPLETE] * 20
     runs = trial_runs(example, "custom-search-space-objective")
-    for trial in study.trials:
+    for trial in counted(study):
         p = trial.params
         assert set(p) == {"x", "y", "z", "+w"}
         assert abs(p["x"] - p["z"]) <= 0.5 and 0 <= p["+w"] <= 1

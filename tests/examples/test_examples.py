@@ -10,9 +10,10 @@ from pathlib import Path
 
 import optuna
 import pytest
-from example_runs import counted, only_study, run_app
+from example_runs import only_study, run_app
 from mlflow import MlflowClient
 from optuna.trial import TrialState
+from study_trials import MEET_WORKERS, counted, meeting
 
 pytestmark = pytest.mark.slow
 optuna.logging.set_verbosity(optuna.logging.WARNING)
@@ -102,10 +103,12 @@ TEN_LINE_APP = textwrap.dedent("""\
 
 
 def test_a_ten_line_app_in_an_empty_directory_is_swept_and_its_own_mlflow_logs_land_in_its_trial(
-        tmp_path):
+        tmp_path, monkeypatch):
     # hydra/sweeper=optuna on the command line, two workers (one a forked process): the app's
     # mlflow.log_metric writes into the MLflow run of the trial that ran it
-    (tmp_path / "app.py").write_text(TEN_LINE_APP)
+    meeting(monkeypatch, tmp_path, 2)  # and both run a trial, however busy the machine
+    (tmp_path / "app.py").write_text(MEET_WORKERS + TEN_LINE_APP.replace(
+        "    loss = ", "    meet()\n    loss = "))
     sweep(tmp_path, "app.py", "--multirun", "hydra/sweeper=optuna", "+x=interval(-5, 5)",
           "hydra.sweeper.n_trials=6", "hydra.sweeper.n_jobs=2")
     trials = counted(only_study(tmp_path))
@@ -129,7 +132,7 @@ def test_a_custom_search_space_searches_y_near_x_squared_and_passes_it_to_the_ta
     # the reproduce line carries it
     script = EXAMPLES / "custom_search_space" / "rosenbrock.py"
     done = sweep(tmp_path, str(script), "--multirun", "hydra.sweeper.n_trials=8")
-    study = study_in(tmp_path)
+    study = only_study(tmp_path)
     assert [t.state for t in study.trials] == [TrialState.COMPLETE] * 8
     _, [parent], children = runs_in(tmp_path, "rosenbrock")
     by_number = {int(r.data.tags["optuna.trial_number"]): r for r in children}

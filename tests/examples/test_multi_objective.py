@@ -10,10 +10,11 @@ from pathlib import Path
 
 import optuna
 import pytest
-from example_runs import counted, only_study, run_app
+from example_runs import only_study, run_app
 from mlflow import MlflowClient
 from omegaconf import OmegaConf
 from optuna.trial import TrialState
+from study_trials import counted
 
 pytestmark = pytest.mark.slow
 optuna.logging.set_verbosity(optuna.logging.WARNING)

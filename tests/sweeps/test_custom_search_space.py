@@ -14,11 +14,11 @@ import optuna
 import pytest
 from omegaconf import OmegaConf
 from optuna.trial import TrialState
+from study_trials import MEET_WORKERS, counted, meeting
 
 from runkit.errors import ConfigError
 from sweeps.search import CustomSearchSpace
 from sweeps.search._custom import CustomSearchSpaceError
-from sweeps.study._budget import SURPLUS_ATTR
 
 optuna.logging.set_verbosity(optuna.logging.WARNING)
 
@@ -61,12 +61,13 @@ def test_a_bad_path_or_a_failing_function_is_one_line_naming_the_key():
             OmegaConf.create({"spread": 0.1}), trial, {"x": 0.5}, {"z": "3"})
 
 
-APP = textwrap.dedent("""\
+APP = MEET_WORKERS + textwrap.dedent("""\
     import hydra
 
 
     @hydra.main(version_base="1.3", config_path=None)
     def app(cfg) -> float:
+        meet()
         return (cfg.x - 1) ** 2 + (cfg.z - cfg.x) ** 2 + (0 if cfg.mode == "a" else 0.5)
 
 
@@ -99,8 +100,7 @@ def trials(cwd: Path) -> list[optuna.trial.FrozenTrial]:
     """The study's trials but a surplus one (two workers asked for the last trial at once)."""
     storage = f"sqlite:///{cwd}/mlruns/optuna.db"
     [name] = optuna.get_all_study_names(storage)
-    return [t for t in optuna.load_study(study_name=name, storage=storage).trials
-            if not t.user_attrs.get(SURPLUS_ATTR)]
+    return counted(optuna.load_study(study_name=name, storage=storage))
 
 
 def check_custom(found: list[optuna.trial.FrozenTrial]) -> None:
@@ -113,9 +113,11 @@ def check_custom(found: list[optuna.trial.FrozenTrial]) -> None:
 
 @pytest.mark.slow
 @pytest.mark.parametrize("launcher", ["basic", "joblib", "submitit_local"])
-def test_every_worker_calls_it_local_processes_and_launched_jobs(tmp_path, launcher):
+def test_every_worker_calls_it_local_processes_and_launched_jobs(tmp_path, launcher,
+                                                                monkeypatch):
     # two workers: the sweep's own slot and a forked process (basic), or two launched jobs;
     # the task got z and +mode as overrides (its value is computed from them)
+    meeting(monkeypatch, tmp_path, 2)
     (tmp_path / "app.py").write_text(APP)
     sweep(tmp_path, f"hydra/launcher={launcher}", "hydra.sweeper.n_trials=6",
           "hydra.sweeper.n_jobs=2", "hydra.sweeper.custom_search_space=app.configure")

@@ -17,6 +17,7 @@ from pathlib import Path
 import optuna
 import pytest
 from optuna.trial import TrialState
+from study_trials import MEET_WORKERS, counted, meeting
 
 pytestmark = pytest.mark.slow
 optuna.logging.set_verbosity(optuna.logging.WARNING)
@@ -41,15 +42,17 @@ def run(cwd: Path, *args: str, ok: bool = True) -> subprocess.CompletedProcess[s
     return done
 
 
-def test_launch_jobs(tmp_path: Path) -> None:
+def test_launch_jobs(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     # n_trials=8 with n_jobs=3 through Hydra's basic launcher named on the command line: eight
     # jobs, each in its own sweep subdirectory with its overrides, run by three workers
-    (tmp_path / "app.py").write_text(textwrap.dedent("""\
+    meeting(monkeypatch, tmp_path, 3)
+    (tmp_path / "app.py").write_text(MEET_WORKERS + textwrap.dedent("""\
         import hydra
 
 
         @hydra.main(version_base="1.3", config_path=None)
         def app(cfg) -> float:
+            meet()
             return (cfg.x - 1) ** 2
         if __name__ == "__main__":
             app()
@@ -59,7 +62,7 @@ def test_launch_jobs(tmp_path: Path) -> None:
         f"hydra.sweep.dir={tmp_path / 'multirun'}")
     storage = f"sqlite:///{tmp_path}/mlruns/optuna.db"
     [name] = optuna.get_all_study_names(storage)
-    trials = optuna.load_study(study_name=name, storage=storage).trials
+    trials = counted(optuna.load_study(study_name=name, storage=storage))
     assert [t.state for t in trials] == [TrialState.COMPLETE] * 8
     assert len({t.user_attrs["worker"] for t in trials}) == 3
     for trial in trials:
@@ -147,7 +150,7 @@ def test_failure_rate(plugin_dir: Path, tmp_path: Path, max_failure_rate: float)
     assert done.returncode == 1
     study = optuna.load_study(study_name="sphere",
                               storage=f"sqlite:///{plugin_dir}/mlruns/optuna.db")
-    finished = [t for t in study.trials if t.state == TrialState.FAIL]
+    finished = [t for t in counted(study) if t.state == TrialState.FAIL]
     assert all(t.user_attrs["fail_reason"] == "RuntimeError: cfg.error is True" for t in finished)
     error_lines = [ln for ln in done.stderr.splitlines() if ln.startswith("error: ")]
     assert len(error_lines) == 1 and "RuntimeError: cfg.error is True" in error_lines[0]

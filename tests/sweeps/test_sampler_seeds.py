@@ -19,18 +19,18 @@ from pathlib import Path
 
 import optuna
 import pytest
-
-from sweeps.study._budget import SURPLUS_ATTR
+from study_trials import MEET_WORKERS, counted, meeting
 
 pytestmark = pytest.mark.slow
 optuna.logging.set_verbosity(optuna.logging.WARNING)
 
-APP = textwrap.dedent("""\
+APP = MEET_WORKERS + textwrap.dedent("""\
     import hydra
 
 
     @hydra.main(version_base="1.3", config_path=None)
     def app(cfg) -> float:
+        meet()
         return (cfg.x - 1) ** 2 + (cfg.y + 2) ** 2
 
 
@@ -47,12 +47,6 @@ def sweep(cwd: Path, *args: str) -> optuna.Study:
     storage = f"sqlite:///{cwd}/mlruns/optuna.db"
     [name] = optuna.get_all_study_names(storage)
     return optuna.load_study(study_name=name, storage=storage)
-
-
-def counted(study: optuna.Study) -> list[optuna.trial.FrozenTrial]:
-    """The study's trials but a surplus one (two workers asked for the last trial at once: the
-    one beyond n_trials ended before it ran, README "Sharing a study")."""
-    return [t for t in study.trials if not t.user_attrs.get(SURPLUS_ATTR)]
 
 
 def duplicates(study: optuna.Study) -> int:
@@ -74,7 +68,9 @@ def duplicates(study: optuna.Study) -> int:
     (12, ["hydra.sweeper.sampler={_target_:optuna.samplers.RandomSampler}",
           "hydra.sweeper.seed=0"]),
 ])
-def test_two_workers_draw_no_point_twice_however_the_seed_is_given(tmp_path, n_trials, form):
+def test_two_workers_draw_no_point_twice_however_the_seed_is_given(tmp_path, n_trials, form,
+                                                                   monkeypatch):
+    meeting(monkeypatch, tmp_path, 2)
     (tmp_path / "app.py").write_text(APP)
     study = sweep(tmp_path, "app.py", "--multirun", "hydra/sweeper=optuna",
                   "+x=interval(-5, 5)", "+y=interval(-5, 5)", f"hydra.sweeper.n_trials={n_trials}",
