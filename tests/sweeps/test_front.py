@@ -3,6 +3,8 @@ Pareto front's lines and table."""
 
 from __future__ import annotations
 
+import sys
+
 import optuna
 from omegaconf import OmegaConf
 
@@ -37,7 +39,12 @@ def test_one_objective_writes_name_best_params_and_best_value(tmp_path) -> None:
         "name": "optuna", "best_params": study.best_params, "best_value": 1.0}
 
 
-def test_several_objectives_write_the_front_and_nothing_dominated(tmp_path) -> None:
+def test_several_objectives_write_the_front_and_nothing_dominated(tmp_path, monkeypatch) -> None:
+    # the command line of a sweep (with --multirun, the reproduce line needs no hydra.mode=RUN)
+    argv = ["app.py", "--multirun", "x=interval(0, 1)"]
+    monkeypatch.setattr(sys, "argv", argv)
+    monkeypatch.setattr(sys, "orig_argv", [sys.executable, *argv])
+    monkeypatch.setattr("sweeps._command.app_command", lambda: ("python", "app.py"))  # cached
     # (1, 5) and (3, 2) trade off; (4, 6) is dominated by both; (1, 5) twice stays twice
     study = study_of([[3.0, 2.0], [4.0, 6.0], [1.0, 5.0], [1.0, 5.0]], ["minimize", "minimize"])
     assert best_trial(study, SPACE.overrides) is None  # no single best
@@ -52,7 +59,7 @@ def test_several_objectives_write_the_front_and_nothing_dominated(tmp_path) -> N
                         "minimize values_1): 3 trials")
     assert lines[1:3] == ["  trial 2: values_0=1  values_1=5",
                           f"    reproduce it: {front[0].command}"]
-    assert front[0].command.endswith(" x=0.2")
+    assert front[0].command == "python app.py x=0.2"
     table = front_table(study, front)
     assert table["trial"] == [2, 3, 0] and table["values_1"] == [5.0, 5.0, 2.0]
     assert table["params.x"] == [study.trials[n].params["x"] for n in (2, 3, 0)]
