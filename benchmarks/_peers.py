@@ -27,6 +27,7 @@ per-trial overhead besides training, the start-up, and the load average before i
 
 from __future__ import annotations
 
+import functools
 import importlib.util
 import itertools
 import json
@@ -56,7 +57,8 @@ OPTUNA = "Optuna + MLflow script"
 TOOLS = (TRAINER, HOS, RAY, OPTUNA)
 
 DIGITS, MEDIUM, FOREIGN = "digits", "medium", "foreign"
-RAY_MISSING = "`ray[tune]` is not installed; `pip install -e \".[bench]\"` adds it"
+RAY_MISSING = ("`ray[tune]` is not installed (Ray alone is not enough); "
+               "`pip install -e \".[bench]\"` adds it")
 
 # Both sweeps' shared settings (conf/sweep/digits.yaml's): TPE with 8 random start-up trials,
 # the median pruner from 5 finished trials and epoch 3 on
@@ -467,9 +469,20 @@ def run_tool(tool: str, workload: Workload, n_jobs: int, seed: int, workdir: Pat
     return peer
 
 
+@functools.cache
+def ray_tune_importable() -> bool:
+    """Whether ``ray.tune`` imports here: Ray itself may be installed without Tune's extra
+    dependencies (the ``ray`` extra, for Hydra's Ray launcher, brings Ray core only). Asked in
+    a child process: importing Ray costs seconds and starts threads this process does not want."""
+    if importlib.util.find_spec("ray") is None:
+        return False
+    return subprocess.run([sys.executable, "-c", "import ray.tune"], capture_output=True,
+                          timeout=300, check=False).returncode == 0
+
+
 def unavailable(tool: str, workload: str) -> str | None:
     """Why ``tool`` cannot run ``workload`` here (None: it can)."""
-    if tool == RAY and workload != FOREIGN and importlib.util.find_spec("ray") is None:
+    if tool == RAY and workload != FOREIGN and not ray_tune_importable():
         return RAY_MISSING
     if workload == FOREIGN and tool in (RAY, OPTUNA):
         return "measured against hydra-optuna-sweeper only (the issue's comparison)"
