@@ -28,6 +28,8 @@ import time as _time
 
 def meet():
     n = int(_os.environ.get("MEET_WORKERS", "1"))
+    if n <= 1:  # no meeting asked for: write nothing where the app runs
+        return
     here = _pathlib.Path(_os.environ.get("MEET_DIR", ".")) / ".workers-met"
     here.mkdir(exist_ok=True)
     (here / str(_os.getpid())).touch()
