@@ -57,18 +57,16 @@ def test_the_custom_search_space_block_runs_with_two_seeded_workers_drawing_apar
     # be the two workers' samplers sharing one seed)
     import shutil
 
-    import optuna
+    from example_runs import only_study
     from readme_commands import commands, run_shell
+    from study_trials import counted
 
     shutil.copytree(ROOT / "examples" / "custom_search_space",
                     tmp_path / "examples" / "custom_search_space")
     line = " && ".join(commands("custom-search-space"))  # its 20 trials: both workers draw
     done = run_shell(line, tmp_path)
     assert done.returncode == 0, done.stdout[-3000:]
-    storage = f"sqlite:///{tmp_path}/examples/custom_search_space/mlruns/optuna.db"
-    [name] = optuna.get_all_study_names(storage)
-    trials = [t for t in optuna.load_study(study_name=name, storage=storage).trials
-              if not t.user_attrs.get("sweep.surplus")]
+    trials = counted(only_study(tmp_path / "examples" / "custom_search_space"))
     assert len(trials) == 20 and len({t.user_attrs["worker"] for t in trials}) == 2
     assert all(abs(t.params["y"] - t.params["x"] ** 2) <= 0.5 for t in trials)
     assert len({(t.params["x"], t.params["y"]) for t in trials}) == 20
