@@ -92,13 +92,15 @@ def worker_process_main(payload: str, index: int, sweep_pid: int | None = None,
 
 def _run_worker_process(payload: str, index: int, sweep_pid: int | None,
                         sweep_started: str | None) -> None:
-    import cloudpickle
-    from hydra.core.singleton import Singleton
-    from hydra.core.utils import configure_log, setup_globals
-
-    _watch_sweep(os.getppid() if sweep_pid is None else sweep_pid, sweep_started)
     plan: WorkerPlan | None = None
     try:
+        # Inside the try: Ctrl-C reaches the whole process group, and may land while this
+        # worker still imports or starts its watch thread; it then exits 130 without a trace.
+        import cloudpickle
+        from hydra.core.singleton import Singleton
+        from hydra.core.utils import configure_log, setup_globals
+
+        _watch_sweep(os.getppid() if sweep_pid is None else sweep_pid, sweep_started)
         with open(payload, "rb") as file:
             plan, job, singleton_state = cloudpickle.loads(file.read())
         os.unlink(payload)  # read once: nothing is left behind even if the sweep is killed

@@ -376,3 +376,24 @@ def test_a_single_objective_task_returning_a_tuple_fails_in_one_line(tmp_path):
     assert trial.state == TrialState.FAIL
     assert fail_reason(trial).endswith(": expected a finite number (one direction)")
     assert fail_reason(trial).startswith("the task returned (")
+
+
+def test_ctrl_c_while_a_worker_process_starts_its_watch_exits_130_without_a_trace(
+        tmp_path, monkeypatch, capsys):
+    # Ctrl-C reaches the whole process group: a worker still starting (importing, starting its
+    # sweep-watch thread) exits 130 quietly, as one in a trial does; no traceback on stderr
+    import signal
+
+    from runkit.signals import Interrupted
+    from sweeps.workers import _processes
+
+    def interrupted_watch(*_args: object) -> None:
+        raise Interrupted(signal.SIGINT)
+
+    monkeypatch.setattr(_processes, "_watch_sweep", interrupted_watch)
+    payload = tmp_path / "sweep-worker-1.pkl"
+    payload.write_bytes(b"never read")
+    with pytest.raises(SystemExit) as stopped:
+        _processes._run_worker_process(str(payload), 1, os.getpid(), None)
+    assert stopped.value.code == _processes.EXIT_INTERRUPTED
+    assert capsys.readouterr().err == ""
