@@ -14,17 +14,17 @@ import contextlib
 import logging
 import re
 import sys
-import threading
 import warnings
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, Self
 
 import optuna
 from optuna.trial import FrozenTrial, TrialState
 
 from sweeps._command import reproduce_line
 from sweeps._optuna_logging import optuna_verbosity
+from sweeps._poller import Poller
 from sweeps.study._budget import (
     OVERRIDES_ATTR,
     RUN_ID_ATTR,
@@ -202,8 +202,11 @@ def _forget_orphan_modules() -> None:
             sys.modules.pop(name, None)
 
 
-class SweepMonitor:
+class SweepMonitor(Poller):
     """Polls the study from a daemon thread and keeps the parent run current.
+
+    Entering it updates the parent run once (a failure there raises); leaving it stops the
+    thread and updates the parent a last time.
 
     Args:
         tracker: the parent run.
@@ -216,39 +219,30 @@ class SweepMonitor:
     def __init__(self, tracker: RunTracker, study: optuna.Study, n_trials: int, *,
                  fallback: Callable[[Mapping[str, Any]], list[str]],
                  interval: float = 2.0) -> None:
+        super().__init__(interval=interval, name="sweep-monitor")
         self.tracker = tracker
         self.study = study
         self.n_trials = n_trials
         self.fallback = fallback
-        self.interval = interval
-        self._stop = threading.Event()
-        self._thread = threading.Thread(target=self._loop, name="sweep-monitor", daemon=True)
         self._seen: tuple[int, int, int, int | None] | None = None
+        self._warmed = False
         self.budget = Budget(n_trials)
 
-    def __enter__(self) -> SweepMonitor:
+    def __enter__(self) -> Self:
         self.update()
-        self._thread.start()
-        return self
+        return super().__enter__()
 
-    def __exit__(self, *exc: object) -> None:
-        self._stop.set()
-        self._thread.join()
-        self._poll()
-
-    def _loop(self) -> None:
-        warmed = False
-        while not self._stop.wait(self.interval):
-            self._poll()
-            if not warmed and self.budget.finished:
-                warmed = True
-                _import_picture_modules()
-
-    def _poll(self) -> None:
+    def poll(self) -> None:
+        """One :meth:`update` that logs a failure instead of raising it; once a trial has
+        finished, the thread's polls also import what the closing pictures need."""
         try:
             self.update()
         except Exception as error:  # a busy store must not stop the sweep: next poll
             log.warning("sweep: could not update the MLflow parent run: %s", error)
+        # not in the last poll: the sweep's pictures are drawn right after it anyway
+        if not self._warmed and self.budget.finished and not self.stopping:
+            self._warmed = True
+            _import_picture_modules()
 
     def update(self) -> Budget:
         """One poll: heartbeat, then counts and best-so-far when a trial finished."""

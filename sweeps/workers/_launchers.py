@@ -22,7 +22,6 @@ import os
 import re
 import signal
 import socket
-import threading
 import time
 from dataclasses import asdict, dataclass, field, replace
 from pathlib import Path
@@ -36,6 +35,7 @@ from runkit.process import available_cores
 from runkit.redact import scrub
 from runkit.signals import STOP_SIGNALS, interrupts
 from sweeps._fork_server import launcher_target
+from sweeps._poller import Poller
 from sweeps.study._budget import Budget, count_trials
 from sweeps.study._storage import recover_lost_trials
 from sweeps.workers import _ray
@@ -364,30 +364,16 @@ def await_trials_elsewhere(study: optuna.Study, plan: WorkerPlan, launch: Launch
         time.sleep(plan.poll_interval)
 
 
-class FinishedTrialLog:
+class FinishedTrialLog(Poller):
     """Prints each trial of the study once it has finished, from a daemon thread: the
-    controller's console follows the launched workers' trials as a local sweep's does."""
+    controller's console follows the launched workers' trials as a local sweep's does (and
+    leaving it prints those that finished since the last poll)."""
 
     def __init__(self, study: optuna.Study, *, interval: float = 2.0) -> None:
+        super().__init__(interval=interval, name="sweep-trial-log")
         self.study = study
-        self.interval = interval
-        self._stop = threading.Event()
-        self._thread = threading.Thread(target=self._loop, name="sweep-trial-log", daemon=True)
         self._seen: set[int] = {t.number for t in study.get_trials(deepcopy=False)
                                 if t.state.is_finished()}
-
-    def __enter__(self) -> FinishedTrialLog:
-        self._thread.start()
-        return self
-
-    def __exit__(self, *exc: object) -> None:
-        self._stop.set()
-        self._thread.join()
-        self.poll()
-
-    def _loop(self) -> None:
-        while not self._stop.wait(self.interval):
-            self.poll()
 
     def poll(self) -> None:
         try:
