@@ -89,6 +89,9 @@ class FitLoop:
     def stop_requested(self) -> bool:
         return self._stop_reason is not None
 
+    # Overflow is caught as a non-finite loss with a clear message; NumPy's own warnings about
+    # it would only add noise before that message.
+    @np.errstate(over="ignore", invalid="ignore")
     def run(
         self,
         X_train: np.ndarray,
@@ -108,20 +111,6 @@ class FitLoop:
             y_train_labels, y_val_labels: (n,) int class indices for classification (accuracy is
                 logged), ``None`` for regression (R^2 is logged).
         """
-        # Overflow is caught as a non-finite loss with a clear message; NumPy's own warnings
-        # about it would only add noise before that message.
-        with np.errstate(over="ignore", invalid="ignore"):
-            return self._run(X_train, Y_train, X_val, Y_val, y_train_labels, y_val_labels)
-
-    def _run(
-        self,
-        X_train: np.ndarray,
-        Y_train: np.ndarray,
-        X_val: np.ndarray | None,
-        Y_val: np.ndarray | None,
-        y_train_labels: np.ndarray | None,
-        y_val_labels: np.ndarray | None,
-    ) -> FitResult:
         self._stop_reason = None
         self.result = FitResult()
         for callback in self.callbacks:
