@@ -27,6 +27,12 @@ def write_csv(path: Path, text: str) -> Path:
     return path
 
 
+def load_csv(tmp_path: Path, text: str):
+    """The dataset of ``text`` written to ``data.csv``, its target the column ``y``."""
+    path = write_csv(tmp_path / "data.csv", text)
+    return load_dataset({"name": "csv", "path": str(path), "target": "y"}, seed=0)
+
+
 def labelled_csv(path: Path, n_per_class: int = 10) -> Path:
     """A CSV with an id column (row number), a noisy feature and string labels a/b/c."""
     rng = np.random.default_rng(0)
@@ -363,16 +369,14 @@ def test_unknown_target_column_lists_columns(tmp_path):
 
 def test_non_numeric_feature_names_column_and_value(tmp_path):
     # A non-numeric feature column is named with an example value.
-    path = write_csv(tmp_path / "c.csv", "x,color,y\n1,2,a\n2,red,b\n3,4,a\n")
-    with pytest.raises(DataError, match=r"c\.csv.*'color'.*'red'"):
-        load_dataset({"name": "csv", "path": str(path), "target": "y"}, seed=0)
+    with pytest.raises(DataError, match=r"data\.csv.*'color'.*'red'"):
+        load_csv(tmp_path, "x,color,y\n1,2,a\n2,red,b\n3,4,a\n")
 
 
 def test_missing_values_name_columns_counts_and_dropna(tmp_path):
     # Missing values name each column with its count and point at data.dropna=true.
-    path = write_csv(tmp_path / "m.csv", "a,b,y\n1,,x\n,,y\n3,4,\n5,6,x\n")
     with pytest.raises(DataError) as info:
-        load_dataset({"name": "csv", "path": str(path), "target": "y"}, seed=0)
+        load_csv(tmp_path, "a,b,y\n1,,x\n,,y\n3,4,\n5,6,x\n")
     message = str(info.value)
     assert "'a' (1 row)" in message and "'b' (2 rows)" in message and "'y' (1 row)" in message
     assert "data.dropna=true" in message and "\n" not in message
@@ -380,9 +384,8 @@ def test_missing_values_name_columns_counts_and_dropna(tmp_path):
 
 def test_infinite_feature_is_refused(tmp_path):
     # An infinite feature value names its column.
-    path = write_csv(tmp_path / "i.csv", "a,y\n1,0\ninf,1\n3,0\n")
     with pytest.raises(DataError, match=r"'a'.*infinite"):
-        load_dataset({"name": "csv", "path": str(path), "target": "y"}, seed=0)
+        load_csv(tmp_path, "a,y\n1,0\ninf,1\n3,0\n")
 
 
 def test_regression_on_string_labels_names_column(tmp_path):
@@ -394,24 +397,21 @@ def test_regression_on_string_labels_names_column(tmp_path):
 
 def test_single_class_is_refused(tmp_path):
     # Fewer than 2 classes is a DataError naming the one class.
-    path = write_csv(tmp_path / "o.csv", "a,y\n1,k\n2,k\n3,k\n4,k\n")
     with pytest.raises(DataError, match=r"at least 2 classes.*'k'"):
-        load_dataset({"name": "csv", "path": str(path), "target": "y"}, seed=0)
+        load_csv(tmp_path, "a,y\n1,k\n2,k\n3,k\n4,k\n")
 
 
 def test_too_few_rows_to_split(tmp_path):
     # Two rows cannot make three non-empty parts.
-    path = write_csv(tmp_path / "t.csv", "a,y\n1,0.5\n2,1.5\n")
     with pytest.raises(DataError, match=r"2 rows"):
-        load_dataset({"name": "csv", "path": str(path), "target": "y"}, seed=0)
+        load_csv(tmp_path, "a,y\n1,0.5\n2,1.5\n")
 
 
 def test_class_too_small_to_stratify_names_class_and_count(tmp_path):
     # A class with 2 rows cannot appear in train, val and test: name it and its count.
     rows = [f"{i},{'big' if i < 20 else 'tiny'}" for i in range(22)]
-    path = write_csv(tmp_path / "s.csv", "a,y\n" + "\n".join(rows) + "\n")
     with pytest.raises(DataError, match=r"class 'tiny' has 2 rows"):
-        load_dataset({"name": "csv", "path": str(path), "target": "y"}, seed=0)
+        load_csv(tmp_path, "a,y\n" + "\n".join(rows) + "\n")
 
 
 def test_part_smaller_than_class_count(tmp_path):
