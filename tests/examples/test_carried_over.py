@@ -6,15 +6,14 @@ the command line in a directory of its own, as their users run them."""
 from __future__ import annotations
 
 import math
-import os
 import shlex
 import shutil
 import subprocess
-import sys
 from pathlib import Path
 
 import optuna
 import pytest
+from example_runs import only_study, run_ok
 from mlflow import MlflowClient
 from optuna.trial import TrialState
 from study_trials import counted
@@ -29,23 +28,6 @@ HOS = CARRIED_OVER / "hydra_optuna_sweeper"
 def copied(name: str, tmp_path: Path) -> Path:
     """A copy of ``carried_over/<name>`` in the test's own directory."""
     return Path(shutil.copytree(CARRIED_OVER / name, tmp_path / Path(name).name))
-
-
-def run(cwd: Path, *args: str, ok: bool = True,
-        timeout: float = 400) -> subprocess.CompletedProcess[str]:
-    env = {k: v for k, v in os.environ.items() if k != "MLFLOW_TRACKING_URI"}
-    done = subprocess.run([sys.executable, *args], cwd=cwd, env=env, capture_output=True,
-                          text=True, timeout=timeout)
-    if ok:
-        assert done.returncode == 0, done.stderr[-3000:]
-    return done
-
-
-def study_in(cwd: Path, name: str | None = None) -> optuna.Study:
-    storage = f"sqlite:///{cwd}/mlruns/optuna.db"
-    if name is None:
-        [name] = optuna.get_all_study_names(storage)
-    return optuna.load_study(study_name=name, storage=storage)
 
 
 def trial_runs(cwd: Path, experiment: str) -> dict[int, object]:
@@ -65,8 +47,9 @@ def test_the_plugins_sphere_config_runs_as_published(tmp_path):
     # example/conf/config.yaml: override hydra/sweeper/sampler: tpe with sampler.seed 123,
     # study_name sphere, storage null (ours: mlruns/optuna.db here), max_failure_rate 0.0
     example = copied("hydra_optuna_sweeper/example", tmp_path)
-    done = run(example, "sphere.py", "--multirun")
-    study = study_in(example, "sphere")
+    done = run_ok(example, "sphere.py", "--multirun")
+    study = only_study(example)
+    assert study.study_name == "sphere"
     assert [t.state for t in study.trials] == [TrialState.COMPLETE] * 20
     assert all(t.value == t.params["x"] ** 2 + t.params["y"] ** 2 for t in study.trials)
     assert all(t.params["y"] in (-5, 0, 5) and (t.params["x"] * 2) % 1 == 0
@@ -83,9 +66,10 @@ def test_the_plugins_custom_search_space_config_runs_as_published(tmp_path, n_jo
     # custom-search-space-objective.configure, which suggests z near x and a new key +w; with
     # two workers it runs in the worker process too. The task gets both as overrides.
     example = copied("hydra_optuna_sweeper/example", tmp_path)
-    run(example, "custom-search-space-objective.py", "--multirun",
-        f"hydra.sweeper.n_jobs={n_jobs}")
-    study = study_in(example, "custom-search-space")
+    run_ok(example, "custom-search-space-objective.py", "--multirun",
+           f"hydra.sweeper.n_jobs={n_jobs}")
+    study = only_study(example)
+    assert study.study_name == "custom-search-space"
     assert [t.state for t in counted(study)] == [TrialState.COMPLETE] * 20
     runs = trial_runs(example, "custom-search-space-objective")
     for trial in counted(study):
@@ -104,8 +88,8 @@ def test_lightning_hydra_templates_search_file_runs_against_an_app_with_its_keys
     # `override /hydra/sweeper: optuna`, hydra.mode MULTIRUN (no --multirun needed), direction
     # maximize, a _target_ TPESampler seeded 1234; its 20 trials cut to 4 on the command line
     app = copied("lightning_hydra_template", tmp_path)
-    done = run(app, "train.py", "hparams_search=mnist_optuna", "hydra.sweeper.n_trials=4")
-    study = study_in(app)
+    done = run_ok(app, "train.py", "hparams_search=mnist_optuna", "hydra.sweeper.n_trials=4")
+    study = only_study(app)
     assert study.direction == optuna.study.StudyDirection.MAXIMIZE
     assert len(study.trials) == 4
     assert {t.state for t in study.trials} <= {TrialState.COMPLETE, TrialState.PRUNED}
@@ -118,6 +102,6 @@ def test_lightning_hydra_templates_search_file_runs_against_an_app_with_its_keys
     line = reproduce_line(done)
     assert line[:3] == ["python", "train.py", "hparams_search=mnist_optuna"]
     assert line[-1] == "hydra.mode=RUN"
-    again = run(app, *line[1:])
+    again = run_ok(app, *line[1:])
     assert "study" not in again.stdout + again.stderr  # one job, not a sweep
     assert math.isfinite(study.best_value)

@@ -4,13 +4,12 @@ directory, with nothing of the trainer."""
 from __future__ import annotations
 
 import shlex
-import subprocess
 import textwrap
 from pathlib import Path
 
 import optuna
 import pytest
-from example_runs import only_study, run_app
+from example_runs import only_study, run_ok
 from mlflow import MlflowClient
 from optuna.trial import TrialState
 from study_trials import MEET_WORKERS, counted, meeting
@@ -19,12 +18,6 @@ pytestmark = pytest.mark.slow
 optuna.logging.set_verbosity(optuna.logging.WARNING)
 
 EXAMPLES = Path(__file__).resolve().parents[2] / "examples"
-
-
-def sweep(cwd: Path, *args: str, timeout: float = 300) -> subprocess.CompletedProcess[str]:
-    done = run_app(cwd, *args, timeout=timeout)
-    assert done.returncode == 0, done.stderr[-3000:]
-    return done
 
 
 def runs_in(cwd: Path, experiment: str) -> tuple[MlflowClient, list, list]:
@@ -39,7 +32,7 @@ def test_the_sphere_selected_by_its_defaults_runs_its_study_tracked_in_mlflow(tm
     # `override hydra/sweeper: optuna` in the app's config: no file of ours; a parent run and
     # one child per trial with its params and value; the reproduce line is the app's command
     script = EXAMPLES / "sphere" / "sphere.py"
-    done = sweep(tmp_path, str(script), "--multirun", "hydra.sweeper.n_trials=6")
+    done = run_ok(tmp_path, str(script), "--multirun", "hydra.sweeper.n_trials=6")
     trials = counted(only_study(tmp_path))
     assert [t.state for t in trials] == [TrialState.COMPLETE] * 6
     assert all(t.value == t.params["x"] ** 2 + t.params["y"] ** 2 for t in trials)
@@ -63,7 +56,7 @@ def test_the_sphere_selected_by_its_defaults_runs_its_study_tracked_in_mlflow(tm
 def test_an_iterative_model_reports_every_epoch_and_weak_trials_are_pruned(tmp_path):
     # sweeps.report each epoch: the curves reach the study and the trials' MLflow runs, and
     # the median pruner stops the weak ones; a pruned trial's run says where
-    sweep(tmp_path, str(EXAMPLES / "sgd" / "train.py"), "--multirun",
+    run_ok(tmp_path, str(EXAMPLES / "sgd" / "train.py"), "--multirun",
           "hydra.sweeper.n_trials=12")
     trials = counted(only_study(tmp_path))
     states = [t.state for t in trials]
@@ -109,7 +102,7 @@ def test_a_ten_line_app_in_an_empty_directory_is_swept_and_its_own_mlflow_logs_l
     meeting(monkeypatch, tmp_path, 2)  # and both run a trial, however busy the machine
     (tmp_path / "app.py").write_text(MEET_WORKERS + TEN_LINE_APP.replace(
         "    loss = ", "    meet()\n    loss = "))
-    sweep(tmp_path, "app.py", "--multirun", "hydra/sweeper=optuna", "+x=interval(-5, 5)",
+    run_ok(tmp_path, "app.py", "--multirun", "hydra/sweeper=optuna", "+x=interval(-5, 5)",
           "hydra.sweeper.n_trials=6", "hydra.sweeper.n_jobs=2")
     trials = counted(only_study(tmp_path))
     assert [t.state for t in trials] == [TrialState.COMPLETE] * 6
@@ -131,7 +124,7 @@ def test_a_custom_search_space_searches_y_near_x_squared_and_passes_it_to_the_ta
     # of x² after x is drawn; the task gets y as an override, its run logs it as a param, and
     # the reproduce line carries it
     script = EXAMPLES / "custom_search_space" / "rosenbrock.py"
-    done = sweep(tmp_path, str(script), "--multirun", "hydra.sweeper.n_trials=8")
+    done = run_ok(tmp_path, str(script), "--multirun", "hydra.sweeper.n_trials=8")
     study = only_study(tmp_path)
     assert [t.state for t in study.trials] == [TrialState.COMPLETE] * 8
     _, [parent], children = runs_in(tmp_path, "rosenbrock")

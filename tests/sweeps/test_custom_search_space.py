@@ -4,14 +4,13 @@ a path that does not import, or a function that raises, is one line naming the k
 
 from __future__ import annotations
 
-import os
 import subprocess
-import sys
 import textwrap
 from pathlib import Path
 
 import optuna
 import pytest
+from example_runs import only_study, run_app, run_ok
 from omegaconf import OmegaConf
 from optuna.trial import TrialState
 from study_trials import MEET_WORKERS, counted, meeting
@@ -87,23 +86,18 @@ APP = MEET_WORKERS + textwrap.dedent("""\
 
 
 def sweep(cwd: Path, *args: str, ok: bool = True) -> subprocess.CompletedProcess[str]:
-    env = {k: v for k, v in os.environ.items() if k != "MLFLOW_TRACKING_URI"}
-    done = subprocess.run([sys.executable, "app.py", "--multirun", "hydra/sweeper=optuna",
-                           "+x=interval(-2, 2)", *args], cwd=cwd, env=env,
-                          capture_output=True, text=True, timeout=400)
-    if ok:
-        assert done.returncode == 0, done.stderr[-3000:]
-    return done
+    """app.py's sweep over x with ``args``, which must succeed unless ``ok`` is false."""
+    run = run_ok if ok else run_app
+    return run(cwd, "app.py", "--multirun", "hydra/sweeper=optuna", "+x=interval(-2, 2)", *args)
 
 
-def trials(cwd: Path) -> list[optuna.trial.FrozenTrial]:
-    """The study's trials but a surplus one (two workers asked for the last trial at once)."""
-    storage = f"sqlite:///{cwd}/mlruns/optuna.db"
-    [name] = optuna.get_all_study_names(storage)
-    return counted(optuna.load_study(study_name=name, storage=storage))
-
-
-def check_custom(found: list[optuna.trial.FrozenTrial]) -> None:
+def check_two_workers_called_it(cwd: Path) -> None:
+    """The study's 6 trials (a surplus one left out: two workers asked for the last trial at
+    once) completed in both workers, each with app.configure's parameters in their ranges and
+    the value the task computes from them (it got them as overrides)."""
+    found = counted(only_study(cwd))
+    assert [t.state for t in found] == [TrialState.COMPLETE] * 6
+    assert len({t.user_attrs["worker"] for t in found}) == 2
     for trial in found:
         p = trial.params
         assert abs(p["+z"] - p["x"]) <= 1 and p["+mode"] in ("a", "b")
@@ -121,10 +115,7 @@ def test_every_worker_calls_it_local_processes_and_launched_jobs(tmp_path, launc
     (tmp_path / "app.py").write_text(APP)
     sweep(tmp_path, f"hydra/launcher={launcher}", "hydra.sweeper.n_trials=6",
           "hydra.sweeper.n_jobs=2", "hydra.sweeper.custom_search_space=app.configure")
-    found = trials(tmp_path)
-    assert [t.state for t in found] == [TrialState.COMPLETE] * 6
-    assert len({t.user_attrs["worker"] for t in found}) == 2
-    check_custom(found)
+    check_two_workers_called_it(tmp_path)
 
 
 @pytest.mark.slow
@@ -135,10 +126,7 @@ def test_a_joining_worker_calls_it_too(tmp_path):
             "hydra.sweeper.study_name=joined"]
     sweep(tmp_path, "hydra.sweeper.n_trials=3", *keys)
     sweep(tmp_path, "hydra.sweeper.n_trials=6", "hydra.sweeper.role=worker", *keys)
-    found = trials(tmp_path)
-    assert [t.state for t in found] == [TrialState.COMPLETE] * 6
-    assert len({t.user_attrs["worker"] for t in found}) == 2
-    check_custom(found)
+    check_two_workers_called_it(tmp_path)
 
 
 @pytest.mark.slow
@@ -151,7 +139,7 @@ def test_a_path_that_does_not_import_stops_the_sweep_before_any_trial(tmp_path):
         "fn(cfg, trial), importable by the sweep, got \"app.configur (No module named "
         "'app.configur'; 'app' is not a package; Are you sure that 'configur' is importable "
         "from module 'app'?)\"")
-    assert not (tmp_path / "mlruns" / "optuna.db").exists() or not trials(tmp_path)
+    assert not (tmp_path / "mlruns" / "optuna.db").exists() or not counted(only_study(tmp_path))
 
 
 @pytest.mark.slow
@@ -161,7 +149,7 @@ def test_a_function_that_raises_fails_its_trials_naming_the_key(tmp_path):
                  "hydra.sweeper.n_trials=6", ok=False)
     assert done.returncode == 1
     reason = "hydra.sweeper.custom_search_space: app.broken raised ValueError: no spread given"
-    found = trials(tmp_path)
+    found = counted(only_study(tmp_path))
     assert found and all(t.state == TrialState.FAIL and t.user_attrs["fail_reason"] == reason
                          for t in found)
     [line] = [ln for ln in done.stderr.splitlines() if ln.startswith("error: ")]

@@ -7,15 +7,13 @@ multi-objective example is in the multi-objective tests."""
 
 from __future__ import annotations
 
-import os
 import shutil
-import subprocess
-import sys
 import textwrap
 from pathlib import Path
 
 import optuna
 import pytest
+from example_runs import only_study, run_app, run_ok
 from optuna.trial import TrialState
 from study_trials import MEET_WORKERS, counted, meeting
 
@@ -33,15 +31,6 @@ def plugin_dir(tmp_path: Path) -> Path:
     return root
 
 
-def run(cwd: Path, *args: str, ok: bool = True) -> subprocess.CompletedProcess[str]:
-    env = {k: v for k, v in os.environ.items() if k != "MLFLOW_TRACKING_URI"}
-    done = subprocess.run([sys.executable, *args], cwd=cwd, env=env, capture_output=True,
-                          text=True, timeout=400)
-    if ok:
-        assert done.returncode == 0, done.stderr[-3000:]
-    return done
-
-
 def test_launch_jobs(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     # n_trials=8 with n_jobs=3 through Hydra's basic launcher named on the command line: eight
     # jobs, each in its own sweep subdirectory with its overrides, run by three workers
@@ -57,12 +46,10 @@ def test_launch_jobs(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
         if __name__ == "__main__":
             app()
     """))
-    run(tmp_path, "app.py", "--multirun", "hydra/sweeper=optuna", "hydra/launcher=basic",
-        "hydra.sweeper.n_trials=8", "hydra.sweeper.n_jobs=3", "+x=interval(-3, 3)",
-        f"hydra.sweep.dir={tmp_path / 'multirun'}")
-    storage = f"sqlite:///{tmp_path}/mlruns/optuna.db"
-    [name] = optuna.get_all_study_names(storage)
-    trials = counted(optuna.load_study(study_name=name, storage=storage))
+    run_ok(tmp_path, "app.py", "--multirun", "hydra/sweeper=optuna", "hydra/launcher=basic",
+           "hydra.sweeper.n_trials=8", "hydra.sweeper.n_jobs=3", "+x=interval(-3, 3)",
+           f"hydra.sweep.dir={tmp_path / 'multirun'}")
+    trials = counted(only_study(tmp_path))
     assert [t.state for t in trials] == [TrialState.COMPLETE] * 8
     assert len({t.user_attrs["worker"] for t in trials}) == 3
     for trial in trials:
@@ -83,7 +70,7 @@ def test_optuna_example(plugin_dir: Path, with_commandline: bool, tmp_path: Path
            "hydra/sweeper/sampler=tpe", "hydra.sweeper.sampler.seed=123", "~z"]
     if with_commandline:
         cmd += ["x=choice(0, 1, 2)", "y=0"]  # y fixed
-    run(plugin_dir, *cmd)
+    run_ok(plugin_dir, *cmd)
     study = optuna.load_study(study_name="test-optuna-example", storage=storage)
     best = study.best_trial
     assert len(study.trials) == 20
@@ -101,11 +88,11 @@ def test_example_with_grid_sampler(plugin_dir: Path, tmp_path: Path, num_trials:
     # {foo, bar}: 8 points. n_trials above that is lowered to 8 and every point runs once (the
     # original checks only that the best lies on the grid); one trial runs one point.
     storage = f"sqlite:///{tmp_path}/test.db"
-    run(plugin_dir, "example/sphere.py", "--multirun", "--config-dir=tests/conf",
-        "--config-name=test_grid", f"hydra.sweep.dir={tmp_path / 'sweep'}",
-        "hydra.job.chdir=False", f"hydra.sweeper.n_trials={num_trials}",
-        "hydra.sweeper.n_jobs=1", f"hydra.sweeper.storage={storage}",
-        "hydra.sweeper.study_name=test-grid-sampler")
+    run_ok(plugin_dir, "example/sphere.py", "--multirun", "--config-dir=tests/conf",
+           "--config-name=test_grid", f"hydra.sweep.dir={tmp_path / 'sweep'}",
+           "hydra.job.chdir=False", f"hydra.sweeper.n_trials={num_trials}",
+           "hydra.sweeper.n_jobs=1", f"hydra.sweeper.storage={storage}",
+           "hydra.sweeper.study_name=test-grid-sampler")
     study = optuna.load_study(study_name="test-grid-sampler", storage=storage)
     points = [(t.params["x"], t.params["y"], t.params["z"]) for t in study.trials]
     grid = {(x, y, z) for x in (-1, 1) for y in (-1.0, 0.0) for z in ("foo", "bar")}
@@ -124,12 +111,12 @@ def test_optuna_custom_search_space_example(plugin_dir: Path, tmp_path: Path) ->
     # function reads it from the sweep's config; every trial (the original: the best) keeps
     # z within 0.3 of x and w in [0, 1]
     max_z_difference_from_x = 0.3
-    run(plugin_dir, "example/custom-search-space-objective.py", "--multirun",
-        f"hydra.sweep.dir={tmp_path / 'sweep'}", "hydra.job.chdir=True",
-        "hydra.sweeper.n_trials=20", "hydra.sweeper.n_jobs=1", "hydra/sweeper/sampler=random",
-        "hydra.sweeper.sampler.seed=123", f"max_z_difference_from_x={max_z_difference_from_x}")
-    storage = f"sqlite:///{plugin_dir}/mlruns/optuna.db"
-    study = optuna.load_study(study_name="custom-search-space", storage=storage)
+    run_ok(plugin_dir, "example/custom-search-space-objective.py", "--multirun",
+           f"hydra.sweep.dir={tmp_path / 'sweep'}", "hydra.job.chdir=True",
+           "hydra.sweeper.n_trials=20", "hydra.sweeper.n_jobs=1", "hydra/sweeper/sampler=random",
+           "hydra.sweeper.sampler.seed=123", f"max_z_difference_from_x={max_z_difference_from_x}")
+    study = only_study(plugin_dir)
+    assert study.study_name == "custom-search-space"
     assert [t.state for t in study.trials] == [TrialState.COMPLETE] * 20
     for trial in study.trials:
         assert abs(trial.params["x"] - trial.params["z"]) <= max_z_difference_from_x
@@ -142,14 +129,14 @@ def test_failure_rate(plugin_dir: Path, tmp_path: Path, max_failure_rate: float)
     # finished trials, not per batch), fails, and its one line quotes the task's error; at 1.0
     # failures never stop it: it runs all 20 trials (and then fails, none having completed,
     # where the original crashes reading the best trial).
-    done = run(plugin_dir, "example/sphere.py", "--multirun",
-               f"hydra.sweep.dir={tmp_path / 'sweep'}", "hydra.job.chdir=True",
-               "hydra.sweeper.n_trials=20", "hydra.sweeper.n_jobs=2",
-               "hydra/sweeper/sampler=random", "hydra.sweeper.sampler.seed=123",
-               f"hydra.sweeper.max_failure_rate={max_failure_rate}", "error=true", ok=False)
+    done = run_app(plugin_dir, "example/sphere.py", "--multirun",
+                   f"hydra.sweep.dir={tmp_path / 'sweep'}", "hydra.job.chdir=True",
+                   "hydra.sweeper.n_trials=20", "hydra.sweeper.n_jobs=2",
+                   "hydra/sweeper/sampler=random", "hydra.sweeper.sampler.seed=123",
+                   f"hydra.sweeper.max_failure_rate={max_failure_rate}", "error=true")
     assert done.returncode == 1
-    study = optuna.load_study(study_name="sphere",
-                              storage=f"sqlite:///{plugin_dir}/mlruns/optuna.db")
+    study = only_study(plugin_dir)
+    assert study.study_name == "sphere"
     finished = [t for t in counted(study) if t.state == TrialState.FAIL]
     assert all(t.user_attrs["fail_reason"] == "RuntimeError: cfg.error is True" for t in finished)
     error_lines = [ln for ln in done.stderr.splitlines() if ln.startswith("error: ")]

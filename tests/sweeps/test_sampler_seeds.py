@@ -11,14 +11,12 @@ differently in each, and two trials would get one point)."""
 
 from __future__ import annotations
 
-import os
-import subprocess
-import sys
 import textwrap
 from pathlib import Path
 
 import optuna
 import pytest
+from example_runs import only_study, run_ok
 from study_trials import MEET_WORKERS, counted, meeting
 
 pytestmark = pytest.mark.slow
@@ -40,13 +38,9 @@ APP = MEET_WORKERS + textwrap.dedent("""\
 
 
 def sweep(cwd: Path, *args: str) -> optuna.Study:
-    env = {k: v for k, v in os.environ.items() if k != "MLFLOW_TRACKING_URI"}
-    done = subprocess.run([sys.executable, *args], cwd=cwd, env=env, capture_output=True,
-                          text=True, timeout=400)
-    assert done.returncode == 0, done.stderr[-3000:]
-    storage = f"sqlite:///{cwd}/mlruns/optuna.db"
-    [name] = optuna.get_all_study_names(storage)
-    return optuna.load_study(study_name=name, storage=storage)
+    """The study a successful ``python ARGS`` in ``cwd`` left."""
+    run_ok(cwd, *args)
+    return only_study(cwd)
 
 
 def duplicates(study: optuna.Study) -> int:
