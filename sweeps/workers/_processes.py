@@ -87,7 +87,10 @@ def worker_process_main(payload: str, index: int, sweep_pid: int | None = None,
     stopping signal after the first is dropped: the interrupted trial records itself.
     """
     with interrupts(once=True):
-        _run_worker_process(payload, index, sweep_pid, sweep_started)
+        try:
+            _run_worker_process(payload, index, sweep_pid, sweep_started)
+        except KeyboardInterrupt:  # the first one landed outside the run's own handling
+            sys.exit(EXIT_INTERRUPTED)
 
 
 def _run_worker_process(payload: str, index: int, sweep_pid: int | None,

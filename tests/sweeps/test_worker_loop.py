@@ -397,3 +397,20 @@ def test_ctrl_c_while_a_worker_process_starts_its_watch_exits_130_without_a_trac
         _processes._run_worker_process(str(payload), 1, os.getpid(), None)
     assert stopped.value.code == _processes.EXIT_INTERRUPTED
     assert capsys.readouterr().err == ""
+
+
+def test_ctrl_c_as_a_worker_process_ends_its_work_exits_130(monkeypatch):
+    # the first interrupt may land after the run's own handling (closing its MLflow runs):
+    # still exit 130, not a traceback printed by multiprocessing and exit 1
+    import signal
+
+    from runkit.signals import Interrupted
+    from sweeps.workers import _processes
+
+    def interrupted_ending(*_args: object) -> None:
+        raise Interrupted(signal.SIGINT)
+
+    monkeypatch.setattr(_processes, "_run_worker_process", interrupted_ending)
+    with pytest.raises(SystemExit) as stopped:
+        _processes.worker_process_main("unused.pkl", 1)
+    assert stopped.value.code == _processes.EXIT_INTERRUPTED
