@@ -3,6 +3,7 @@ about a second, so tests share it), the runs a test starts."""
 
 from __future__ import annotations
 
+import signal
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any
@@ -12,6 +13,14 @@ from hydra import compose, initialize_config_dir
 from omegaconf import DictConfig
 
 CONFIG_DIR = Path(__file__).resolve().parent.parent / "conf"
+
+
+def pytest_configure(config: pytest.Config) -> None:
+    # Started in the background of a non-interactive shell (`pytest &`, nohup), this process
+    # ignores Ctrl-C, and so does every command it starts (an ignored signal stays ignored
+    # across exec). The tests of Ctrl-C need it delivered as a terminal delivers it.
+    if signal.getsignal(signal.SIGINT) is signal.SIG_IGN:
+        signal.signal(signal.SIGINT, signal.default_int_handler)
 
 
 @pytest.fixture(scope="session")
