@@ -43,7 +43,8 @@ from trainer.config import (
 from trainer.core.callbacks import Callback, ProgressReporter
 from trainer.core.fit import FitLoop, FitResult
 from trainer.core.losses import task_loss
-from trainer.data import Dataset, load_dataset
+from trainer.data import Dataset
+from trainer.data.reuse import load_dataset_reused
 from trainer.errors import ConfigError, DataError, UserError
 from trainer.interpolations import resolve_config
 from trainer.memory import check_fits_in_memory, memory_error
@@ -209,7 +210,9 @@ def _train(
     streams = SeedStreams.of(plain["seed"])
 
     try:
-        data = load_dataset(plain["data"], seed=streams.split, dtype=hp.dtype, base_dir=base)
+        # the previous trial's arrays when they are the same (trainer/data/reuse.py)
+        data = load_dataset_reused(plain["data"], seed=streams.split, dtype=hp.dtype,
+                                   base_dir=base)
     except MemoryError as error:  # later ones are the network's (run() says so)
         raise DataError(f"data: expected a data set that fits in memory, got "
                         f"{plain['data'].get('path') or plain['data']['name']!r} (loading it "

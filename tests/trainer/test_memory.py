@@ -141,8 +141,8 @@ ALLOCATION = ("Unable to allocate 1.49 GiB for an array with shape (20000, 20000
 @pytest.mark.parametrize(("where", "line"), [
     ("FitLoop.run", "model.hidden: expected a network that fits in memory (training ran out of "
                     f"memory: {ALLOCATION}), got [16]"),
-    ("load_dataset", "data: expected a data set that fits in memory, got 'digits' (loading it "
-                     f"ran out of memory: {ALLOCATION})"),
+    ("load_dataset_reused", "data: expected a data set that fits in memory, got 'digits' "
+                            f"(loading it ran out of memory: {ALLOCATION})"),
 ])
 def test_a_memory_error_past_the_check_is_one_line_and_the_run_failed(make_config, store_uri,
                                                                       started_runs, monkeypatch,

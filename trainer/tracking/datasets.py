@@ -58,6 +58,22 @@ def log_datasets(client: MlflowClient, run_id: str, data: Dataset) -> dict[str, 
     the three parts, is inferred once from one row (MLflow's checks every cell for missing
     values, which the loaders have refused or dropped already).
     """
+    global _described
+    if _described is None or _described[0] is not data:
+        _described = None  # the previous data set is not held while this one is described
+        _described = (data, *_describe(data))
+    _, inputs, refs = _described
+    client.log_inputs(run_id, datasets=inputs)
+    return dict(refs)
+
+
+# The last data set described, with its inputs and refs: a sweep's trials in one process get
+# the same Dataset object (trainer/data/reuse.py), whose parts need hashing only once
+_described: tuple[Dataset, list[Any], dict[str, DatasetRef]] | None = None
+
+
+def _describe(data: Dataset) -> tuple[list[Any], dict[str, DatasetRef]]:
+    """The MLflow dataset inputs of ``data``'s parts, and each part's name and digest."""
     from mlflow.data.dataset import Dataset as MlflowDataset
     from mlflow.data.pandas_dataset import from_pandas
     from mlflow.entities import Dataset as DatasetEntity
@@ -88,8 +104,7 @@ def log_datasets(client: MlflowClient, run_id: str, data: Dataset) -> dict[str, 
                                schema=schema, profile=json.dumps(dataset.profile))
         inputs.append(DatasetInput(entity, tags=[InputTag(_CONTEXT_TAG, context)]))
         refs[part] = DatasetRef(dataset.name, dataset.digest)
-    client.log_inputs(run_id, datasets=inputs)
-    return refs
+    return inputs, refs
 
 
 def _frame(data: Dataset, part: str) -> tuple[Any, str]:

@@ -32,6 +32,7 @@ model's artifact location.
 from __future__ import annotations
 
 import contextlib
+import functools
 import json
 import re
 import shutil
@@ -102,6 +103,16 @@ def model_name(run_name: str) -> str:
 
 def _signature(task: str, classes: np.ndarray | None, n_outputs: int,
                feature_names: Sequence[str], feature_dtypes: Sequence[str] | None) -> Any:
+    """:func:`_schemas` of these, made once per data set in a process: a sweep's trials share
+    it (784 columns cost 20 ms a trial)."""
+    label_kind = None if classes is None else np.asarray(classes).dtype.kind
+    return _schemas(task, label_kind, n_outputs, tuple(feature_names),
+                    None if feature_dtypes is None else tuple(feature_dtypes))
+
+
+@functools.lru_cache(maxsize=4)
+def _schemas(task: str, label_kind: str | None, n_outputs: int,
+             feature_names: tuple[str, ...], feature_dtypes: tuple[str, ...] | None) -> Any:
     """The input schema (one column per feature, by name, of the type the training data held:
     ``long`` for integer columns, ``boolean``, else ``double``, as MLflow infers it from a
     DataFrame) and the output schema (labels, one value, or (n, k) values)."""
@@ -109,8 +120,8 @@ def _signature(task: str, classes: np.ndarray | None, n_outputs: int,
     from mlflow.types import ColSpec, Schema, TensorSpec
 
     if task == "classification":
-        assert classes is not None
-        outputs = Schema([ColSpec(_OUTPUT_TYPES[np.asarray(classes).dtype.kind])])
+        assert label_kind is not None
+        outputs = Schema([ColSpec(_OUTPUT_TYPES[label_kind])])
     elif n_outputs == 1:
         outputs = Schema([ColSpec("double")])
     else:

@@ -51,6 +51,29 @@ def test_the_same_split_has_the_same_digests(run_and_capture, make_config, store
     assert digests[0] == digests[1] != digests[2]
 
 
+def test_runs_on_the_same_data_in_one_process_hash_it_once(run_and_capture, make_config,
+                                                            store_uri, monkeypatch):
+    # a sweep's trials in one worker: the data set is loaded and its parts hashed for the first
+    # trial only (trainer/data/reuse.py); each run still logs all three parts
+    from trainer.data import reuse
+    from trainer.tracking import datasets
+
+    reuse.forget()
+    described = []
+    describe = datasets._describe
+    monkeypatch.setattr(datasets, "_describe", lambda data: described.append(data) or
+                        describe(data))
+    client = MlflowClient(store_uri)
+    logged = []
+    for overrides in (("optimizer.lr=0.01",), ("optimizer=sgd",), ("seed=1",)):
+        _, run_id, error = run_and_capture(make_config(*FAST, "data=wine", *overrides))
+        assert error is None
+        logged.append({c: (d.digest, d.profile) for c, d in _inputs(client, run_id).items()})
+    assert len(described) == 2  # the first run, then seed=1's other split
+    assert logged[0] == logged[1] != logged[2]
+    assert set(logged[1]) == {"training", "validation", "test"}
+
+
 def test_a_csv_is_named_after_its_file_with_its_column_types(run_and_capture, make_config,
                                                              store_uri, tmp_path):
     rng = np.random.default_rng(0)
