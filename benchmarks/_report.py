@@ -7,6 +7,7 @@ medians are shown beside them only to give a sense of scale.
 from __future__ import annotations
 
 import math
+import re
 import statistics
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
@@ -462,6 +463,10 @@ def render(
     return text
 
 
+_KEPT_NOTE = "_Not measured by this run: kept from the run of "
+_DATED = re.compile(r"\(\d{4}-\d\d-\d\d \d\d:\d\d UTC\)$")
+
+
 def carry_over(text: str, previous: str) -> str:
     """``text`` with the numbered sections of ``previous`` that this run did not measure (a
     ``--only`` run) kept in their place, each marked with the run it comes from, and their
@@ -478,8 +483,10 @@ def carry_over(text: str, previous: str) -> str:
         heading = block.split("\n", 1)[0]
         if heading[:1].isdigit() and heading not in present:
             title, _, body = block.partition("\n")
-            kept.append(f"{title}\n\n_Not measured by this run: kept from the run of {when}._\n"
-                        + body.rstrip("\n") + "\n")
+            if body.lstrip("\n").startswith(_KEPT_NOTE):  # kept before: the date of its run
+                kept.append(block.rstrip("\n") + "\n")
+                continue
+            kept.append(f"{title}\n\n{_KEPT_NOTE}{when}._\n" + body.rstrip("\n") + "\n")
     if not kept:
         return text
     numbers = {block.split(".", 1)[0] for block in kept}
@@ -491,7 +498,8 @@ def carry_over(text: str, previous: str) -> str:
         previous_row = rows.get(line.split(" | ", 1)[0])
         if previous_row and "| not measured |" in line:
             cells = previous_row.split(" | ")
-            cells[2] += f" ({when})"
+            if not _DATED.search(cells[2]):  # a row kept before has the date of its run
+                cells[2] += f" ({when})"
             line = " | ".join(cells)
         lines.append(line)
     blocks = ("\n".join(lines) + "\n" * text.endswith("\n")).split("\n## ")

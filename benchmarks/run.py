@@ -233,8 +233,11 @@ def main(argv: list[str] | None = None) -> int:
     if args.sweep_trials is not None:
         settings = replace(settings, sweep_trials=args.sweep_trials)
     if args.peers is not None:
+        # "full; section 6 bounded", or only "section 6 bounded" when section 6 ran alone
+        alone = tuple(args.only) == ("peers",)
         settings = replace(settings, peers=_peers.SIZES[args.peers],
-                           mode=f"{settings.mode}; section 6 {args.peers}")
+                           mode=("" if alone else f"{settings.mode}; ")
+                           + f"section 6 {args.peers}")
     overrides = [k for k in _env.OPENBLAS_OVERRIDES if k in os.environ]
     if overrides:
         say(f"{' and '.join(overrides)} set: numpy runs the kernel they force; to measure the "
