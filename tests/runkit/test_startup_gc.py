@@ -56,3 +56,27 @@ def test_the_command_runs_its_start_up_without_the_collector(
     assert gc.isenabled()
     command.cli()
     assert seen == [False]
+
+
+@pytest.mark.parametrize("skipped", [True, False])
+def test_a_process_that_ran_a_sweep_freezes_its_heap_only_at_exit(skipped: bool) -> None:
+    # registered once however often it is asked; the heap is frozen after the exit handlers
+    # registered before it ran (those after it run first), never while the process goes on
+    import subprocess
+    import sys
+    import textwrap
+    from pathlib import Path
+
+    script = textwrap.dedent(f"""
+        import atexit, gc
+        from runkit import startup_gc
+        atexit.register(lambda: print("at exit", gc.get_freeze_count() > 0))
+        before = atexit._ncallbacks()
+        for _ in range({2 if skipped else 0}):
+            startup_gc.skip_exit_collection()
+        print("added", atexit._ncallbacks() - before, "frozen now", gc.get_freeze_count() > 0)
+    """)
+    done = subprocess.run([sys.executable, "-c", script], capture_output=True, text=True,
+                          cwd=Path(__file__).resolve().parents[2], timeout=60, check=True)
+    assert done.stdout.splitlines() == [f"added {int(skipped)} frozen now False",
+                                        f"at exit {skipped}"]
