@@ -54,7 +54,10 @@ TRAINER = "trainer (ours)"
 HOS = "hydra-optuna-sweeper 1.3.0"
 RAY = "Ray Tune"
 OPTUNA = "Optuna + MLflow script"
-TOOLS = (TRAINER, HOS, RAY, OPTUNA)
+# Ours with hydra.sweeper.mlflow=null: what the sweep machinery costs without the per-trial MLflow
+# run hydra-optuna-sweeper does not make (an app's own choice; the trainer's runs always log)
+UNTRACKED = "trainer (ours, untracked)"
+TOOLS = (TRAINER, HOS, RAY, OPTUNA, UNTRACKED)
 
 DIGITS, MEDIUM, FOREIGN = "digits", "medium", "foreign"
 RAY_MISSING = ("`ray[tune]` is not installed (Ray alone is not enough); "
@@ -194,15 +197,15 @@ def gap_overhead(run: _sweep.SweepRun) -> float | None:
 
 
 def ratios(result: PeersResult, workload: str, peer: str, n_jobs: int,
-           measure: str) -> list[float]:
-    """Ours / ``peer`` per seed where both ran: ``measure`` is ``target`` (time to the group's
-    common target) or ``wall``."""
+           measure: str, *, ours_as: str = TRAINER) -> list[float]:
+    """Ours (``ours_as``: tracked, or :data:`UNTRACKED`) / ``peer`` per seed where both ran:
+    ``measure`` is ``target`` (time to the group's common target) or ``wall``."""
     found = []
     for seed in range(result.settings.seeds):
         group = result.group(workload, n_jobs, seed)
-        if TRAINER not in group or peer not in group:
+        if ours_as not in group or peer not in group:
             continue
-        ours, theirs = group[TRAINER].run, group[peer].run
+        ours, theirs = group[ours_as].run, group[peer].run
         if measure == "wall":
             a, b = ours.wall_seconds, theirs.wall_seconds
         else:
@@ -216,8 +219,8 @@ def ratios(result: PeersResult, workload: str, peer: str, n_jobs: int,
 
 
 def median_ratio(result: PeersResult, workload: str, peer: str, n_jobs: int,
-                 measure: str) -> float | None:
-    found = ratios(result, workload, peer, n_jobs, measure)
+                 measure: str, *, ours_as: str = TRAINER) -> float | None:
+    found = ratios(result, workload, peer, n_jobs, measure, ours_as=ours_as)
     return statistics.median(found) if found else None
 
 
@@ -446,8 +449,10 @@ def run_tool(tool: str, workload: Workload, n_jobs: int, seed: int, workdir: Pat
     start_dir.mkdir(parents=True)
     records = start_dir / "trials.jsonl"
     env = _environment(REPO, PEERS)
-    if tool == TRAINER:
+    if tool in (TRAINER, UNTRACKED):
         command = trainer_command(workload, n_jobs, seed, records)
+        if tool == UNTRACKED:
+            command.append("hydra.sweeper.mlflow=null")
     elif tool == HOS:
         assert hos_python is not None
         command = hos_command(hos_python, workload, n_jobs, seed, records)
@@ -486,6 +491,8 @@ def unavailable(tool: str, workload: str) -> str | None:
         return RAY_MISSING
     if workload == FOREIGN and tool in (RAY, OPTUNA):
         return "measured against hydra-optuna-sweeper only (the issue's comparison)"
+    if workload != FOREIGN and tool == UNTRACKED:
+        return "the trainer's runs always log to MLflow (an app without tracking: (c))"
     return None
 
 

@@ -5,7 +5,17 @@ from __future__ import annotations
 import statistics
 
 from benchmarks import _peers
-from benchmarks._peers import DIGITS, FOREIGN, HOS, MEDIUM, OPTUNA, RAY, TRAINER, PeersResult
+from benchmarks._peers import (
+    DIGITS,
+    FOREIGN,
+    HOS,
+    MEDIUM,
+    OPTUNA,
+    RAY,
+    TRAINER,
+    UNTRACKED,
+    PeersResult,
+)
 from benchmarks._report import Target, _table
 
 TITLE = "6. Against other sweep tools"
@@ -17,10 +27,11 @@ def targets(result: PeersResult | None) -> list[Target]:
     """Ours over each peer, median over sampler seeds, at n_jobs 1 and 2. Time to the common
     target where the algorithms differ (no pruning, ASHA); wall time where they are the same
     (plain Optuna: the same TPE and median pruner) or the issue asks for it (the foreign app)."""
-    def ratio(workload: str, peer: str, n_jobs: int, measure: str) -> float | None:
+    def ratio(workload: str, peer: str, n_jobs: int, measure: str,
+              ours_as: str = TRAINER) -> float | None:
         if result is None:
             return None
-        return _peers.median_ratio(result, workload, peer, n_jobs, measure)
+        return _peers.median_ratio(result, workload, peer, n_jobs, measure, ours_as=ours_as)
 
     rows = []
     for j in (1, 2):
@@ -37,6 +48,10 @@ def targets(result: PeersResult | None) -> list[Target]:
                    ratio(MEDIUM, OPTUNA, j, "wall"), how="6"),
             Target(f"An app that is not the trainer, wall time: ours / hydra-optuna-sweeper "
                    f"(n_jobs={j})", 0.7, ratio(FOREIGN, HOS, j, "wall"), how="6"),
+            # like for like: hydra-optuna-sweeper tracks nothing either
+            Target(f"An app that is not the trainer, untracked (hydra.sweeper.mlflow=null), "
+                   f"wall time: ours / hydra-optuna-sweeper (n_jobs={j})", 0.7,
+                   ratio(FOREIGN, HOS, j, "wall", UNTRACKED), how="6"),
         ]
     difference = None if result is None else _peers.best_difference(result, FOREIGN, HOS)
     rows.append(Target("An app that is not the trainer: best value, ours vs "
@@ -57,6 +72,10 @@ CONFIGURATIONS = [
     "the study on SQLite; every trial an MLflow child run with the resolved config, per-epoch "
     "metrics, test metrics, its learning-curve picture and its logged model (pruned trials: "
     "params and epochs only).",
+    f"- **{UNTRACKED}** (the app that is not the trainer only): the same command with "
+    "`hydra.sweeper.mlflow=null`, an app's choice of no tracking: the same study on SQLite, "
+    "pruning and workers, no MLflow parent or child runs. hydra-optuna-sweeper tracks nothing, "
+    "so this row compares the sweep machinery alone.",
     f"- **{HOS}** (Optuna 2.10, in its own virtual environment, made by the benchmark): TPE with "
     "the same start-up trials and seed, in-memory storage (its default and its fastest); "
     "`n_jobs` is its batch: it asks for `n_jobs` trials, launches them and waits for all of "
@@ -107,12 +126,13 @@ def _row(peer: _peers.PeerRun, target: float | None) -> list[str]:
 
 def _ratios_line(result: PeersResult, workload: str) -> list[str]:
     parts = []
-    for peer in (HOS, RAY, OPTUNA):
+    for ours_as, peer in ((TRAINER, HOS), (TRAINER, RAY), (TRAINER, OPTUNA), (UNTRACKED, HOS)):
         for j in result.settings.n_jobs:
             for measure, name in (("target", "time to target"), ("wall", "wall")):
-                found = _peers.ratios(result, workload, peer, j, measure)
+                found = _peers.ratios(result, workload, peer, j, measure, ours_as=ours_as)
                 if found:
-                    parts.append(f"{name} / {peer} at n_jobs={j}: "
+                    untracked = "untracked " if ours_as == UNTRACKED else ""
+                    parts.append(f"{untracked}{name} / {peer} at n_jobs={j}: "
                                  f"{statistics.median(found):.2f}x ("
                                  + ", ".join(f"{x:.2f}" for x in found) + ")")
     return ["", "Ours over each peer, median (each seed): " + "; ".join(parts) + "."] if parts \

@@ -140,6 +140,26 @@ def _run(label: str, launched: float, trials: list[tuple[str, float | None, floa
     return run
 
 
+def test_the_untracked_row_is_ours_without_mlflow_and_compared_with_the_plugin() -> None:
+    # the foreign app only (the trainer always tracks); its wall over hydra-optuna-sweeper's is
+    # a target row and a ratio of its own, beside the tracked one
+    assert _peers.unavailable(_peers.UNTRACKED, _peers.FOREIGN) is None
+    assert "always log" in str(_peers.unavailable(_peers.UNTRACKED, _peers.DIGITS))
+    trial = [("COMPLETE", 0.3, 105.0, 10, 1.0)]
+    settings = replace(TINY, seeds=1, n_jobs=(1,))
+    result = _peers.PeersResult(settings, {}, runs=[
+        _peers.PeerRun(_peers.TRAINER, _peers.FOREIGN, 1, 0, _run("ours", 100.0, trial, 15.0)),
+        _peers.PeerRun(_peers.UNTRACKED, _peers.FOREIGN, 1, 0, _run("bare", 100.0, trial, 9.0)),
+        _peers.PeerRun(_peers.HOS, _peers.FOREIGN, 1, 0, _run("hos", 100.0, trial, 12.0))])
+    targets = {t.name: t.measured for t in _peers_report.targets(result)}
+    assert targets["An app that is not the trainer, wall time: ours / hydra-optuna-sweeper "
+                   "(n_jobs=1)"] == 15.0 / 12.0
+    assert targets["An app that is not the trainer, untracked (hydra.sweeper.mlflow=null), wall "
+                   "time: ours / hydra-optuna-sweeper (n_jobs=1)"] == 9.0 / 12.0
+    text = "\n".join(_peers_report.section(result))
+    assert "untracked wall / hydra-optuna-sweeper 1.3.0 at n_jobs=1: 0.75x (0.75)" in text
+
+
 def test_time_to_the_common_target_and_the_ratios() -> None:
     # The weakest best is the target; each tool's time is its first completed trial at or
     # below it; pruned trials never count; ratios are ours over the peer's, median over seeds.
