@@ -73,12 +73,19 @@ def _bundled_loader(name: str) -> Callable[[Settings, Path], RawData]:
     return load
 
 
-def _resolve_path(settings: Settings, base_dir: Path, kind: str) -> Path:
+def data_path(settings: Settings, base_dir: Path) -> Path | None:
+    """The file ``data.path`` names, ``~`` expanded and a relative path taken from ``base_dir``
+    (the directory the command started in); None when no path is set."""
     if settings.path is None:
-        raise ConfigError("data.path", f"the path of a {kind} file (data.path=FILE)", None)
+        return None
     path = Path(settings.path).expanduser()
-    if not path.is_absolute():
-        path = base_dir / path
+    return path if path.is_absolute() else base_dir / path
+
+
+def _resolve_path(settings: Settings, base_dir: Path, kind: str) -> Path:
+    path = data_path(settings, base_dir)
+    if path is None:
+        raise ConfigError("data.path", f"the path of a {kind} file (data.path=FILE)", None)
     if not path.is_file():
         what = "a directory" if path.is_dir() else "no such file"
         raise DataError(f"data.path: expected a {kind} file at {path}, found {what}")

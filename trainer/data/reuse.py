@@ -19,6 +19,7 @@ from typing import Any
 import numpy as np
 
 from trainer.data import Dataset, load_dataset
+from trainer.data.loaders import data_path
 from trainer.data.settings import Settings, parse_settings
 
 __all__ = ["forget", "load_dataset_reused"]
@@ -29,11 +30,9 @@ _last: tuple[Hashable, Dataset] | None = None
 def _file_identity(settings: Settings, base_dir: Path) -> tuple[str, int, int] | None:
     """(path, size, modification time in ns) of the file ``data.path`` names; None for a
     bundled set or a path that does not name a file (loading it then raises its own error)."""
-    if settings.path is None:
+    path = data_path(settings, base_dir)
+    if path is None:
         return None
-    path = Path(settings.path).expanduser()
-    if not path.is_absolute():
-        path = base_dir / path
     try:
         stat = path.stat()
     except OSError:
